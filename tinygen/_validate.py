@@ -1,0 +1,106 @@
+"""Input checks shared by every public entry point.
+
+Each check raises ``ValueError`` or ``TypeError`` whose message names the
+argument, what was expected and what came, so that a student's mistake is
+reported where it is made instead of surfacing later as a NaN.
+"""
+import numbers
+
+import numpy as onp
+
+
+def as_rng(rng, name="rng"):
+    """Return an ``np.random.Generator`` from a Generator or an int seed.
+
+    tinygen never touches NumPy's global random state: same seed, same numbers.
+    """
+    if isinstance(rng, onp.random.Generator):
+        return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return onp.random.default_rng(int(rng))
+    raise TypeError(
+        f"{name}: expected an np.random.Generator or an int seed, got {type(rng).__name__}"
+    )
+
+
+def as_float_array(x, name, ndim=None, last_dim=None, finite=True):
+    """Convert ``x`` to a float64 array and check its shape and values.
+
+    ``ndim``: required number of axes (None: any). ``last_dim``: required size
+    of the last axis (None: any). ``finite``: reject NaN and infinities.
+    """
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
+    try:
+        arr = onp.asarray(x, dtype=onp.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}") from err
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name}: expected an array with {ndim} axes, got shape {arr.shape}")
+    if last_dim is not None and (arr.ndim == 0 or arr.shape[-1] != last_dim):
+        raise ValueError(f"{name}: expected last axis of size {last_dim}, got shape {arr.shape}")
+    if finite and not onp.all(onp.isfinite(arr)):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return arr
+
+
+def check_batch(x, name="x", dim=None):
+    """Check a batch of points: finite, shape ``(n, D)`` with ``n >= 1``.
+
+    Works on plain and on autograd-traced arrays (it only reads the values).
+    Returns ``x`` unchanged so traced values keep their gradient.
+    """
+    value = getattr(x, "_value", x)  # autograd ArrayBox -> its current value
+    while hasattr(value, "_value"):
+        value = value._value
+    if not hasattr(value, "shape"):
+        raise TypeError(f"{name}: expected an array of shape (n, D), got {type(x).__name__}")
+    if len(value.shape) != 2 or value.shape[0] < 1:
+        expected = "(n, D)" if dim is None else f"(n, {dim})"
+        raise ValueError(f"{name}: expected shape {expected}, got {tuple(value.shape)}")
+    if dim is not None and value.shape[1] != dim:
+        raise ValueError(f"{name}: expected shape (n, {dim}), got {tuple(value.shape)}")
+    if not onp.all(onp.isfinite(value)):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return x
+
+
+def as_batch(x, name="x", dim=None):
+    """``as_float_array`` for a batch of D-dimensional points, shape (n, D)."""
+    if hasattr(x, "_value"):  # already traced by autograd: check, keep the box
+        return check_batch(x, name, dim)
+    arr = as_float_array(x, name, finite=False)
+    return check_batch(arr, name, dim)
+
+
+def check_positive_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int >= {minimum}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive(value, name):
+    """A strictly positive finite float (a learning rate, a noise scale ...)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a positive number, got {type(value).__name__}")
+    if not (onp.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: expected a positive finite number, got {value}")
+    return float(value)
+
+
+def check_option(value, name, options):
+    """``value`` must be one of ``options`` (an unknown string is a typo, say so)."""
+    if value not in options:
+        raise ValueError(f"{name}: expected one of {sorted(options)}, got {value!r}")
+    return value
+
+
+def check_hidden(hidden, name="hidden"):
+    """Hidden layer sizes: a tuple of positive ints (may be empty)."""
+    if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+        hidden = (hidden,)
+    if not isinstance(hidden, (tuple, list)):
+        raise TypeError(f"{name}: expected a tuple of ints, got {type(hidden).__name__}")
+    return tuple(check_positive_int(h, f"{name}[{i}]") for i, h in enumerate(hidden))

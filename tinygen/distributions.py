@@ -1,0 +1,230 @@
+"""Distributions with log_prob, sample and (where closed form) entropy, and the KL divergence.
+
+Shapes. The last axis of a Normal/Bernoulli parameter is the event (the D
+coordinates of one point); ``log_prob`` sums over it, so a batch x of shape
+(n, D) gives shape (n,). A Categorical is one variable with K classes; its
+logits have shape (..., K) and ``log_prob`` of integer x has x's batch shape.
+``sample(rng, n)`` returns shape (n,) + the parameters' shape (minus K for a
+Categorical), so unbatched parameters give (n, D).
+
+Parameters may be autograd-traced arrays, so these objects can be used inside
+a loss (the VAE's encoder builds a Normal from network outputs).
+"""
+import autograd.numpy as np
+import numpy as onp
+
+from . import functional as F
+from ._validate import as_float_array, as_rng, check_positive_int
+
+LOG_2PI = onp.log(2 * onp.pi)
+
+
+def _value(a):
+    """The plain array under an autograd box (for checks, never for the math)."""
+    while hasattr(a, "_value"):
+        a = a._value
+    return onp.asarray(a)
+
+
+def _check_param(a, name, positive=False):
+    v = _value(a)
+    if not onp.all(onp.isfinite(v)):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    if positive and not onp.all(v > 0):
+        raise ValueError(f"{name}: expected values > 0, got minimum {v.min()!r}")
+    return a if hasattr(a, "_value") else onp.asarray(a, dtype=onp.float64)
+
+
+def _check_x(x, name, event_shape):
+    v = _value(x)
+    if not onp.all(onp.isfinite(v)):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    if event_shape and tuple(v.shape[-len(event_shape):]) != tuple(event_shape):
+        raise ValueError(f"{name}: expected shape (..., {', '.join(map(str, event_shape))}), got {v.shape}")
+    return x
+
+
+class Normal:
+    """Diagonal Gaussian N(loc, diag(scale^2)) over the last axis.
+
+    log N(x; mu, sigma^2) = sum_d [-(x_d - mu_d)^2 / (2 sigma_d^2) - log sigma_d - log(2 pi) / 2]
+    """
+
+    def __init__(self, loc, scale):
+        self.loc = _check_param(loc, "loc")
+        self.scale = _check_param(scale, "scale", positive=True)
+        shape = onp.broadcast_shapes(_value(self.loc).shape, _value(self.scale).shape)
+        if len(shape) == 0:
+            raise ValueError("loc: expected at least one axis (the event dimension D), got a scalar")
+        self.shape = shape
+        self.dim = shape[-1]
+
+    def log_prob(self, x):
+        x = _check_x(x, "x", (self.dim,))
+        return np.sum(F.log_normal_pdf(x, self.loc, self.scale), axis=-1)
+
+    def sample(self, rng, n=1):
+        """Reparameterized: x = mu + sigma * eps with eps ~ N(0, I), so gradients flow to mu, sigma."""
+        n = check_positive_int(n, "n")
+        eps = as_rng(rng).standard_normal((n,) + self.shape)
+        return self.loc + self.scale * eps
+
+    def entropy(self):
+        """H = sum_d [log sigma_d + (1 + log 2 pi) / 2]."""
+        return np.sum(np.log(self.scale * np.ones(self.shape)) + 0.5 * (1 + LOG_2PI), axis=-1)
+
+
+class StandardNormal(Normal):
+    """N(0, I) in D dimensions: the usual base distribution p_z and VAE prior p(z)."""
+
+    def __init__(self, dim):
+        dim = check_positive_int(dim, "dim")
+        super().__init__(onp.zeros(dim), onp.ones(dim))
+
+    def log_prob(self, x):
+        # log N(x; 0, I) = -|x|^2 / 2 - D log(2 pi) / 2 (the general formula with mu = 0, sigma = 1)
+        x = _check_x(x, "x", (self.dim,))
+        return -0.5 * np.sum(x ** 2, axis=-1) - 0.5 * self.dim * LOG_2PI
+
+
+class Categorical:
+    """One variable with K classes: w = softmax(l) (lecture), -log p(x) = -log w_x."""
+
+    def __init__(self, logits):
+        self.logits = _check_param(logits, "logits")
+        shape = _value(self.logits).shape
+        if len(shape) == 0:
+            raise ValueError("logits: expected shape (..., K), got a scalar")
+        self.n_classes = shape[-1]
+        self.batch_shape = shape[:-1]
+
+    @property
+    def probs(self):
+        return F.softmax(self.logits, axis=-1)
+
+    def _check_classes(self, x):
+        v = _value(x)
+        if not onp.all(onp.isfinite(v)) or not onp.all(v == onp.round(v)):
+            raise ValueError("x: expected integer class labels, got non-integer values")
+        if v.size and (v.min() < 0 or v.max() >= self.n_classes):
+            raise ValueError(
+                f"x: expected class labels in 0..{self.n_classes - 1}, got values in {int(v.min())}..{int(v.max())}"
+            )
+        return v.astype(onp.int64)
+
+    def log_prob(self, x):
+        x = self._check_classes(x)
+        # log w_x, picked by a one-hot mask (autograd has no gradient for take_along_axis)
+        one_hot = x[..., None] == onp.arange(self.n_classes)
+        return np.sum(np.where(one_hot, F.log_softmax(self.logits, axis=-1), 0.0), axis=-1)
+
+    def sample(self, rng, n=1):
+        """Inverse-CDF sampling: the first class whose cumulative probability exceeds u ~ U(0, 1)."""
+        n = check_positive_int(n, "n")
+        p = _value(self.probs)
+        u = as_rng(rng).uniform(size=(n,) + self.batch_shape + (1,))
+        return onp.minimum(onp.sum(u > onp.cumsum(p, axis=-1), axis=-1), self.n_classes - 1)
+
+    def entropy(self):
+        """H = -sum_i w_i log w_i."""
+        logw = F.log_softmax(self.logits, axis=-1)
+        return -np.sum(np.exp(logw) * logw, axis=-1)
+
+
+class Bernoulli:
+    """Independent binary coordinates with p(x_d = 1) = sigmoid(l_d).
+
+    log p(x) = sum_d [x_d log s(l_d) + (1 - x_d) log s(-l_d)]
+    """
+
+    def __init__(self, logits):
+        self.logits = _check_param(logits, "logits")
+        self.shape = _value(self.logits).shape
+        if len(self.shape) == 0:
+            raise ValueError("logits: expected at least one axis (the event dimension D), got a scalar")
+        self.dim = self.shape[-1]
+
+    @property
+    def probs(self):
+        return F.sigmoid(self.logits)
+
+    def log_prob(self, x):
+        x = _check_x(x, "x", (self.dim,))
+        v = _value(x)
+        if not onp.all((v == 0) | (v == 1)):
+            raise ValueError("x: expected binary values in {0, 1}, got other values")
+        return np.sum(x * F.log_sigmoid(self.logits) + (1 - x) * F.log_sigmoid(-self.logits), axis=-1)
+
+    def sample(self, rng, n=1):
+        n = check_positive_int(n, "n")
+        u = as_rng(rng).uniform(size=(n,) + self.shape)
+        return (u < _value(self.probs)).astype(onp.float64)
+
+    def entropy(self):
+        p = self.probs
+        return -np.sum(p * F.log_sigmoid(self.logits) + (1 - p) * F.log_sigmoid(-self.logits), axis=-1)
+
+
+def _kl_normal(p, q):
+    # KL(N(m1, s1^2) || N(m2, s2^2)) = sum_d [log(s2/s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2]
+    return np.sum(
+        np.log(q.scale) - np.log(p.scale)
+        + (p.scale ** 2 + (p.loc - q.loc) ** 2) / (2 * q.scale ** 2) - 0.5,
+        axis=-1,
+    )
+
+
+def _kl_categorical(p, q):
+    # KL(w || v) = sum_i w_i (log w_i - log v_i)
+    logw = F.log_softmax(p.logits, axis=-1)
+    logv = F.log_softmax(q.logits, axis=-1)
+    return np.sum(np.exp(logw) * (logw - logv), axis=-1)
+
+
+def _kl_bernoulli(p, q):
+    # KL = sum_d [p_d (log p_d - log q_d) + (1 - p_d) (log(1 - p_d) - log(1 - q_d))]
+    pp = p.probs
+    return np.sum(
+        pp * (F.log_sigmoid(p.logits) - F.log_sigmoid(q.logits))
+        + (1 - pp) * (F.log_sigmoid(-p.logits) - F.log_sigmoid(-q.logits)),
+        axis=-1,
+    )
+
+
+_CLOSED_FORM = {
+    (Normal, Normal): _kl_normal,
+    (Categorical, Categorical): _kl_categorical,
+    (Bernoulli, Bernoulli): _kl_bernoulli,
+}
+
+
+def _closed_form(p, q):
+    for (tp, tq), fn in _CLOSED_FORM.items():
+        if isinstance(p, tp) and isinstance(q, tq):
+            return fn
+    return None
+
+
+def kl_divergence(p, q, rng=None, n_samples=None):
+    """D_KL(p || q) = E_p[log p(x) - log q(x)] >= 0, zero when p = q.
+
+    Closed form for Normal/Normal (StandardNormal included), Categorical/
+    Categorical and Bernoulli/Bernoulli. With ``n_samples`` (and ``rng``), or
+    for any other pair that has ``log_prob`` and ``sample``, the Monte Carlo
+    estimate (1/S) sum_s [log p(x_s) - log q(x_s)], x_s ~ p, which is unbiased
+    but noisy (its standard error shrinks as 1/sqrt(S)).
+    """
+    for name, d in (("p", p), ("q", q)):
+        if not (hasattr(d, "log_prob") and hasattr(d, "sample")):
+            raise TypeError(f"{name}: expected a distribution with log_prob and sample, got {type(d).__name__}")
+    fn = _closed_form(p, q)
+    if fn is not None and n_samples is None:
+        return fn(p, q)
+    if rng is None:
+        raise ValueError(
+            f"rng: no closed form for KL({type(p).__name__} || {type(q).__name__}); "
+            "pass rng= (and n_samples=) for the Monte Carlo estimate"
+        )
+    n_samples = check_positive_int(10_000 if n_samples is None else n_samples, "n_samples")
+    x = p.sample(as_rng(rng), n_samples)
+    return np.mean(p.log_prob(x) - q.log_prob(x), axis=0)

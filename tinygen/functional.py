@@ -1,0 +1,70 @@
+"""Numerically stable building blocks, differentiable by autograd.
+
+Every function here is written with ``autograd.numpy`` so it can sit inside a
+loss that ``autograd.grad`` differentiates. "Stable" means finite and accurate
+for inputs as large as +-1e4, where the naive formulas overflow to inf or
+round to log(0) = -inf.
+"""
+import autograd.numpy as np
+
+
+def logsumexp(a, axis=-1, keepdims=False):
+    """log sum_j exp(a_j), computed as m + log sum_j exp(a_j - m) with m = max_j a_j.
+
+    Subtracting the maximum keeps every exponent <= 0, so nothing overflows,
+    and the largest term is exp(0) = 1, so the sum never underflows to 0.
+    """
+    m = np.max(a, axis=axis, keepdims=True)
+    # The max is only a shift; if it is -inf (all entries -inf) use 0 instead.
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def log_softmax(l, axis=-1):
+    """log w_i = l_i - log sum_j exp(l_j): the log of the lecture's softmax."""
+    return l - logsumexp(l, axis=axis, keepdims=True)
+
+
+def softmax(l, axis=-1):
+    """w_i = exp(l_i) / sum_j exp(l_j) (lecture, MLE for a categorical distribution).
+
+    w_i >= 0 and sum_i w_i = 1; computed as exp(log_softmax) to stay stable.
+    """
+    return np.exp(log_softmax(l, axis=axis))
+
+
+def softplus(rho):
+    """sigma = log(1 + e^rho) > 0 (lecture, MLE for a normal distribution).
+
+    Written as max(rho, 0) + log1p(exp(-|rho|)): the exponent is never
+    positive, so rho = 1e4 gives 1e4 instead of inf.
+    """
+    return np.maximum(rho, 0.0) + np.log1p(np.exp(-np.abs(rho)))
+
+
+def inv_softplus(sigma):
+    """rho = log(e^sigma - 1), the inverse of softplus, for sigma > 0.
+
+    For large sigma, log(e^sigma - 1) = sigma + log(1 - e^-sigma) avoids overflow.
+    """
+    return sigma + np.log(-np.expm1(-sigma))
+
+
+def log_sigmoid(a):
+    """log s(a) = log(1 / (1 + e^-a)) = -softplus(-a), stable at +-1e4."""
+    return -softplus(-a)
+
+
+def sigmoid(a):
+    """s(a) = 1 / (1 + e^-a), via exp(log_sigmoid) to stay finite."""
+    return np.exp(log_sigmoid(a))
+
+
+def relu(a):
+    return np.maximum(a, 0.0)
+
+
+def log_normal_pdf(x, mu, sigma):
+    """log N(x; mu, sigma^2) elementwise = -(x - mu)^2 / (2 sigma^2) - log sigma - log(2 pi) / 2."""
+    return -0.5 * ((x - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)

@@ -1,0 +1,115 @@
+"""Neural networks as pure functions of a parameter pytree.
+
+A layer's parameters are a dict ``{"W": (n_in, n_out), "b": (n_out,)}``; an
+MLP's are a list of such dicts. The ``MLP`` object holds only structure
+(sizes, activation, optional binary masks), so ``autograd.grad`` of any loss
+built on ``mlp.apply(params, x)`` differentiates with respect to ``params``.
+"""
+import autograd.numpy as np
+import numpy as onp
+
+from . import functional as F
+from ._validate import as_rng, check_option, check_positive_int
+
+ACTIVATIONS = {
+    "relu": F.relu,
+    "tanh": np.tanh,
+    "softplus": F.softplus,
+    "elu": lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0.0))),
+    "leaky_relu": lambda a: np.where(a > 0, a, 0.01 * a),
+}
+
+INITS = ("glorot", "he", "zeros")
+
+
+def init_dense(rng, n_in, n_out, init="glorot"):
+    """Weights for y = x W + b.
+
+    glorot: W ~ U(-a, a), a = sqrt(6 / (n_in + n_out)), keeps the variance of
+    activations and gradients roughly constant for tanh-like units.
+    he: W ~ N(0, 2 / n_in), the same idea for ReLU units (half are zero).
+    zeros: W = 0, b = 0; a last layer started at zero makes a flow layer start
+    at the identity, which makes deep flows easy to train.
+    """
+    rng = as_rng(rng)
+    check_option(init, "init", INITS)
+    if init == "glorot":
+        a = onp.sqrt(6.0 / (n_in + n_out))
+        W = rng.uniform(-a, a, size=(n_in, n_out))
+    elif init == "he":
+        W = rng.normal(0.0, onp.sqrt(2.0 / n_in), size=(n_in, n_out))
+    else:
+        W = onp.zeros((n_in, n_out))
+    return {"W": W, "b": onp.zeros(n_out)}
+
+
+def dense(params, x, mask=None):
+    """y = x W + b, or y = x (W * M) + b for a binary mask M (masked dense layer, MADE)."""
+    W = params["W"] if mask is None else params["W"] * mask
+    return np.dot(x, W) + params["b"]
+
+
+class MLP:
+    """A multilayer perceptron: h_0 = x, h_l = act(h_{l-1} W_l + b_l), linear output.
+
+    sizes: (n_in, hidden..., n_out). masks: optional list of binary arrays, one
+    per layer, of shape (n_in_l, n_out_l); a masked weight is always multiplied
+    by 0, so that connection does not exist (MADE's autoregressive property).
+    """
+
+    def __init__(self, sizes, activation="relu", init=None, zero_last=False, masks=None):
+        self.sizes = tuple(check_positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes))
+        if len(self.sizes) < 2:
+            raise ValueError(f"sizes: expected at least (n_in, n_out), got {sizes!r}")
+        self.activation = check_option(activation, "activation", ACTIVATIONS)
+        self.init_name = init or ("he" if activation in ("relu", "leaky_relu", "elu") else "glorot")
+        check_option(self.init_name, "init", INITS)
+        self.zero_last = bool(zero_last)
+        if masks is not None:
+            masks = [onp.asarray(m, dtype=onp.float64) for m in masks]
+            shapes = [(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:])]
+            if [m.shape for m in masks] != shapes:
+                raise ValueError(
+                    f"masks: expected shapes {shapes}, got {[m.shape for m in masks]}"
+                )
+        self.masks = masks
+
+    @property
+    def n_in(self):
+        return self.sizes[0]
+
+    @property
+    def n_out(self):
+        return self.sizes[-1]
+
+    def init(self, rng):
+        rng = as_rng(rng)
+        layers = []
+        n_layers = len(self.sizes) - 1
+        for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            last = i == n_layers - 1
+            layers.append(init_dense(rng, a, b, "zeros" if (last and self.zero_last) else self.init_name))
+        return layers
+
+    def apply(self, params, x):
+        act = ACTIVATIONS[self.activation]
+        h = x
+        for i, layer in enumerate(params):
+            h = dense(layer, h, None if self.masks is None else self.masks[i])
+            if i < len(params) - 1:
+                h = act(h)
+        return h
+
+    __call__ = apply
+
+    def n_params(self):
+        return sum(a * b + b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+
+
+def count_params(params):
+    """Number of scalars in a params pytree (nested dicts/lists/tuples of arrays)."""
+    if isinstance(params, dict):
+        return sum(count_params(v) for v in params.values())
+    if isinstance(params, (list, tuple)):
+        return sum(count_params(v) for v in params)
+    return int(onp.size(params))

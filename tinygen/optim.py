@@ -1,0 +1,174 @@
+"""Gradient-based training: theta <- theta - eta * grad_theta (1/n) sum_i -log p_theta(x_i | c_i).
+
+Optimizers work on any params pytree by flattening it into one vector (one
+array operation per step instead of one per leaf). ``fit`` draws minibatches
+from ``rng``, differentiates ``model.loss`` with autograd, reports progress,
+and stops with ``NonFiniteLossError`` (holding the last finite params) as
+soon as the loss or its gradient stops being finite.
+"""
+import sys
+import time
+
+import numpy as onp
+from autograd import value_and_grad
+from autograd.misc import flatten
+
+from ._validate import as_float_array, as_rng, check_option, check_positive, check_positive_int
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN/inf loss or gradient.
+
+    ``params`` holds the last parameters whose loss and gradient were finite,
+    ``history`` the training record up to that step.
+    """
+
+    def __init__(self, message, params, history):
+        super().__init__(message)
+        self.params = params
+        self.history = history
+
+
+class SGD:
+    """theta <- theta - eta * v, with momentum v <- beta v + grad (beta = 0: plain gradient descent)."""
+
+    def __init__(self, lr=1e-2, momentum=0.0):
+        self.lr = check_positive(lr, "lr")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum: expected a number in [0, 1), got {momentum}")
+        self.momentum = float(momentum)
+
+    def init(self, params):
+        flat, _ = flatten(params)
+        return {"v": onp.zeros_like(flat)}
+
+    def update(self, params, grads, state):
+        flat, unflatten = flatten(params)
+        g, _ = flatten(grads)
+        v = self.momentum * state["v"] + g
+        return unflatten(flat - self.lr * v), {"v": v}
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015): per-coordinate steps scaled by running gradient moments.
+
+    m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2,
+    theta <- theta - eta * m_hat / (sqrt(v_hat) + eps), with bias-corrected m_hat, v_hat.
+    """
+
+    def __init__(self, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+        self.lr = check_positive(lr, "lr")
+        for name, b in (("b1", b1), ("b2", b2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"{name}: expected a number in [0, 1), got {b}")
+        self.b1, self.b2, self.eps = float(b1), float(b2), check_positive(eps, "eps")
+
+    def init(self, params):
+        flat, _ = flatten(params)
+        return {"m": onp.zeros_like(flat), "v": onp.zeros_like(flat), "t": 0}
+
+    def update(self, params, grads, state):
+        flat, unflatten = flatten(params)
+        g, _ = flatten(grads)
+        t = state["t"] + 1
+        m = self.b1 * state["m"] + (1 - self.b1) * g
+        v = self.b2 * state["v"] + (1 - self.b2) * g * g
+        m_hat = m / (1 - self.b1 ** t)
+        v_hat = v / (1 - self.b2 ** t)
+        return unflatten(flat - self.lr * m_hat / (onp.sqrt(v_hat) + self.eps)), {"m": m, "v": v, "t": t}
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+
+
+def _loss_call(model, params, x, rng, context):
+    if context is None:
+        return model.loss(params, x, rng)
+    return model.loss(params, x, rng, context=context)
+
+
+def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=None,
+        optimizer="adam", x_val=None, context_val=None, eval_every=None,
+        log_every=None, progress=True, callback=None):
+    """Minimize ``model.loss`` by minibatch gradient descent.
+
+    model: anything with ``loss(params, x, rng[, context=])`` returning a scalar.
+    params: its params pytree (``model.init(rng)``); it is not modified.
+    x: training data, first axis = examples; context: optional c, same first axis.
+    optimizer: "adam" or "sgd", or an object with ``init``/``update``.
+    x_val (and context_val): held-out data, evaluated every ``eval_every`` steps.
+    progress: print "step, loss, steps/s" lines to stderr every ``log_every`` steps.
+    callback(step, params, loss): called after every step.
+
+    Returns (params, history) where history has lists "step", "loss",
+    "val_step", "val_loss" and floats "seconds", "steps_per_s".
+    """
+    steps = check_positive_int(steps, "steps")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    rng = as_rng(rng)
+    x = as_float_array(x, "x")
+    if x.ndim < 1 or x.shape[0] < 1:
+        raise ValueError(f"x: expected at least one example along axis 0, got shape {x.shape}")
+    if context is not None:
+        context = as_float_array(context, "context")
+        if context.shape[0] != x.shape[0]:
+            raise ValueError(f"context: expected {x.shape[0]} rows like x, got shape {context.shape}")
+    if x_val is not None:
+        x_val = as_float_array(x_val, "x_val")
+        if context_val is not None:
+            context_val = as_float_array(context_val, "context_val")
+    if isinstance(optimizer, str):
+        check_option(optimizer, "optimizer", OPTIMIZERS)
+        opt = OPTIMIZERS[optimizer](lr=lr)
+    elif hasattr(optimizer, "init") and hasattr(optimizer, "update"):
+        opt = optimizer
+    else:
+        raise TypeError(f"optimizer: expected 'adam', 'sgd' or an optimizer object, got {type(optimizer).__name__}")
+    log_every = max(1, steps // 10) if log_every is None else check_positive_int(log_every, "log_every")
+    eval_every = log_every if eval_every is None else check_positive_int(eval_every, "eval_every")
+
+    # Train on one flat vector: Adam's update is then a handful of array ops.
+    flat, unflatten = flatten(params)
+    flat = onp.asarray(flat, dtype=onp.float64)
+    state = opt.init(flat)
+    objective = value_and_grad(lambda theta, xb, cb, r: _loss_call(model, unflatten(theta), xb, r, cb))
+
+    n = x.shape[0]
+    b = min(batch_size, n)
+    order, cursor = rng.permutation(n), 0
+    history = {"step": [], "loss": [], "val_step": [], "val_loss": [], "seconds": 0.0, "steps_per_s": 0.0}
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        if cursor + b > n:  # new epoch: reshuffle so every example is seen once per pass
+            order, cursor = rng.permutation(n), 0
+        idx = order[cursor:cursor + b]
+        cursor += b
+        cb = None if context is None else context[idx]
+        loss, grad = objective(flat, x[idx], cb, rng)
+        loss = float(loss)
+        if not (onp.isfinite(loss) and onp.all(onp.isfinite(grad))):
+            history["seconds"] = time.perf_counter() - start
+            what = "loss" if not onp.isfinite(loss) else "gradient"
+            raise NonFiniteLossError(
+                f"fit: the {what} became non-finite at step {step} (loss = {loss}); "
+                "try a smaller lr; the error's .params holds the last finite parameters",
+                unflatten(flat), history,
+            )
+        flat, state = opt.update(flat, grad, state)
+        history["step"].append(step)
+        history["loss"].append(loss)
+        if callback is not None:
+            callback(step, unflatten(flat), loss)
+        if x_val is not None and (step % eval_every == 0 or step == steps):
+            val = float(_loss_call(model, unflatten(flat), x_val, rng, context_val))
+            history["val_step"].append(step)
+            history["val_loss"].append(val)
+        if progress and (step % log_every == 0 or step == steps):
+            rate = step / (time.perf_counter() - start)
+            line = f"step {step:>6}/{steps}  loss {loss:9.4f}"
+            if history["val_loss"] and history["val_step"][-1] == step:
+                line += f"  val {history['val_loss'][-1]:9.4f}"
+            print(f"{line}  {rate:7.1f} steps/s", file=sys.stderr, flush=True)
+    history["seconds"] = time.perf_counter() - start
+    history["steps_per_s"] = steps / history["seconds"]
+    return unflatten(flat), history
