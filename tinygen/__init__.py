@@ -4,6 +4,7 @@ Layers, lowest first: functional -> distributions -> nn -> optim -> models
 (mle, arm, flows, vae) -> evaluate. ``plot`` is for demos and is not imported here.
 """
 from . import data, distributions, evaluate, functional, nn, optim
+from .io import load, save
 from .optim import NonFiniteLossError, fit
 
 __version__ = "0.1.0"

@@ -11,7 +11,6 @@ import time
 
 import numpy as onp
 from autograd import value_and_grad
-from autograd.misc import flatten
 
 from ._validate import as_float_array, as_rng, check_option, check_positive, check_positive_int
 
@@ -39,14 +38,12 @@ class SGD:
         self.momentum = float(momentum)
 
     def init(self, params):
-        flat, _ = flatten(params)
-        return {"v": onp.zeros_like(flat)}
+        return {"v": onp.zeros_like(tree_flatten(params))}
 
     def update(self, params, grads, state):
-        flat, unflatten = flatten(params)
-        g, _ = flatten(grads)
+        flat, g = tree_flatten(params), tree_flatten(grads)
         v = self.momentum * state["v"] + g
-        return unflatten(flat - self.lr * v), {"v": v}
+        return _copy_tree(params, flat - self.lr * v), {"v": v}
 
 
 class Adam:
@@ -64,18 +61,17 @@ class Adam:
         self.b1, self.b2, self.eps = float(b1), float(b2), check_positive(eps, "eps")
 
     def init(self, params):
-        flat, _ = flatten(params)
+        flat = tree_flatten(params)
         return {"m": onp.zeros_like(flat), "v": onp.zeros_like(flat), "t": 0}
 
     def update(self, params, grads, state):
-        flat, unflatten = flatten(params)
-        g, _ = flatten(grads)
+        flat, g = tree_flatten(params), tree_flatten(grads)
         t = state["t"] + 1
         m = self.b1 * state["m"] + (1 - self.b1) * g
         v = self.b2 * state["v"] + (1 - self.b2) * g * g
         m_hat = m / (1 - self.b1 ** t)
         v_hat = v / (1 - self.b2 ** t)
-        return unflatten(flat - self.lr * m_hat / (onp.sqrt(v_hat) + self.eps)), {"m": m, "v": v, "t": t}
+        return _copy_tree(params, flat - self.lr * m_hat / (onp.sqrt(v_hat) + self.eps)), {"m": m, "v": v, "t": t}
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
@@ -85,6 +81,47 @@ def _loss_call(model, params, x, rng, context):
     if context is None:
         return model.loss(params, x, rng)
     return model.loss(params, x, rng, context=context)
+
+
+def tree_flatten(tree):
+    """All leaves of a pytree in one float64 vector (dicts in sorted key order, lists in order)."""
+    leaves = []
+
+    def walk(t):
+        if isinstance(t, dict):
+            for k in sorted(t):
+                walk(t[k])
+        elif isinstance(t, (list, tuple)):
+            for v in t:
+                walk(v)
+        else:
+            leaves.append(onp.ravel(t))
+
+    walk(tree)
+    return onp.concatenate(leaves).astype(onp.float64) if leaves else onp.zeros(0)
+
+
+def tree_views(template, flat):
+    """A pytree shaped like ``template`` whose leaves are views into ``flat`` (``tree_flatten``'s order)."""
+    offset = 0
+
+    def build(t):
+        nonlocal offset
+        if isinstance(t, dict):
+            built = {k: build(t[k]) for k in sorted(t)}
+            return {k: built[k] for k in t}  # keep the user's key order
+        if isinstance(t, (list, tuple)):
+            return type(t)(build(v) for v in t)
+        size = onp.size(t)
+        view = flat[offset:offset + size].reshape(onp.shape(t))
+        offset += size
+        return view
+
+    return build(template)
+
+
+def _copy_tree(template, flat):
+    return tree_views(template, flat.copy())
 
 
 def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=None,
@@ -117,6 +154,10 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
         x_val = as_float_array(x_val, "x_val")
         if context_val is not None:
             context_val = as_float_array(context_val, "context_val")
+            if context_val.shape[0] != x_val.shape[0]:
+                raise ValueError(
+                    f"context_val: expected {x_val.shape[0]} rows like x_val, got shape {context_val.shape}"
+                )
     if isinstance(optimizer, str):
         check_option(optimizer, "optimizer", OPTIMIZERS)
         opt = OPTIMIZERS[optimizer](lr=lr)
@@ -127,11 +168,14 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
     log_every = max(1, steps // 10) if log_every is None else check_positive_int(log_every, "log_every")
     eval_every = log_every if eval_every is None else check_positive_int(eval_every, "eval_every")
 
-    # Train on one flat vector: Adam's update is then a handful of array ops.
-    flat, unflatten = flatten(params)
-    flat = onp.asarray(flat, dtype=onp.float64)
+    # The parameters live in one flat vector and the pytree's leaves are views
+    # into it: the optimizer updates the vector in a handful of array ops, and
+    # autograd differentiates the pytree directly (no traced unflattening).
+    flat = tree_flatten(params)
+    live = tree_views(params, flat)
     state = opt.init(flat)
-    objective = value_and_grad(lambda theta, xb, cb, r: _loss_call(model, unflatten(theta), xb, r, cb))
+    last_good = flat.copy()  # at step 1 there is nothing better than the initial params
+    objective = value_and_grad(lambda p, xb, cb, r: _loss_call(model, p, xb, r, cb))
 
     n = x.shape[0]
     b = min(batch_size, n)
@@ -144,7 +188,8 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
         idx = order[cursor:cursor + b]
         cursor += b
         cb = None if context is None else context[idx]
-        loss, grad = objective(flat, x[idx], cb, rng)
+        loss, grad = objective(live, x[idx], cb, rng)
+        grad = tree_flatten(grad)
         loss = float(loss)
         if not (onp.isfinite(loss) and onp.all(onp.isfinite(grad))):
             history["seconds"] = time.perf_counter() - start
@@ -152,15 +197,19 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
             raise NonFiniteLossError(
                 f"fit: the {what} became non-finite at step {step} (loss = {loss}); "
                 "try a smaller lr; the error's .params holds the last finite parameters",
-                unflatten(flat), history,
+                _copy_tree(params, last_good), history,
             )
-        flat, state = opt.update(flat, grad, state)
+        # `flat` gave a finite loss and gradient: remember it, since the update
+        # below may overflow or land where the next loss is NaN.
+        last_good[...] = flat
+        new_flat, state = opt.update(flat, grad, state)
+        flat[...] = new_flat  # in place: the views in `live` follow
         history["step"].append(step)
         history["loss"].append(loss)
         if callback is not None:
-            callback(step, unflatten(flat), loss)
+            callback(step, live, loss)
         if x_val is not None and (step % eval_every == 0 or step == steps):
-            val = float(_loss_call(model, unflatten(flat), x_val, rng, context_val))
+            val = float(_loss_call(model, live, x_val, rng, context_val))
             history["val_step"].append(step)
             history["val_loss"].append(val)
         if progress and (step % log_every == 0 or step == steps):
@@ -171,4 +220,4 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
             print(f"{line}  {rate:7.1f} steps/s", file=sys.stderr, flush=True)
     history["seconds"] = time.perf_counter() - start
     history["steps_per_s"] = steps / history["seconds"]
-    return unflatten(flat), history
+    return _copy_tree(params, flat), history
