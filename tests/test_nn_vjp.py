@@ -58,3 +58,16 @@ def test_masked_weights_get_zero_gradient():
     params = mlp.init(0)
     g = grad(lambda p: np.sum(mlp.apply(p, np.ones((3, 2)))))(params)
     assert np.all(g[0]["W"][mask == 0] == 0) and np.all(g[0]["W"][mask == 1] != 0)
+
+
+def test_individually_traced_leaves_take_the_per_leaf_path():
+    # A plain list holding a traced W (not a traced list) must still differentiate correctly.
+    mlp = MLP((3, 4, 2), activation="tanh")
+    params = mlp.init(0)
+    x = np.random.default_rng(2).normal(size=(5, 3))
+
+    def loss(apply):
+        return lambda W: np.sum(apply([{"W": W, "b": params[0]["b"]}, params[1]], x) ** 2)
+
+    np.testing.assert_allclose(grad(loss(mlp.apply))(params[0]["W"]),
+                               grad(loss(mlp.apply_traced))(params[0]["W"]), rtol=1e-10)

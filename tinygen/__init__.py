@@ -6,5 +6,6 @@ Layers, lowest first: functional -> distributions -> nn -> optim -> models
 from . import data, distributions, evaluate, functional, nn, optim
 from .io import load, save
 from .optim import NonFiniteLossError, fit
+from . import mle
 
 __version__ = "0.1.0"

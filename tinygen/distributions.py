@@ -26,8 +26,14 @@ def _value(a):
     return onp.asarray(a)
 
 
+def _check_numeric(v, name):
+    if v.dtype.kind not in "biuf":  # strings, objects: say so instead of a NumPy ufunc error
+        raise TypeError(f"{name}: expected an array of numbers, got dtype {v.dtype}")
+
+
 def _check_param(a, name, positive=False):
     v = _value(a)
+    _check_numeric(v, name)
     if not onp.all(onp.isfinite(v)):
         raise ValueError(f"{name}: expected finite values, got NaN or inf")
     if positive and not onp.all(v > 0):
@@ -37,6 +43,7 @@ def _check_param(a, name, positive=False):
 
 def _check_x(x, name, event_shape):
     v = _value(x)
+    _check_numeric(v, name)
     if not onp.all(onp.isfinite(v)):
         raise ValueError(f"{name}: expected finite values, got NaN or inf")
     if event_shape and tuple(v.shape[-len(event_shape):]) != tuple(event_shape):
@@ -104,11 +111,21 @@ class Categorical:
 
     def _check_classes(self, x):
         v = _value(x)
+        _check_numeric(v, "x")
         if not onp.all(onp.isfinite(v)) or not onp.all(v == onp.round(v)):
             raise ValueError("x: expected integer class labels, got non-integer values")
         if v.size and (v.min() < 0 or v.max() >= self.n_classes):
             raise ValueError(
                 f"x: expected class labels in 0..{self.n_classes - 1}, got values in {int(v.min())}..{int(v.max())}"
+            )
+        # x of shape (n, 1) against logits (n, K) would broadcast to (n, n): refuse it.
+        try:
+            out = onp.broadcast_shapes(v.shape, self.batch_shape)
+        except ValueError:
+            out = None
+        if out not in (v.shape, self.batch_shape):
+            raise ValueError(
+                f"x: expected labels of shape {self.batch_shape} (or broadcastable to it), got shape {v.shape}"
             )
         return v.astype(onp.int64)
 
@@ -217,6 +234,9 @@ def kl_divergence(p, q, rng=None, n_samples=None):
     for name, d in (("p", p), ("q", q)):
         if not (hasattr(d, "log_prob") and hasattr(d, "sample")):
             raise TypeError(f"{name}: expected a distribution with log_prob and sample, got {type(d).__name__}")
+    for attr in ("dim", "n_classes"):  # else (D=1) vs (D=3) would broadcast silently
+        if hasattr(p, attr) and hasattr(q, attr) and getattr(p, attr) != getattr(q, attr):
+            raise ValueError(f"q: expected {attr} = {getattr(p, attr, None)} like p, got {getattr(q, attr, None)}")
     fn = _closed_form(p, q)
     if fn is not None and n_samples is None:
         return fn(p, q)

@@ -1,0 +1,151 @@
+"""Scoring a density model: test NLL with its standard error, bits/dim, the gap to a known truth.
+
+The lecture's view of maximum likelihood: the expected NLL of a model,
+E_p[-log p_theta(x)], equals H(p) + D_KL(p || p_theta). A test set estimates
+it by the sample mean of -log p_theta(x^(i)); with the exact entropy H(p) of a
+toy (``tinygen.data``) the remaining gap is the KL divergence itself.
+"""
+import inspect
+import math
+
+import numpy as onp
+
+from ._validate import as_float_array, as_rng, check_positive_int
+
+
+def _values(a, name):
+    """Per-sample values as a 1-D finite float array with at least one entry."""
+    a = as_float_array(a, name, ndim=1)
+    if a.size < 1:
+        raise ValueError(f"{name}: expected at least one value, got an empty array")
+    return a
+
+
+def nll_stats(log_p):
+    """(mean NLL, standard error) from per-sample log-probabilities log p_theta(x^(i)), shape (n,).
+
+    NLL = (1/n) sum_i -log p_theta(x^(i)),   se = std_i(log p_theta(x^(i))) / sqrt(n)
+    (sample std with n - 1 in the denominator; se = 0 for a single sample).
+    """
+    log_p = _values(log_p, "log_p")
+    n = log_p.size
+    se = float(onp.std(log_p, ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+    return float(-onp.mean(log_p)), se
+
+
+def _accepts(fn, name):
+    """Does ``fn`` take a keyword ``name`` (or **kwargs)?"""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: pass nothing extra
+        return False
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def test_nll(model, params, x, rng=None, context=None, batch_size=10000, **kwargs):
+    """(mean NLL, standard error) of ``model.log_prob(params, x)`` over a test set, in batches.
+
+    ``rng``, ``context`` and extra keywords (a VAE's ``k`` importance samples)
+    are passed only if ``model.log_prob`` accepts them; rng None means seed 0
+    for a log_prob that draws (a VAE's importance-sampled estimate).
+    """
+    if not hasattr(model, "log_prob"):
+        raise TypeError(f"model: expected an object with log_prob(params, x), got {type(model).__name__}")
+    x = as_float_array(x, "x")
+    if x.ndim < 1 or x.shape[0] < 1:
+        raise ValueError(f"x: expected at least one example along axis 0, got shape {x.shape}")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if context is not None:
+        context = as_float_array(context, "context")
+        if context.shape[0] != x.shape[0]:
+            raise ValueError(f"context: expected {x.shape[0]} rows like x, got shape {context.shape}")
+    fn = model.log_prob
+    for key in kwargs:
+        if not _accepts(fn, key):
+            raise TypeError(f"{key}: {type(model).__name__}.log_prob does not take this argument")
+    if context is not None and not _accepts(fn, "context"):
+        raise TypeError(f"context: {type(model).__name__}.log_prob does not take a context")
+    draws = _accepts(fn, "rng")
+    rng = as_rng(0 if rng is None else rng) if draws else None
+    chunks = []
+    for i in range(0, x.shape[0], batch_size):
+        extra = dict(kwargs)
+        if draws:
+            extra["rng"] = rng
+        if context is not None:
+            extra["context"] = context[i:i + batch_size]
+        out = onp.asarray(fn(params, x[i:i + batch_size], **extra), dtype=onp.float64)
+        if out.shape != (min(batch_size, x.shape[0] - i),):
+            raise ValueError(f"model: log_prob returned shape {out.shape}, expected one value per example")
+        chunks.append(out)
+    return nll_stats(onp.concatenate(chunks))
+
+
+test_nll.__test__ = False  # a library function, not a test for pytest to collect
+
+
+def bits_per_dim(nll, dim):
+    """NLL in bits per dimension: nll / (D ln 2) (nats to bits, averaged over the D coordinates)."""
+    dim = check_positive_int(dim, "dim")
+    return float(nll) / (dim * math.log(2))
+
+
+def gap_to_entropy(nll, entropy):
+    """Estimated D_KL(p || p_theta) = E_p[-log p_theta(x)] - H(p) from a test NLL and the exact entropy.
+
+    E_p[-log p_theta] = H(p) + D_KL(p || p_theta) and D_KL >= 0 (Jensen), so the
+    gap is >= 0 when the NLL is exact; a test NLL is a sample mean, so the
+    gap can dip below 0 by a few standard errors of that mean.
+    """
+    return float(nll) - float(entropy)
+
+
+def kl_to_truth(model_log_prob_fn, true_log_prob_fn, x_from_truth):
+    """(mean, se) of log p(x) - log p_theta(x) over x ~ p: a Monte Carlo D_KL(p || p_theta).
+
+    Both functions map an (n, D) array to (n,) log-densities. Using the same
+    samples for both terms cancels much of their noise, so this se is usually
+    far smaller than that of ``gap_to_entropy``.
+    """
+    x = as_float_array(x_from_truth, "x_from_truth")
+    if x.ndim < 1 or x.shape[0] < 1:
+        raise ValueError(f"x_from_truth: expected at least one example along axis 0, got shape {x.shape}")
+    diff = _values(true_log_prob_fn(x), "true_log_prob_fn(x)") - _values(model_log_prob_fn(x), "model_log_prob_fn(x)")
+    return float(onp.mean(diff)), nll_stats(diff)[1]
+
+
+def _interval(b, name):
+    b = as_float_array(b, name, ndim=1)
+    if b.shape != (2,) or not b[0] < b[1]:
+        raise ValueError(f"{name}: expected a pair (lo, hi) with lo < hi, got {b.tolist()}")
+    return b
+
+
+def grid_integral(log_prob_fn, bounds, n=400):
+    """int exp(log_prob_fn(x)) dx over a 1-D interval or a 2-D box, by the midpoint rule.
+
+    bounds: (lo, hi) for 1-D (log_prob_fn then gets an (n, 1) array) or
+    ((lo_1, hi_1), (lo_2, hi_2)) for 2-D (an (n*n, 2) array). n cells per axis.
+    Midpoint rule: sum over cells of p(cell centre) * cell volume; its error is
+    O(h^2) (h the cell width) for a smooth density, and it never evaluates the
+    edges, where a density with a jump (a checkerboard) is ambiguous.
+    Mass outside ``bounds`` is not counted, so the box must hold the density.
+    """
+    n = check_positive_int(n, "n")
+    b = as_float_array(bounds, "bounds")
+    if b.shape == (2, 2):
+        axes = [_interval(b[0], "bounds[0]"), _interval(b[1], "bounds[1]")]
+    elif b.shape == (2,):
+        axes = [_interval(b, "bounds")]
+    else:
+        raise ValueError(f"bounds: expected (lo, hi) or ((lo_1, hi_1), (lo_2, hi_2)), got shape {b.shape}")
+    centres, volume = [], 1.0
+    for lo, hi in axes:
+        h = (hi - lo) / n
+        centres.append(lo + h * (onp.arange(n) + 0.5))
+        volume *= h
+    pts = onp.column_stack([g.ravel() for g in onp.meshgrid(*centres, indexing="ij")])
+    log_p = onp.asarray(log_prob_fn(pts), dtype=onp.float64).reshape(-1)
+    if log_p.shape != (pts.shape[0],) or onp.any(onp.isnan(log_p)):
+        raise ValueError(f"log_prob_fn: expected {pts.shape[0]} non-NaN log-densities, got shape {log_p.shape}")
+    return float(onp.sum(onp.exp(log_p)) * volume)

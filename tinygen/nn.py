@@ -7,7 +7,7 @@ built on ``mlp.apply(params, x)`` differentiates with respect to ``params``.
 """
 import autograd.numpy as np
 import numpy as onp
-from autograd.extend import defvjp_argnums, primitive
+from autograd.extend import Box, defvjp_argnums, primitive
 
 from . import functional as F
 from ._validate import as_rng, check_option, check_positive_int
@@ -109,7 +109,12 @@ class MLP:
         MLP traced op by op is most of a training step's time. ``apply_traced``
         is the same function built from autograd ops; tests check the two agree.
         """
-        return _mlp_primitive(x, self, *_leaves(params))
+        if _is_traced(params):
+            return _mlp_tree(x, self, params)
+        leaves = _leaves(params)
+        if any(_is_traced(a) for a in leaves):
+            return _mlp_leaves(x, self, *leaves)
+        return _mlp_tree(x, self, params)
 
     __call__ = apply
 
@@ -130,59 +135,102 @@ def _leaves(params):
     return [a for layer in params for a in (layer["W"], layer["b"])]
 
 
-def _weights(mlp, leaves):
-    """[(W_l masked, b_l)] from the flat leaf list (W1, b1, W2, b2, ...)."""
-    out = []
-    for i in range(0, len(leaves), 2):
-        W = leaves[i] if mlp.masks is None else leaves[i] * mlp.masks[i // 2]
-        out.append((W, leaves[i + 1]))
-    return out
+def _mlp_forward(x, mlp, leaves):
+    """Forward pass keeping every pre-activation a_l and activation h_l for the backward pass.
 
-
-def _mlp_forward(x, mlp, *leaves):
-    """Forward pass keeping every pre-activation a_l and activation h_l for the backward pass."""
+    leaves = [W_1, b_1, W_2, b_2, ...]; masked weights are W_l * M_l.
+    """
     act = ACTIVATIONS[mlp.activation]
-    weights = _weights(mlp, leaves)
+    n_layers = len(leaves) // 2
+    Ws = [leaves[2 * l] if mlp.masks is None else leaves[2 * l] * mlp.masks[l] for l in range(n_layers)]
     hs, pre = [x], []
-    for l, (W, b) in enumerate(weights):
-        a = hs[-1] @ W + b  # a_l = h_{l-1} W_l + b_l
+    for l in range(n_layers):
+        a = hs[-1] @ Ws[l] + leaves[2 * l + 1]  # a_l = h_{l-1} W_l + b_l
         pre.append(a)
-        hs.append(act(a) if l < len(weights) - 1 else a)
-    return hs, pre, weights
+        hs.append(act(a) if l < n_layers - 1 else a)
+    return hs, pre, Ws
 
 
-@primitive
-def _mlp_primitive(x, mlp, *leaves):
-    return _mlp_forward(x, mlp, *leaves)[0][-1]
-
-
-def _mlp_vjp(argnums, ans, args, kwargs):
+def _mlp_backward(mlp, forward, g):
     """Backpropagation by hand: with g_l = dL/da_l,
     dL/dW_l = h_{l-1}^T g_l (times the mask), dL/db_l = sum_n g_l,
     g_{l-1} = (g_l W_l^T) * act'(a_{l-1}), dL/dx = g_1 W_1^T.
+    Returns (dL/dx, [dW_1, db_1, dW_2, db_2, ...]).
     """
-    x, mlp, leaves = args[0], args[1], args[2:]
-    hs, pre, weights = _mlp_forward(x, mlp, *leaves)
+    hs, pre, Ws = forward
     dact = ACTIVATION_GRADS[mlp.activation]
+    grads = [None] * (2 * len(Ws))
+    for l in reversed(range(len(Ws))):
+        dW = hs[l].T @ g
+        grads[2 * l] = dW if mlp.masks is None else dW * mlp.masks[l]
+        grads[2 * l + 1] = g.sum(axis=0)
+        g = g @ Ws[l].T  # dL/dh_{l-1}
+        if l > 0:
+            g = g * dact(pre[l - 1], hs[l])
+    return g, grads
+
+
+# The last forward pass's intermediates, keyed by its output. autograd builds a
+# primitive's VJP right after running it while tracing, so the backward pass can
+# reuse them instead of recomputing the forward pass.
+_LAST_FORWARD = [None, None]
+
+
+def _run_forward(x, mlp, leaves):
+    forward = _mlp_forward(x, mlp, leaves)
+    _LAST_FORWARD[:] = [forward[0][-1], forward]
+    return forward[0][-1]
+
+
+def _cached_forward(ans, x, mlp, leaves):
+    forward = _LAST_FORWARD[1] if _LAST_FORWARD[0] is ans else _mlp_forward(x, mlp, leaves)
+    _LAST_FORWARD[:] = [None, None]
+    return forward
+
+
+# Two entry points to the same pass. ``_mlp_tree`` takes the params list as ONE
+# argument, so a traced params pytree costs no per-leaf look-ups on the tape;
+# ``_mlp_leaves`` takes W_1, b_1, ... separately, for a plain list that holds
+# individually traced arrays.
+@primitive
+def _mlp_tree(x, mlp, params):
+    return _run_forward(x, mlp, _leaves(params))
+
+
+@primitive
+def _mlp_leaves(x, mlp, *leaves):
+    return _run_forward(x, mlp, leaves)
+
+
+def _tree_vjp(argnums, ans, args, kwargs):
+    x, mlp, params = args
+    forward = _cached_forward(ans, x, mlp, _leaves(params))
 
     def vjp(g):
-        grads = [None] * len(leaves)
-        for l in reversed(range(len(weights))):
-            W = weights[l][0]
-            dW = hs[l].T @ g
-            grads[2 * l] = dW if mlp.masks is None else dW * mlp.masks[l]
-            grads[2 * l + 1] = g.sum(axis=0)
-            g = g @ W.T  # dL/dh_{l-1}
-            if l > 0:
-                g = g * dact(pre[l - 1], hs[l])
-        out = {0: g}
-        out.update({2 + i: grads[i] for i in range(len(leaves))})
-        return tuple(out[i] for i in argnums)
+        gx, grads = _mlp_backward(mlp, forward, g)
+        tree = [{"W": grads[2 * l], "b": grads[2 * l + 1]} for l in range(len(params))]
+        return tuple({0: gx, 2: tree}[i] for i in argnums)
 
     return vjp
 
 
-defvjp_argnums(_mlp_primitive, _mlp_vjp)
+def _leaves_vjp(argnums, ans, args, kwargs):
+    x, mlp, leaves = args[0], args[1], args[2:]
+    forward = _cached_forward(ans, x, mlp, leaves)
+
+    def vjp(g):
+        gx, grads = _mlp_backward(mlp, forward, g)
+        return tuple(gx if i == 0 else grads[i - 2] for i in argnums)
+
+    return vjp
+
+
+defvjp_argnums(_mlp_tree, _tree_vjp)
+defvjp_argnums(_mlp_leaves, _leaves_vjp)
+
+
+def _is_traced(a):
+    return isinstance(a, Box)
 
 
 def count_params(params):

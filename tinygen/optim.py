@@ -126,7 +126,7 @@ def _copy_tree(template, flat):
 
 def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=None,
         optimizer="adam", x_val=None, context_val=None, eval_every=None,
-        log_every=None, progress=True, callback=None):
+        log_every=None, progress=True, callback=None, lr_schedule="constant"):
     """Minimize ``model.loss`` by minibatch gradient descent.
 
     model: anything with ``loss(params, x, rng[, context=])`` returning a scalar.
@@ -136,6 +136,8 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
     x_val (and context_val): held-out data, evaluated every ``eval_every`` steps.
     progress: print "step, loss, steps/s" lines to stderr every ``log_every`` steps.
     callback(step, params, loss): called after every step.
+    lr_schedule: "constant", or "cosine": eta_t = eta (1 + cos(pi t / T)) / 2, which
+        decays to 0 at the last step and usually buys a lower final loss.
 
     Returns (params, history) where history has lists "step", "loss",
     "val_step", "val_loss" and floats "seconds", "steps_per_s".
@@ -165,6 +167,10 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
         opt = optimizer
     else:
         raise TypeError(f"optimizer: expected 'adam', 'sgd' or an optimizer object, got {type(optimizer).__name__}")
+    check_option(lr_schedule, "lr_schedule", ("constant", "cosine"))
+    if lr_schedule == "cosine" and not hasattr(opt, "lr"):
+        raise TypeError("optimizer: a cosine lr_schedule needs an optimizer with an lr attribute")
+    base_lr = getattr(opt, "lr", None)
     log_every = max(1, steps // 10) if log_every is None else check_positive_int(log_every, "log_every")
     eval_every = log_every if eval_every is None else check_positive_int(eval_every, "eval_every")
 
@@ -202,6 +208,8 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
         # `flat` gave a finite loss and gradient: remember it, since the update
         # below may overflow or land where the next loss is NaN.
         last_good[...] = flat
+        if lr_schedule == "cosine":
+            opt.lr = base_lr * 0.5 * (1 + onp.cos(onp.pi * (step - 1) / steps))
         new_flat, state = opt.update(flat, grad, state)
         flat[...] = new_flat  # in place: the views in `live` follow
         history["step"].append(step)
@@ -218,6 +226,8 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
             if history["val_loss"] and history["val_step"][-1] == step:
                 line += f"  val {history['val_loss'][-1]:9.4f}"
             print(f"{line}  {rate:7.1f} steps/s", file=sys.stderr, flush=True)
+    if lr_schedule == "cosine":
+        opt.lr = base_lr  # leave a user's optimizer object as it came
     history["seconds"] = time.perf_counter() - start
     history["steps_per_s"] = steps / history["seconds"]
     return _copy_tree(params, flat), history

@@ -91,9 +91,16 @@ class Compose(Flow):
         dims = {layer.dim for layer in layers if layer.dim is not None}
         if len(dims) > 1:
             raise ValueError(f"layers: expected every flow to have the same dim, got dims {sorted(dims)}")
+        # Every conditional layer receives the same context c, so they must agree on its size
+        # (unconditional layers ignore it).
+        context_dims = {layer.context_dim for layer in layers if layer.context_dim}
+        if len(context_dims) > 1:
+            raise ValueError(
+                f"layers: expected conditional flows to share one context_dim, got {sorted(context_dims)}"
+            )
         self.layers = layers
         self.dim = dims.pop() if dims else None
-        self.context_dim = max(layer.context_dim for layer in layers)
+        self.context_dim = context_dims.pop() if context_dims else 0
 
     def init(self, rng):
         rng = as_rng(rng)

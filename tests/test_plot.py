@@ -1,0 +1,52 @@
+"""Smoke tests for tinygen.plot: every figure function draws and saves a PNG."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tinygen import data, plot  # noqa: E402
+from tinygen.distributions import StandardNormal  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG"
+
+
+def test_every_plot_function_writes_a_png(tmp_path):
+    fig, axes = plt.subplots(2, 3)
+    plot.density(axes[0, 0], lambda x: data.two_moons_log_prob(x), n=60, title="p(x)")
+    plot.density(axes[0, 1], data.Checkerboard().log_prob, bounds=((-2, 2), (-2, 2)), n=40)  # -inf off board
+    x, k = data.two_moons(200, labels=True)
+    plot.samples(axes[0, 2], x, c=k, title="samples", bounds=plot.DEFAULT_BOUNDS)
+    plot.matrix(axes[1, 0], np.tril(np.ones((5, 5))), annotate=True, title="mask")
+    plot.matrix(axes[1, 1], np.array([[1.0, -2.0], [0.5, 0.0]]), annotate=True, title="Jacobian")
+    plot.curves(axes[1, 2], {"train": ([1, 2, 3], [3.0, 2.0, 1.0]), "val": ([1, 3], [3.2, 1.5])},
+                title="loss", ylabel="NLL")
+    figs = {
+        "panels.png": fig,
+        "layers.png": plot.layer_panels([StandardNormal(2).sample(0, 100), x[:100]], titles=["z_0", "x"]),
+        "images.png": plot.image_grid(data.shapes8(10), ncols=4, title="shapes"),
+    }
+    for name, f in figs.items():
+        path = plot.save(f, tmp_path / "sub" / name)  # creates the missing folder
+        with open(path, "rb") as fh:
+            assert fh.read(4) == PNG_MAGIC
+        assert not plt.fignum_exists(f.number)  # save closes the figure
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda ax: plot.samples(ax, np.zeros((5, 3))), "x"),
+    (lambda ax: plot.density(ax, StandardNormal(2).log_prob, bounds=((1, -1), (0, 1))), "bounds"),
+    (lambda ax: plot.density(ax, StandardNormal(2).log_prob, n=1), "n"),
+    (lambda ax: plot.matrix(ax, np.zeros(3)), "M"),
+    (lambda ax: plot.curves(ax, [1, 2]), "history_like"),
+    (lambda ax: plot.layer_panels([]), "zs"),
+    (lambda ax: plot.image_grid(np.zeros((2, 4))), "images"),
+])
+def test_bad_input_is_named(call, name):
+    fig, ax = plt.subplots()
+    try:
+        with pytest.raises((ValueError, TypeError), match=name):
+            call(ax)
+    finally:
+        plt.close("all")

@@ -1,0 +1,114 @@
+"""Planar flow (Rezende & Mohamed 2015): one hyperplane's worth of bending.
+
+    x = f(z) = z + u_hat * h(w^T z + b),           h = tanh
+    psi(z) = h'(w^T z + b) w = (1 - tanh^2(w^T z + b)) w
+    log|det df/dz| = log|1 + u_hat^T psi(z)|        (matrix determinant lemma)
+
+f moves every point along the single direction u_hat, by an amount that only
+depends on a = w^T z + b. It is invertible iff w^T u_hat >= -1; the raw
+parameter u is mapped to a u_hat that satisfies it:
+
+    u_hat = u + (m(w^T u) - w^T u) w / |w|^2,       m(a) = -1 + softplus(a)
+
+so that w^T u_hat = m(w^T u) > -1 for every u.
+
+The inverse has no closed form, but it is a 1-D problem. Writing y = w^T x + b
+and c = w^T u_hat, f(z) = x gives along w
+
+    y = a + c * tanh(a),                            a = w^T z + b,
+
+whose left side is strictly increasing in a (derivative 1 + c (1 - tanh^2 a)
+> 0 as c > -1), and |c tanh a| <= |c| brackets the root in [y - |c|, y + |c|].
+``_inverse`` finds a by vectorized bisection plus Newton polishing, then
+z = x - u_hat tanh(a) and log|det dg/dx| = -log|1 + c (1 - tanh^2 a)|.
+"""
+import autograd.numpy as np
+import numpy as onp
+from autograd.tracer import getval
+
+from .. import functional as F
+from .._validate import as_rng, check_positive_int
+from .base import Flow
+
+BISECTION_STEPS = 60  # halves a bracket of width 2|c| to 2|c| / 2^60: below float64 spacing
+NEWTON_STEPS = 3  # from a bisected start, quadratic convergence reaches round-off in 1-2 steps
+
+
+def constrained_u(u, w):
+    """u_hat = u + (m(w^T u) - w^T u) w / |w|^2 with m(a) = -1 + softplus(a), so w^T u_hat > -1."""
+    wu = np.sum(w * u)
+    m = -1.0 + F.softplus(wu)
+    return u + (m - wu) * w / np.sum(w ** 2)
+
+
+def _tanh(a):
+    """tanh(a); |a| is capped at 30, where tanh is +-1 to float64 precision anyway, because
+    autograd's tanh gradient g / cosh(a)^2 overflows (with a warning) for |a| > ~355."""
+    return np.tanh(np.clip(a, -30.0, 30.0))
+
+
+def solve_along_w(y, c, steps=BISECTION_STEPS, newton=NEWTON_STEPS):
+    """Solve a + c tanh(a) = y for a, elementwise (plain NumPy; c > -1, y of any shape).
+
+    Bisection on the bracket [y - |c|, y + |c|] is safe because the left side
+    is increasing in a; a few Newton steps then remove the last round-off.
+    """
+    y = onp.asarray(y, dtype=onp.float64)
+    lo, hi = y - abs(c), y + abs(c)
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        above = mid + c * onp.tanh(mid) > y  # root lies left of mid
+        lo, hi = onp.where(above, lo, mid), onp.where(above, mid, hi)
+    a = 0.5 * (lo + hi)
+    for _ in range(newton):
+        t = onp.tanh(a)
+        slope = 1.0 + c * (1.0 - t ** 2)  # > 0; ~0 only if c rounds to -1 and a ~ 0
+        a = onp.where(slope > 1e-12, a - (a + c * t - y) / onp.maximum(slope, 1e-12), a)
+    return a
+
+
+class PlanarFlow(Flow):
+    """x = z + u_hat tanh(w^T z + b) in ``dim`` dimensions (no context).
+
+    params: {"u": (D,), "w": (D,), "b": ()}. ``init_scale`` is the standard
+    deviation of the random u, w (b starts at 0): small values start the layer
+    near the identity.
+    """
+
+    def __init__(self, dim, init_scale=0.1):
+        self.dim = check_positive_int(dim, "dim")
+        self.init_scale = float(init_scale)
+
+    def init(self, rng):
+        rng = as_rng(rng)
+        return {
+            "u": self.init_scale * rng.standard_normal(self.dim),
+            "w": self.init_scale * rng.standard_normal(self.dim),
+            "b": onp.zeros(()),
+        }
+
+    def _forward(self, params, z, context):
+        w, b = params["w"], params["b"]
+        u_hat = constrained_u(params["u"], w)
+        t = _tanh(np.dot(z, w) + b)  # tanh(w^T z + b), shape (n,)
+        x = z + t[:, None] * u_hat  # f(z) = z + u_hat h(w^T z + b)
+        # 1 + u_hat^T psi(z) = 1 + (1 - tanh^2) w^T u_hat > 0 by the constraint
+        log_det = np.log(np.abs(1.0 + (1.0 - t ** 2) * np.dot(w, u_hat)))
+        return x, log_det
+
+    def _inverse(self, params, x, context):
+        w, b = params["w"], params["b"]
+        u_hat = constrained_u(params["u"], w)
+        c = np.dot(w, u_hat)  # w^T u_hat > -1
+        y = np.dot(x, w) + b  # y = a + c tanh(a)
+        a0 = solve_along_w(getval(y), float(getval(c)))
+        # One Newton step written with autograd.numpy from the (constant) root a0:
+        # its value is a0 (the residual is ~0) and its derivative is the implicit
+        # one, da/dtheta = -(d residual/dtheta) / (d residual/da), so gradients
+        # flow through the inverse as if it had a closed form.
+        t0 = onp.tanh(a0)
+        a = a0 - (a0 + c * t0 - y) / (1.0 + c * (1.0 - t0 ** 2))
+        t = _tanh(a)
+        z = x - t[:, None] * u_hat  # z = x - u_hat tanh(a)
+        log_det = -np.log(np.abs(1.0 + (1.0 - t ** 2) * c))  # minus the forward log-det at z
+        return z, log_det

@@ -1,0 +1,174 @@
+"""Figures for demos: densities, samples, per-layer panels, masks, image grids, curves.
+
+Headless by default (the Agg backend), so demos run on machines without a
+display. Models never import this module; demos and benchmarks do.
+
+Most functions draw into a matplotlib ``ax`` the caller made, so panels can be
+combined freely; ``layer_panels`` and ``image_grid`` make their own Figure.
+Finish with ``save(fig, path)``.
+"""
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display needed; must come before pyplot is imported
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as onp  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+
+from ._validate import as_float_array, check_positive_int  # noqa: E402
+
+DEFAULT_BOUNDS = ((-1.5, 2.5), (-1.0, 1.5))  # frames the two moons at noise <= 0.1
+
+
+def _bounds(bounds):
+    b = as_float_array(bounds, "bounds", ndim=2, last_dim=2)
+    if b.shape[0] != 2 or not onp.all(b[:, 0] < b[:, 1]):
+        raise ValueError(f"bounds: expected ((x_lo, x_hi), (y_lo, y_hi)) with lo < hi, got {b.tolist()}")
+    return b
+
+
+def grid_points(bounds, n):
+    """An n x n grid over ``bounds``: returns (X, Y, points (n*n, 2))."""
+    b = _bounds(bounds)
+    X, Y = onp.meshgrid(onp.linspace(*b[0], n), onp.linspace(*b[1], n))
+    return X, Y, onp.column_stack([X.ravel(), Y.ravel()])
+
+
+def density(ax, log_prob_fn, bounds=DEFAULT_BOUNDS, n=200, title=None, cmap="viridis"):
+    """Heat map of p(x) = exp(log_prob_fn(x)) on an n x n grid over ``bounds``.
+
+    ``log_prob_fn`` maps an (m, 2) array to (m,) log-densities (a model's
+    ``lambda x: model.log_prob(params, x)`` or an exact ``data.two_moons_log_prob``).
+    """
+    n = check_positive_int(n, "n", minimum=2)
+    X, Y, pts = grid_points(bounds, n)
+    log_p = onp.asarray(log_prob_fn(pts), dtype=onp.float64).reshape(n, n)
+    p = onp.exp(onp.where(onp.isnan(log_p), -onp.inf, log_p))
+    b = _bounds(bounds)
+    im = ax.imshow(p, origin="lower", extent=(*b[0], *b[1]), aspect="auto", cmap=cmap)
+    ax.set_xlim(*b[0])
+    ax.set_ylim(*b[1])
+    if title:
+        ax.set_title(title)
+    return im
+
+
+def samples(ax, x, c=None, title=None, bounds=None, s=2, cmap="coolwarm"):
+    """Scatter of (n, 2) points, optionally coloured by ``c`` (labels or values)."""
+    x = as_float_array(x, "x", ndim=2, last_dim=2)
+    ax.scatter(x[:, 0], x[:, 1], c=c, s=s, cmap=cmap if c is not None else None, linewidths=0)
+    if bounds is not None:
+        b = _bounds(bounds)
+        ax.set_xlim(*b[0])
+        ax.set_ylim(*b[1])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def layer_panels(zs, bounds=None, titles=None, c=None, s=2):
+    """One scatter per array in ``zs`` = [z_0, ..., z_K], the samples after each flow layer.
+
+    Colouring every panel by ``c`` (default: the angle of z_0) shows where each
+    base point travels as the layers bend the space.
+    """
+    if not isinstance(zs, (list, tuple)) or len(zs) == 0:
+        raise TypeError(f"zs: expected a non-empty list of (n, 2) arrays, got {type(zs).__name__}")
+    zs = [as_float_array(z, f"zs[{k}]", ndim=2, last_dim=2) for k, z in enumerate(zs)]
+    if titles is not None and len(titles) != len(zs):
+        raise ValueError(f"titles: expected {len(zs)} titles, got {len(titles)}")
+    if c is None:
+        c = onp.arctan2(zs[0][:, 1], zs[0][:, 0])
+    fig, axes = plt.subplots(1, len(zs), figsize=(2.6 * len(zs), 2.8), squeeze=False)
+    for k, (ax, z) in enumerate(zip(axes[0], zs)):
+        title = titles[k] if titles is not None else f"$z_{{{k}}}$"
+        samples(ax, z, c=c, title=title, bounds=bounds, s=s, cmap="hsv")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def matrix(ax, M, title=None, cmap=None, annotate=False, diverging=None):
+    """Show a 2-D array: a MADE mask, a PixelCNN mask, a Jacobian.
+
+    A matrix with negative entries (a Jacobian) gets a diverging colormap
+    centred at 0 (``diverging=None`` decides from the values); a 0/1 mask gets
+    greys. ``annotate=True`` writes each value in its cell (small masks).
+    """
+    M = as_float_array(M, "M", ndim=2)
+    if diverging is None:
+        diverging = bool(onp.any(M < 0))
+    if diverging:
+        lim = max(float(onp.max(onp.abs(M))), 1e-12)
+        norm = TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
+        im = ax.imshow(M, cmap=cmap or "RdBu_r", norm=norm)
+    else:
+        im = ax.imshow(M, cmap=cmap or "Greys", vmin=min(0.0, M.min()), vmax=max(1.0, M.max()))
+    if annotate:
+        hi = onp.max(onp.abs(M)) or 1.0
+        for (i, j), v in onp.ndenumerate(M):
+            text = f"{v:g}" if v == round(v) else f"{v:.2f}"
+            colour = "white" if abs(v) > 0.6 * hi and not diverging else "black"
+            ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=9)
+    ax.set_xticks(range(M.shape[1]) if M.shape[1] <= 16 else [])
+    ax.set_yticks(range(M.shape[0]) if M.shape[0] <= 16 else [])
+    if title:
+        ax.set_title(title)
+    return im
+
+
+def image_grid(images, ncols=8, title=None):
+    """A Figure tiling (n, h, w) images with values in [0, 1] (black = 0, white = 1)."""
+    images = as_float_array(images, "images", ndim=3)
+    ncols = check_positive_int(ncols, "ncols")
+    n = images.shape[0]
+    if n < 1:
+        raise ValueError("images: expected at least one image, got 0")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols, 1.1 * nrows + (0.4 if title else 0)),
+                             squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        if k >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(images[k], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():   # a grey frame keeps white edges of neighbours apart
+            spine.set_edgecolor("0.6")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(pad=0.3, h_pad=0.3, w_pad=0.3)
+    return fig
+
+
+def curves(ax, history_like, title=None, ylabel=None, xlabel="step"):
+    """Training curves: ``history_like`` maps a name to (steps, values)."""
+    if not isinstance(history_like, dict):
+        raise TypeError(f"history_like: expected a dict name -> (steps, values), got {type(history_like).__name__}")
+    for name, (steps, values) in history_like.items():
+        ax.plot(onp.asarray(steps), onp.asarray(values), label=str(name))
+    if len(history_like) > 1:
+        ax.legend()
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def save(fig, path, dpi=110):
+    """Write ``fig`` as a PNG at ``path`` (parent folders created), close it, return the path."""
+    path = os.fspath(path)
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()  # keeps axis labels of neighbouring panels from overlapping
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path

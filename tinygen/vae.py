@@ -1,0 +1,266 @@
+"""Variational autoencoder (lecture: latent variable models, ELBO, reparameterization).
+
+Generative model:  z ~ p(z) = N(0, I),  x | z ~ p_theta(x | z)  (decoder)
+Marginal:          p_theta(x) = int p(z) p_theta(x | z) dz = E_{p(z)}[p_theta(x | z)]  (intractable)
+Encoder:           q_phi(z | x) = N(mu_phi(x), sigma_phi(x)^2),  sigma = softplus(rho)
+
+The lecture's decomposition, for any q:
+    log p(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z)) + KL(q(z|x) || p(z|x))
+             >= E_q[log p(x|z)] - KL(q(z|x) || p(z)) = ELBO
+    reconstruction loss = E_q[-log p(x|z)],  complexity loss = KL(q(z|x) || p(z)).
+
+With ``posterior="planar"`` or ``"iaf"`` the Gaussian is only the start of a flow:
+    z_0 ~ q_0 = N(mu, sigma^2),  z_K = f_K o ... o f_1(z_0),
+    log q_K(z_K | x) = log q_0(z_0 | x) - sum_k log|det df_k/dz_{k-1}|
+and the complexity is estimated by Monte Carlo, E_q[log q_K(z_K | x) - log p(z_K)].
+The planar layers' parameters are shared by all x; the IAF layers read the
+encoder's last hidden features h(x) as their context, so that flow depends on x.
+"""
+import numbers
+
+import autograd.numpy as np
+import numpy as onp
+
+from . import functional as F
+from ._validate import as_batch, as_float_array, as_rng, check_hidden, check_option, check_positive, check_positive_int
+from .distributions import Bernoulli, Normal, StandardNormal, kl_divergence
+from .flows.base import Compose, check_context
+from .flows.planar import PlanarFlow
+from .nn import ACTIVATIONS, MLP, dense, init_dense
+
+LIKELIHOODS = ("gaussian", "bernoulli")
+POSTERIORS = ("gaussian", "planar", "iaf")
+MAX_ROWS = 100_000  # rows per network pass when estimating with many samples (bounds memory)
+
+
+def reparameterize(mu, sigma, eps):
+    """z = mu + eps * sigma, eps ~ N(0, I): z is a differentiable function of (mu, sigma).
+
+    grad_phi E_{q_phi}[f(z)] cannot be taken inside an expectation over a distribution
+    that depends on phi; written as E_{eps ~ N(0, I)}[f(mu_phi + eps sigma_phi)] the
+    distribution no longer depends on phi and autograd differentiates each sample.
+    """
+    return mu + eps * sigma
+
+
+class VAE:
+    """A VAE with an MLP encoder and decoder; ``hidden`` is used for both (``()``: linear).
+
+    likelihood: "gaussian" (p(x|z) = N(m_theta(z), s^2)) or "bernoulli" (logits l_theta(z)).
+    decoder_scale (Gaussian only): "learned" (one s_d = softplus(rho_d) per dimension),
+        "network" (s_theta(z) = softplus of a second decoder head) or a positive number (fixed s).
+    posterior: None / "gaussian", "planar" (n_flows planar layers) or "iaf" (n_flows IAF
+        layers with flow_hidden units, context = encoder features).
+    """
+
+    def __init__(self, x_dim, z_dim, hidden=(64, 64), likelihood="gaussian", posterior=None,
+                 n_flows=4, decoder_scale="learned", activation="relu", flow_hidden=(32, 32), seed=0):
+        self.x_dim = check_positive_int(x_dim, "x_dim")
+        self.z_dim = check_positive_int(z_dim, "z_dim")
+        self.hidden = check_hidden(hidden)
+        for name, value, options in (("likelihood", likelihood, LIKELIHOODS),
+                                     ("posterior", "gaussian" if posterior is None else posterior, POSTERIORS)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name}: expected one of {list(options)}, got {type(value).__name__}")
+            check_option(value, name, options)
+        self.likelihood = likelihood
+        self.posterior = "gaussian" if posterior is None else posterior
+        if isinstance(decoder_scale, str):
+            check_option(decoder_scale, "decoder_scale", ("learned", "network"))
+        elif isinstance(decoder_scale, numbers.Real) and not isinstance(decoder_scale, bool):
+            decoder_scale = check_positive(decoder_scale, "decoder_scale")
+        else:
+            raise TypeError(f"decoder_scale: expected 'learned', 'network' or a positive number, "
+                            f"got {type(decoder_scale).__name__}")
+        self.decoder_scale = decoder_scale
+        self.activation = check_option(activation, "activation", ACTIVATIONS)
+        # encoder: h = act(trunk(x)) (h = x without hidden layers), then [mu, rho] = dense(h)
+        self.trunk = MLP((self.x_dim,) + self.hidden, activation) if self.hidden else None
+        self.feature_dim = self.hidden[-1] if self.hidden else self.x_dim
+        n_out = self.x_dim * (2 if likelihood == "gaussian" and decoder_scale == "network" else 1)
+        self.decoder = MLP((self.z_dim,) + self.hidden + (n_out,), activation)
+        self.prior = StandardNormal(self.z_dim)  # p(z) = N(0, I)
+        self.flow = None
+        if self.posterior == "planar":
+            self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(check_positive_int(n_flows, "n_flows"))])
+        elif self.posterior == "iaf":
+            from .flows.autoregressive import IAF  # the IAF stack (with reversals), context = h(x)
+
+            self.flow = IAF(self.z_dim, n_layers=check_positive_int(n_flows, "n_flows"),
+                            hidden=check_hidden(flow_hidden, "flow_hidden"),
+                            context_dim=self.feature_dim, seed=seed).flow
+
+    # ---- parameters -------------------------------------------------------------------------
+    def init(self, rng):
+        rng = as_rng(rng)
+        params = {
+            "encoder": {"trunk": self.trunk.init(rng) if self.trunk else [],
+                        "head": init_dense(rng, self.feature_dim, 2 * self.z_dim)},
+            "decoder": self.decoder.init(rng),
+        }
+        if self.likelihood == "gaussian" and self.decoder_scale == "learned":
+            params["rho_x"] = onp.zeros(self.x_dim)  # s = softplus(0) = log 2 ~ 0.69 to start
+        if self.flow is not None:
+            params["flow"] = self.flow.init(rng)
+        return params
+
+    # ---- checks -----------------------------------------------------------------------------
+    def _check_x(self, x, name="x"):
+        x = as_batch(x, name, self.x_dim)
+        if self.likelihood == "bernoulli":
+            v = getattr(x, "_value", x)
+            if not onp.all((v == 0) | (v == 1)):
+                raise ValueError(f"{name}: expected binary values in {{0, 1}} for likelihood='bernoulli', "
+                                 f"got values in [{onp.min(v)}, {onp.max(v)}]")
+        return x
+
+    # ---- encoder / decoder ------------------------------------------------------------------
+    def _encode(self, params, x):
+        """mu_phi(x), sigma_phi(x) = softplus(rho_phi(x)), and the features h(x)."""
+        enc = params["encoder"]
+        h = x if self.trunk is None else ACTIVATIONS[self.activation](self.trunk.apply(enc["trunk"], x))
+        out = dense(enc["head"], h)
+        return out[:, :self.z_dim], F.softplus(out[:, self.z_dim:]), h
+
+    def encode(self, params, x):
+        """(mu, sigma) of q_phi(z | x) = N(mu, sigma^2), each (n, z_dim)."""
+        mu, sigma, _ = self._encode(params, self._check_x(x))
+        return mu, sigma
+
+    def decoder_dist(self, params, z):
+        """p_theta(x | z) as a Normal or Bernoulli; z of shape (..., z_dim) gives parameters (..., x_dim)."""
+        lead = z.shape[:-1]  # the MLP takes (rows, z_dim): flatten the sample axes, then restore them
+        out = self.decoder.apply(params["decoder"], np.reshape(z, (-1, self.z_dim)))
+        out = np.reshape(out, lead + (out.shape[-1],))
+        if self.likelihood == "bernoulli":
+            return Bernoulli(out)  # p(x_d = 1 | z) = sigmoid(l_d(z))
+        if self.decoder_scale == "network":
+            return Normal(out[..., :self.x_dim], F.softplus(out[..., self.x_dim:]))
+        if self.decoder_scale == "learned":
+            return Normal(out, F.softplus(params["rho_x"]))
+        return Normal(out, self.decoder_scale * onp.ones(self.x_dim))
+
+    def decode(self, params, z):
+        """Decoder mean E[x | z] (Gaussian) or probabilities p(x_d = 1 | z) (Bernoulli), (n, x_dim)."""
+        d = self.decoder_dist(params, as_batch(z, "z", self.z_dim))
+        return d.probs if self.likelihood == "bernoulli" else d.loc
+
+    # ---- the approximate posterior ----------------------------------------------------------
+    def posterior_sample(self, params, x, rng, n_samples=1):
+        """z ~ q(z | x) by reparameterization, with log q(z | x); shapes (S, n, z_dim) and (S, n).
+
+        Also returns (mu, sigma) of the Gaussian q_0 (for the closed-form KL).
+        """
+        x = self._check_x(x)
+        S = check_positive_int(n_samples, "n_samples")
+        mu, sigma, h = self._encode(params, x)
+        n = x.shape[0]
+        eps = as_rng(rng).standard_normal((S, n, self.z_dim))
+        z = reparameterize(mu, sigma, eps)  # z_0 = mu + eps * sigma
+        log_q = Normal(mu, sigma).log_prob(z)  # log q_0(z_0 | x), (S, n)
+        if self.flow is not None:
+            context = None if self.flow.context_dim == 0 else np.concatenate([h] * S, axis=0)
+            zK, log_det = self.flow._forward(params["flow"], np.reshape(z, (S * n, self.z_dim)), context)
+            z = np.reshape(zK, (S, n, self.z_dim))
+            # log q_K(z_K | x) = log q_0(z_0 | x) - sum_k log|det df_k/dz_{k-1}|
+            log_q = log_q - np.reshape(log_det, (S, n))
+        return z, log_q, (mu, sigma)
+
+    # ---- ELBO ---------------------------------------------------------------------------------
+    def elbo(self, params, x, rng, n_samples=1, analytic_kl=True):
+        """Per-sample ELBO and its two parts, a dict of (n,) arrays.
+
+        "reconstruction" = E_q[-log p(x|z)]   (S-sample Monte Carlo average)
+        "complexity"     = KL(q(z|x) || p(z)) (closed form for the Gaussian q unless
+                           analytic_kl=False; else E_q[log q(z|x) - log p(z)] by Monte Carlo)
+        "elbo"           = -reconstruction - complexity <= log p(x)
+        """
+        z, log_q, (mu, sigma) = self.posterior_sample(params, x, rng, n_samples)
+        # log p(x) = E_q[log p(x)]                                           (no z inside)
+        #          = E_q[log p(x|z) p(z) / p(z|x)]                            (Bayes' rule)
+        #          = E_q[log p(x|z)] - E_q[log q(z|x)/p(z)] + E_q[log q(z|x)/p(z|x)]
+        #          = -reconstruction - complexity + KL(q || p(z|x)) >= -reconstruction - complexity
+        reconstruction = -np.mean(self.decoder_dist(params, z).log_prob(x), axis=0)
+        if self.flow is None and analytic_kl:
+            complexity = kl_divergence(Normal(mu, sigma), self.prior)
+        else:
+            complexity = np.mean(log_q - self.prior.log_prob(z), axis=0)
+        return {"elbo": -reconstruction - complexity, "reconstruction": reconstruction,
+                "complexity": complexity}
+
+    def loss(self, params, x, rng=None, context=None):
+        """Negative ELBO averaged over the batch, one reparameterized sample per x."""
+        check_context(context, x, 0)
+        if rng is None:
+            raise ValueError("rng: the negative ELBO is a Monte Carlo estimate; pass an rng or an int seed")
+        return -np.mean(self.elbo(params, x, rng)["elbo"])
+
+    # ---- marginal likelihood estimates --------------------------------------------------------
+    def _chunks(self, k, n):
+        """Split K samples into chunks of at most MAX_ROWS rows of (samples x points)."""
+        size = max(1, MAX_ROWS // n)
+        return [min(size, k - i) for i in range(0, k, size)]
+
+    def log_weights(self, params, x, rng, k=100):
+        """log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x), z_k ~ q(z | x): shape (K, n)."""
+        x = self._check_x(x)
+        k = check_positive_int(k, "k")
+        rng = as_rng(rng)
+        out = []
+        for s in self._chunks(k, x.shape[0]):
+            z, log_q, _ = self.posterior_sample(params, x, rng, s)
+            out.append(self.decoder_dist(params, z).log_prob(x) + self.prior.log_prob(z) - log_q)
+        return np.concatenate(out, axis=0)
+
+    def log_prob(self, params, x, rng=0, k=100, context=None):
+        """Importance-sampled (IWAE) estimate, (n,):
+
+            log p(x) ~ log (1/K) sum_k p(x, z_k) / q(z_k | x),   z_k ~ q(z | x)
+
+        A lower bound in expectation, increasing with K to log p(x) (K = 1: the ELBO).
+        rng defaults to seed 0 so ``log_prob(params, x)`` fits the density-model contract.
+        """
+        check_context(context, x, 0)
+        log_w = self.log_weights(params, x, rng, k)
+        return F.logsumexp(log_w, axis=0) - np.log(log_w.shape[0])
+
+    def log_prob_prior_mc(self, params, x, rng, k=1000):
+        """Naive Monte Carlo over the prior (lecture), (n,):
+
+            p(x) ~ (1/K) sum_k p(x | z_k),  z_k ~ p(z),   in log space with logsumexp.
+
+        Unbiased for p(x) (not for log p(x)), but in high dimension almost no z_k
+        lands where p(x | z) is large: the variance explodes (curse of dimensionality).
+        The same K prior draws serve every x (one decoder pass per draw).
+        """
+        x = self._check_x(x)
+        k = check_positive_int(k, "k")
+        rng = as_rng(rng)
+        out = []
+        for s in self._chunks(k, x.shape[0]):
+            z = self.prior.sample(rng, s)  # (s, z_dim)
+            d = self.decoder_dist(params, z[:, None, :])  # parameters (s, 1, x_dim)
+            out.append(d.log_prob(x))  # log p(x_i | z_k), (s, n)
+        log_p = np.concatenate(out, axis=0)
+        return F.logsumexp(log_p, axis=0) - np.log(k)
+
+    # ---- generation ---------------------------------------------------------------------------
+    def sample(self, params, n, rng, context=None, mean=False):
+        """x ~ p_theta(x | z), z ~ p(z) (mean=True: the decoder mean / probabilities instead)."""
+        rng = as_rng(rng)
+        z = self.prior.sample(rng, check_positive_int(n, "n"))
+        check_context(context, z, 0)
+        if mean:
+            return self.decode(params, z)
+        return self.decoder_dist(params, z).sample(rng, 1)[0]
+
+    def interpolate(self, params, x_a, x_b, steps=8):
+        """Decode z_t = (1 - t) mu(x_a) + t mu(x_b), t in [0, 1]: shape (steps, x_dim)."""
+        steps = check_positive_int(steps, "steps", minimum=2)
+        ends = []
+        for name, point in (("x_a", x_a), ("x_b", x_b)):
+            point = self._check_x(onp.reshape(as_float_array(point, name), (1, -1)), name)
+            ends.append(self._encode(params, point)[0])
+        mu_a, mu_b = ends
+        t = onp.linspace(0.0, 1.0, steps)[:, None]
+        return self.decode(params, (1 - t) * mu_a + t * mu_b)
