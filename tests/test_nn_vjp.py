@@ -71,3 +71,16 @@ def test_individually_traced_leaves_take_the_per_leaf_path():
 
     np.testing.assert_allclose(grad(loss(mlp.apply))(params[0]["W"]),
                                grad(loss(mlp.apply_traced))(params[0]["W"]), rtol=1e-10)
+
+
+def test_leading_axes_are_folded_and_wrong_width_is_named():
+    mlp = MLP((3, 4, 2))
+    params = mlp.init(0)
+    x = np.random.default_rng(3).normal(size=(2, 5, 3))
+    out = mlp.apply(params, x)
+    assert out.shape == (2, 5, 2)
+    np.testing.assert_allclose(out, mlp.apply_traced(params, x), rtol=1e-12)
+    g = grad(lambda x: np.sum(mlp.apply(params, x) ** 2))(x)
+    np.testing.assert_allclose(g, grad(lambda x: np.sum(mlp.apply_traced(params, x) ** 2))(x), rtol=1e-10)
+    with np.testing.assert_raises_regex(ValueError, r"x: expected shape \(\.\.\., 3\)"):
+        mlp.apply(params, np.ones((4, 2)))

@@ -31,3 +31,23 @@ def test_cosine_schedule_applies_exact_learning_rates():
 def test_unknown_schedule_is_rejected():
     with pytest.raises(ValueError, match="lr_schedule"):
         tinygen.fit(Quadratic(), Quadratic().init(0), np.zeros((4, 1)), steps=2, lr_schedule="linear")
+
+
+def test_nan_inside_a_distribution_stops_fit_with_nonfinite_error():
+    # A traced NaN reaching Normal(...) must surface as NonFiniteLossError (with the
+    # last finite params), not as the ValueError a user's NaN input would get.
+    import autograd.numpy as anp
+
+    from tinygen.distributions import Normal
+
+    class Blows:
+        def init(self, rng):
+            return {"mu": np.array([0.0])}
+
+        def loss(self, params, x, rng=None):
+            mu = params["mu"] * anp.log(params["mu"][0] - 0.5)  # log of a negative: NaN at once
+            return -anp.mean(Normal(mu, np.ones(1)).log_prob(x))
+
+    with pytest.raises(tinygen.NonFiniteLossError) as info, np.errstate(invalid="ignore"):
+        tinygen.fit(Blows(), Blows().init(0), np.zeros((4, 1)), steps=3, progress=False)
+    assert np.all(np.isfinite(info.value.params["mu"]))

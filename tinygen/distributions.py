@@ -34,11 +34,15 @@ def _check_numeric(v, name):
 def _check_param(a, name, positive=False):
     v = _value(a)
     _check_numeric(v, name)
+    if hasattr(a, "_value"):
+        # Traced inside a loss: a NaN here is a training failure, not a user's
+        # mistake; let it reach the loss so fit() stops with NonFiniteLossError.
+        return a
     if not onp.all(onp.isfinite(v)):
         raise ValueError(f"{name}: expected finite values, got NaN or inf")
     if positive and not onp.all(v > 0):
         raise ValueError(f"{name}: expected values > 0, got minimum {v.min()!r}")
-    return a if hasattr(a, "_value") else onp.asarray(a, dtype=onp.float64)
+    return onp.asarray(a, dtype=onp.float64)
 
 
 def _check_x(x, name, event_shape):

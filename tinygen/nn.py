@@ -102,13 +102,19 @@ class MLP:
         return layers
 
     def apply(self, params, x):
-        """The network's output for inputs x of shape (n, n_in).
+        """The network's output for inputs x of shape (..., n_in) -> (..., n_out).
 
         Runs as ONE autograd primitive with a hand-written backward pass
-        (``_mlp_vjp``): autograd's cost is per traced operation, and a whole
+        (``_mlp_backward``): autograd's cost is per traced operation, and a whole
         MLP traced op by op is most of a training step's time. ``apply_traced``
         is the same function built from autograd ops; tests check the two agree.
         """
+        shape = np.shape(x)
+        if len(shape) == 0 or shape[-1] != self.n_in:
+            raise ValueError(f"x: expected shape (..., {self.n_in}), got {tuple(shape)}")
+        if len(shape) != 2:  # the primitive works on (n, n_in): fold the leading axes
+            out = self.apply(params, np.reshape(x, (-1, self.n_in)))
+            return np.reshape(out, tuple(shape[:-1]) + (self.n_out,))
         if _is_traced(params):
             return _mlp_tree(x, self, params)
         leaves = _leaves(params)
