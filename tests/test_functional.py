@@ -154,3 +154,19 @@ def test_log_normal_pdf_known_value():
     # log N(0; 0, 1) = -log(2 pi) / 2; log N(3; 1, 2^2) = -1/2 - log 2 - log(2 pi) / 2
     assert F.log_normal_pdf(0.0, 0.0, 1.0) == pytest.approx(-0.5 * onp.log(2 * onp.pi), rel=RTOL)
     assert F.log_normal_pdf(3.0, 1.0, 2.0) == pytest.approx(-0.5 - onp.log(2.0) - 0.5 * onp.log(2 * onp.pi), rel=RTOL)
+
+
+def test_soft_clamp_gradient_is_finite_and_exact_far_out():
+    # d/da [B tanh(a / B)] = 1 - tanh^2(a / B); at |a| = 1e4 it underflows to 0 without overflow warnings.
+    import warnings
+
+    from autograd import elementwise_grad
+
+    from tinygen.functional import soft_clamp
+
+    a = onp.array([-1e4, -3.0, 0.0, 0.5, 1e4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow RuntimeWarning would fail here
+        g = elementwise_grad(lambda a: soft_clamp(a, 2.0))(a)
+    onp.testing.assert_allclose(g, 1 - onp.tanh(a / 2.0) ** 2, rtol=1e-12, atol=1e-300)
+    assert onp.all(onp.abs(soft_clamp(a, 2.0)) <= 2.0)

@@ -6,6 +6,7 @@ reported where it is made instead of surfacing later as a NaN.
 """
 import numbers
 
+import autograd.numpy as anp
 import numpy as onp
 
 
@@ -104,3 +105,41 @@ def check_hidden(hidden, name="hidden"):
     if not isinstance(hidden, (tuple, list)):
         raise TypeError(f"{name}: expected a tuple of ints, got {type(hidden).__name__}")
     return tuple(check_positive_int(h, f"{name}[{i}]") for i, h in enumerate(hidden))
+
+
+def check_context(context, x, context_dim):
+    """Context c for a conditional flow: shape (n, context_dim); one row is repeated n times."""
+    if context_dim == 0:
+        if context is not None:
+            raise ValueError("context: this model is unconditional (context_dim=0), got a context")
+        return None
+    if context is None:
+        raise ValueError(f"context: this model is conditional, expected shape (n, {context_dim}), got None")
+    n = getattr(x, "shape", (1,))[0]
+    c = as_batch(context, "context", context_dim)
+    if c.shape[0] == 1 and n > 1:
+        c = anp.repeat(c, n, axis=0)  # autograd.numpy: a traced context stays traced
+    if c.shape[0] != n:
+        raise ValueError(f"context: expected {n} rows like x, got shape {c.shape}")
+    return c
+
+
+ORDERS = ("reverse", "random")
+
+
+def permutation(dim, order="reverse", rng=None):
+    """A permutation of 0..dim-1 as an int array: "reverse", "random" (needs rng) or explicit."""
+    if isinstance(order, str):
+        if order not in ORDERS:
+            raise ValueError(f"order: expected one of {list(ORDERS)} or a permutation, got {order!r}")
+        if order == "reverse":
+            return onp.arange(dim)[::-1].copy()
+        if rng is None:
+            raise ValueError("rng: order='random' needs an rng (Generator or int seed), got None")
+        return as_rng(rng).permutation(dim)
+    perm = onp.asarray(order)
+    if perm.dtype.kind not in "iu":
+        raise TypeError(f"order: expected a sequence of ints, got dtype {perm.dtype}")
+    if perm.shape != (dim,) or not onp.array_equal(onp.sort(perm), onp.arange(dim)):
+        raise ValueError(f"order: expected a permutation of 0..{dim - 1}, got {perm.tolist()}")
+    return perm.astype(onp.int64)

@@ -6,6 +6,7 @@ for inputs as large as +-1e4, where the naive formulas overflow to inf or
 round to log(0) = -inf.
 """
 import autograd.numpy as np
+from autograd.extend import defvjp, primitive
 
 
 def logsumexp(a, axis=-1, keepdims=False):
@@ -68,3 +69,18 @@ def relu(a):
 def log_normal_pdf(x, mu, sigma):
     """log N(x; mu, sigma^2) elementwise = -(x - mu)^2 / (2 sigma^2) - log sigma - log(2 pi) / 2."""
     return -0.5 * ((x - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+
+
+@primitive
+def soft_clamp(a, bound):
+    """alpha = bound * tanh(a / bound): ~a near 0, and |alpha| < bound always.
+
+    Used for the log-scale of affine flow layers, so exp(alpha) stays in
+    (e^-bound, e^bound). One primitive with the derivative written from its
+    output, d alpha / d a = 1 - (alpha / bound)^2, which stays finite where
+    autograd's own tanh gradient (1 / cosh^2) overflows.
+    """
+    return bound * np.tanh(a / bound)
+
+
+defvjp(soft_clamp, lambda alpha, a, bound: lambda g: g * (1.0 - (alpha / bound) ** 2))

@@ -17,9 +17,8 @@ import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
-from ._validate import as_batch, as_float_array, check_hidden, check_positive_int
+from ._validate import as_batch, as_float_array, check_context, check_hidden, check_positive_int
 from .distributions import Categorical, Normal
-from .flows.base import check_context
 from .nn import MLP
 
 

@@ -22,9 +22,10 @@ import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
-from ._validate import as_batch, as_float_array, as_rng, check_hidden, check_option, check_positive, check_positive_int
+from ._validate import (as_batch, as_float_array, as_rng, check_context, check_hidden, check_option,
+                        check_positive, check_positive_int)
 from .distributions import Bernoulli, Normal, StandardNormal, kl_divergence
-from .flows.base import Compose, check_context
+from .flows.base import Compose
 from .flows.planar import PlanarFlow
 from .nn import ACTIVATIONS, MLP, dense, init_dense
 

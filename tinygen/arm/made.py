@@ -29,10 +29,8 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import as_batch, as_rng, check_hidden, check_option, check_positive_int
+from .._validate import as_batch, as_rng, check_context, check_hidden, check_option, check_positive_int, permutation
 from ..distributions import Categorical
-from ..flows.base import check_context
-from ..flows.linear import permutation
 from ..nn import MLP, init_dense
 
 LIKELIHOODS = ("gaussian", "bernoulli", "categorical")

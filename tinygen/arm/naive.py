@@ -15,8 +15,7 @@ autoregressive, this equals its one-pass ``log_prob``.
 import autograd.numpy as np
 import numpy as onp
 
-from .._validate import as_batch, as_rng, check_hidden, check_option, check_positive_int
-from ..flows.base import check_context
+from .._validate import as_batch, as_rng, check_context, check_hidden, check_option, check_positive_int
 from ..nn import MLP
 from .made import LIKELIHOODS, check_order, check_values, head_log_prob, head_sample
 

@@ -31,9 +31,8 @@ import numpy as onp
 from autograd.extend import defvjp, primitive
 
 from .. import functional as F
-from .._validate import as_float_array, as_rng, check_batch, check_option, check_positive_int
+from .._validate import as_float_array, as_rng, check_batch, check_context, check_option, check_positive_int
 from ..distributions import Bernoulli
-from ..flows.base import check_context
 from ..nn import ACTIVATIONS, dense, init_dense
 
 MASK_KINDS = ("A", "B")

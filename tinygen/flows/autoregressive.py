@@ -21,7 +21,9 @@ reverse, which suits a VAE posterior (sample, then score the sample).
 """
 import autograd.numpy as np
 
+from .. import functional as F
 from .._validate import as_rng, check_hidden, check_positive, check_positive_int
+from ..arm.made import MADE
 from .base import Compose, Flow, FlowModel
 from .linear import Permutation
 
@@ -41,9 +43,6 @@ class _AutoregressiveAffine(Flow):
         self.dim = check_positive_int(dim, "dim")
         self.context_dim = check_positive_int(context_dim, "context_dim", minimum=0)
         self.s_max = check_positive(s_max, "s_max")
-        # Imported here: arm.made uses flows.base (check_context), so a module-level
-        # import would be circular whichever package is imported first.
-        from ..arm.made import MADE
         self.made = MADE(self.dim, check_hidden(hidden), likelihood="gaussian", order=order,
                          context_dim=self.context_dim, seed=seed, activation=activation,
                          zero_last=True)
@@ -60,7 +59,7 @@ class _AutoregressiveAffine(Flow):
     def _mu_alpha(self, params, u, context):
         """mu_d(u_<d), alpha_d(u_<d) for every d in one MADE pass, each (n, D)."""
         raw = self.made.outputs(params, u, context)
-        return raw[:, 0], self.s_max * np.tanh(raw[:, 1] / self.s_max)
+        return raw[:, 0], F.soft_clamp(raw[:, 1], self.s_max)
 
     def _one_pass(self, params, u, context, sign):
         """v = u * exp(alpha(u)) + mu(u) (sign=+1) or v = (u - mu(u)) * exp(-alpha(u)) (sign=-1):

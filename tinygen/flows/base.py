@@ -16,7 +16,7 @@ public ``forward``/``inverse`` check the input once and call them. Inside a
 import autograd.numpy as np
 import numpy as onp
 
-from .._validate import as_batch, as_rng, check_positive_int
+from .._validate import as_batch, as_rng, check_context, check_positive_int
 from ..distributions import StandardNormal
 
 
@@ -56,23 +56,6 @@ class Flow:
 
     def _check_context(self, context, x):
         return check_context(context, x, self.context_dim)
-
-
-def check_context(context, x, context_dim):
-    """Context c for a conditional flow: shape (n, context_dim); one row is repeated n times."""
-    if context_dim == 0:
-        if context is not None:
-            raise ValueError("context: this model is unconditional (context_dim=0), got a context")
-        return None
-    if context is None:
-        raise ValueError(f"context: this model is conditional, expected shape (n, {context_dim}), got None")
-    n = getattr(x, "shape", (1,))[0]
-    c = as_batch(context, "context", context_dim)
-    if c.shape[0] == 1 and n > 1:
-        c = np.repeat(c, n, axis=0)
-    if c.shape[0] != n:
-        raise ValueError(f"context: expected {n} rows like x, got shape {c.shape}")
-    return c
 
 
 class Compose(Flow):

@@ -10,30 +10,11 @@ linear map between them lets every coordinate be transformed eventually.
 import autograd.numpy as np
 import numpy as onp
 
-from .._validate import as_batch, as_rng, check_positive_int
+from .._validate import ORDERS, as_batch, as_rng, check_positive_int, permutation
 from ..distributions import _value
 from .base import Flow
 
-ORDERS = ("reverse", "random")
 MIN_STD = 1e-6  # ActNorm: a constant input dimension gets scale 1e-6, not log(0) = -inf
-
-
-def permutation(dim, order="reverse", rng=None):
-    """A permutation of 0..dim-1 as an int array: "reverse", "random" (needs rng) or explicit."""
-    if isinstance(order, str):
-        if order not in ORDERS:
-            raise ValueError(f"order: expected one of {list(ORDERS)} or a permutation, got {order!r}")
-        if order == "reverse":
-            return onp.arange(dim)[::-1].copy()
-        if rng is None:
-            raise ValueError("rng: order='random' needs an rng (Generator or int seed), got None")
-        return as_rng(rng).permutation(dim)
-    perm = onp.asarray(order)
-    if perm.dtype.kind not in "iu":
-        raise TypeError(f"order: expected a sequence of ints, got dtype {perm.dtype}")
-    if perm.shape != (dim,) or not onp.array_equal(onp.sort(perm), onp.arange(dim)):
-        raise ValueError(f"order: expected a permutation of 0..{dim - 1}, got {perm.tolist()}")
-    return perm.astype(onp.int64)
 
 
 class Permutation(Flow):
