@@ -15,6 +15,7 @@
 
 # %%
 import argparse
+import os
 import sys
 
 import matplotlib
@@ -32,6 +33,7 @@ parser.add_argument("--out", default="out/", help="folder for the PNGs")
 parser.add_argument("--steps", type=int, default=400, help="training steps per model and data set")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--n-train", type=int, default=2000)
+parser.add_argument("--n-test", type=int, default=1000)
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
 rng = np.random.default_rng(args.seed)
 
@@ -52,7 +54,7 @@ for ax, kind in zip(axes, "AB"):
     ax.set_yticks(range(5), range(-2, 3))
 fig.suptitle("masked kernels (red: the centre = the pixel being predicted)")
 fig.tight_layout()
-print("wrote", plot.save(fig, f"{args.out}/pixelcnn_masks.png"))
+print("wrote", plot.save(fig, os.path.join(args.out, "03_pixelcnn_masks.png")))
 
 # %% [markdown]
 # ## Training both models on both data sets
@@ -76,8 +78,8 @@ def train(name, model, x_train, x_test, lr):
 results = {}
 sets = {
     "bars and stripes 4x4": (data.bars_and_stripes(args.n_train, size=4, rng=rng),
-                             data.bars_and_stripes(1000, size=4, rng=rng)),
-    "shapes 8x8": (data.shapes8(args.n_train, rng=rng), data.shapes8(1000, rng=rng)),
+                             data.bars_and_stripes(args.n_test, size=4, rng=rng)),
+    "shapes 8x8": (data.shapes8(args.n_train, rng=rng), data.shapes8(args.n_test, rng=rng)),
 }
 for set_name, (x_train, x_test) in sets.items():
     n, H, W = x_train.shape
@@ -91,7 +93,7 @@ for set_name, (x_train, x_test) in sets.items():
 
 # %% [markdown]
 # ## Test NLL
-# Mean over 1000 held-out images, with its standard error. A perfect model of
+# Mean over the held-out images (1000 by default), with its standard error. A perfect model of
 # bars and stripes reaches the entropy log 30 = 3.401 nats; the gap is
 # KL(p_data || p_model) plus estimation noise.
 
@@ -122,7 +124,7 @@ for set_name, (x_train, _) in sets.items():
         if k % 8 == 0:
             ax.text(-0.15, 0.5, ["data", "PixelCNN", "MADE"][k // 8], transform=ax.transAxes,
                     ha="right", va="center")
-    print("wrote", plot.save(fig, f"{args.out}/pixelcnn_samples_{set_name.split()[0]}.png"))
+    print("wrote", plot.save(fig, os.path.join(args.out, f"03_pixelcnn_samples_{set_name.split()[0]}.png")))
 
 # %% [markdown]
 # ## Training curves (held-out NLL)
@@ -136,4 +138,4 @@ for ax, (set_name, res) in zip(axes, results.items()):
         ax.axhline(entropy, color="k", ls="--", lw=1, label="entropy log 30")
         ax.legend()
 fig.tight_layout()
-print("wrote", plot.save(fig, f"{args.out}/pixelcnn_training.png"))
+print("wrote", plot.save(fig, os.path.join(args.out, "03_pixelcnn_training.png")))

@@ -130,8 +130,11 @@ for ax, (label, (vae, params, *_)) in zip(axes[1:3], models.items()):
     plot.samples(ax, vae.sample(params, 2000, args.seed + 4), title=f"samples, {label} posterior",
                  bounds=plot.DEFAULT_BOUNDS)
 vae, params = models[list(models)[-1]][:2]
-plot.density(axes[3], lambda pts: vae.log_prob(params, pts, args.seed + 5, k=32), n=80,
-             title=f"model p(x), IWAE K=32 ({list(models)[-1]})")
+im = plot.density(axes[3], lambda pts: vae.log_prob(params, pts, args.seed + 5, k=32), n=80,
+                  title=f"model p(x), IWAE K=32 ({list(models)[-1]})\ncolours clipped at the 99th percentile")
+# A few grid points get a lucky draw whose weight p(x, z_k) / q(z_k | x) is far too large, and one
+# such point would set the whole colour scale: clip the colours at the 99th percentile instead.
+im.set_clim(0.0, onp.quantile(onp.asarray(im.get_array()), 0.99))
 plot.density(axes[4], lambda pts: data.two_moons_log_prob(pts, noise=noise), n=200, title="exact p(x)")
 fig.tight_layout()
 print("wrote", plot.save(fig, os.path.join(args.out, "04_vae_samples.png")))

@@ -50,3 +50,17 @@ def test_bad_input_is_named(call, name):
             call(ax)
     finally:
         plt.close("all")
+
+
+def test_density_clip_caps_the_colour_scale_at_a_quantile():
+    import matplotlib.pyplot as plt
+
+    from tinygen.distributions import StandardNormal
+
+    fig, ax = plt.subplots()
+    im = plot.density(ax, StandardNormal(2).log_prob, bounds=((-3, 3), (-3, 3)), n=20, clip=0.5)
+    p = np.exp(StandardNormal(2).log_prob(plot.grid_points(((-3, 3), (-3, 3)), 20)[2]))
+    assert im.norm.vmax == pytest.approx(np.quantile(p, 0.5))
+    with pytest.raises(ValueError, match="clip"):
+        plot.density(ax, StandardNormal(2).log_prob, n=5, clip=1.5)
+    plt.close(fig)

@@ -35,18 +35,26 @@ def grid_points(bounds, n):
     return X, Y, onp.column_stack([X.ravel(), Y.ravel()])
 
 
-def density(ax, log_prob_fn, bounds=DEFAULT_BOUNDS, n=200, title=None, cmap="viridis"):
+def density(ax, log_prob_fn, bounds=DEFAULT_BOUNDS, n=200, title=None, cmap="viridis", clip=None):
     """Heat map of p(x) = exp(log_prob_fn(x)) on an n x n grid over ``bounds``.
 
     ``log_prob_fn`` maps an (m, 2) array to (m,) log-densities (a model's
     ``lambda x: model.log_prob(params, x)`` or an exact ``data.two_moons_log_prob``).
+    clip: optional quantile in (0, 1] for the top of the colour scale; a noisy
+    estimate (a VAE's importance-sampled density) can have a few lucky grid
+    points that would otherwise make everything else look black.
     """
     n = check_positive_int(n, "n", minimum=2)
     X, Y, pts = grid_points(bounds, n)
     log_p = onp.asarray(log_prob_fn(pts), dtype=onp.float64).reshape(n, n)
     p = onp.exp(onp.where(onp.isnan(log_p), -onp.inf, log_p))
     b = _bounds(bounds)
-    im = ax.imshow(p, origin="lower", extent=(*b[0], *b[1]), aspect="auto", cmap=cmap)
+    vmax = None
+    if clip is not None:
+        if not 0 < clip <= 1:
+            raise ValueError(f"clip: expected a quantile in (0, 1], got {clip!r}")
+        vmax = onp.quantile(p, clip)
+    im = ax.imshow(p, origin="lower", extent=(*b[0], *b[1]), aspect="auto", cmap=cmap, vmin=0, vmax=vmax)
     ax.set_xlim(*b[0])
     ax.set_ylim(*b[1])
     if title:

@@ -130,7 +130,7 @@ class AffineCoupling(Coupling):
         super().__init__(dim, mask, hidden, context_dim, activation)
 
     def _tau(self, theta, u, inverse):
-        alpha = self.s_max * np.tanh(theta[..., 0] / self.s_max)  # soft clamp, |alpha| < s_max
+        alpha = F.soft_clamp(theta[..., 0], self.s_max)  # alpha = s_max tanh(a / s_max), |alpha| < s_max
         mu = theta[..., 1]
         if inverse:
             # z_{d+1:D} = (x_{d+1:D} - mu) * exp(-alpha);  log|dz_i/dx_i| = -alpha_i
