@@ -1,0 +1,100 @@
+"""Shared pieces of the benchmarks: the two-moons split, timing helpers, the machine line, tables.
+
+Timing on a shared machine: every speed is a MEDIAN over several timing windows,
+so a window slowed down by another process does not move the figure. When
+tinygen is compared with a peer, the two are timed in turns (tinygen block, peer
+block, tinygen block, ...), so both see the same load.
+"""
+import datetime
+import importlib.metadata
+import os
+import platform
+import time
+
+import numpy as onp
+
+from tinygen import data, fit
+
+NOISE = 0.05
+N_TRAIN = N_TEST = 20000
+N_THROUGHPUT = 100_000  # points sampled / scored in the throughput figures
+
+
+def split(seed=0, n_train=N_TRAIN, n_test=N_TEST, noise=NOISE):
+    """(x_train, x_test, H): two moons from two distinct seeds, and the exact entropy H(p) in nats."""
+    return (data.two_moons(n_train, noise=noise, rng=seed),
+            data.two_moons(n_test, noise=noise, rng=seed + 1),
+            data.two_moons_entropy(noise))
+
+
+def median_rate(stamps, window=250):
+    """Median steps/s over consecutive windows of ``window`` steps, from one time stamp per step."""
+    t = onp.asarray(stamps, dtype=float)[::window]
+    return float(onp.median(window / onp.diff(t))) if len(t) > 1 else float("nan")
+
+
+def alternating_rates(runs, blocks=7, block=40):
+    """Median steps/s of each ``run(m)`` (m more training steps) over ``blocks`` timed blocks,
+    the runs taking turns block by block so that they see the same load."""
+    rates = [[] for _ in runs]
+    for _ in range(blocks):
+        for i, run in enumerate(runs):
+            start = time.perf_counter()
+            run(block)
+            rates[i].append(block / (time.perf_counter() - start))
+    return [float(onp.median(r)) for r in rates]
+
+
+def alternating_seconds(fns, repeats=3):
+    """Median wall seconds of each zero-argument ``fn`` over ``repeats`` calls, taken in turns."""
+    seconds = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            seconds[i].append(time.perf_counter() - start)
+    return [float(onp.median(s)) for s in seconds]
+
+
+def tinygen_stepper(model, params, x, lr, batch_size=256, seed=0):
+    """run(m): m more Adam steps of ``tinygen.fit`` from ``params`` (kept between calls)."""
+    state = {"params": params, "rng": onp.random.default_rng(seed)}
+
+    def run(m):
+        state["params"] = fit(model, state["params"], x, steps=m, batch_size=batch_size, lr=lr,
+                              rng=state["rng"], progress=False)[0]
+    return run
+
+
+def _version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine():
+    """One line: CPU model, cores, Python/numpy/autograd/torch versions, date."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"{cpu}, {os.cpu_count()} cores ({usable} usable), OMP_NUM_THREADS="
+            f"{os.environ.get('OMP_NUM_THREADS', 'unset')}; Python {platform.python_version()}, "
+            f"numpy {onp.__version__}, autograd {_version('autograd')}, torch {_version('torch')}; "
+            f"{datetime.date.today().isoformat()}")
+
+
+def markdown_table(header, rows):
+    """A Markdown table from a header (list of str) and rows (lists of str/number)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict(ok, margin):
+    """'met' or 'not met (by margin)' for a target."""
+    return "met" if ok else f"not met (by {margin})"
