@@ -38,9 +38,10 @@ def test_every_demo_has_a_smoke_run():
     assert scripts == set(TINY)
 
 
-def test_tour_runs_end_to_end(tmp_path):
+def test_tour_runs_end_to_end_and_reloads_what_it_saved(tmp_path):
     tour = runpy.run_path(str(DEMOS / "00_two_moons_tour.py"), run_name="tour")
-    rows = tour["main"](["--steps", "3", "--n-train", "300", "--n-test", "200", "--out", str(tmp_path)])
+    tiny = ["--n-train", "300", "--n-test", "200", "--out", str(tmp_path)]
+    rows = tour["main"](["--steps", "3", "--save", str(tmp_path / "params"), *tiny])
     assert [r["model"] for r in rows] == [label for label, *_ in tour["MODELS"].values()]
     for r in rows:
         assert set(r) == {"model", "params", "steps", "seconds", "nll", "se", "gap"}
@@ -49,6 +50,11 @@ def test_tour_runs_end_to_end(tmp_path):
         assert math.isfinite(r["se"]) and r["se"] >= 0
     png = tmp_path / "00_tour.png"
     assert png.is_file() and png.read_bytes()[:8] == PNG_MAGIC
+    # --load reuses the saved parameters instead of training: the same test NLLs, exactly
+    # (same seed, same test set, same importance samples for the VAEs).
+    reloaded = tour["main"](["--load", str(tmp_path / "params"), *tiny])
+    assert [r["steps"] for r in reloaded] == [0] * len(rows)
+    assert [r["nll"] for r in reloaded] == [r["nll"] for r in rows]
 
 
 @pytest.mark.parametrize("script", sorted(TINY))
