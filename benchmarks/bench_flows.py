@@ -11,12 +11,9 @@ copied in) are timed against tinygen in turns and the speed ratios printed.
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_flows.py [--steps 5000]
 """
 import argparse
-import time
 
 import common
 import peers
-import tinygen
-from tinygen import data, evaluate
 from tinygen.flows import NeuralSplineFlow, RealNVP
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -31,17 +28,11 @@ for name, model, lr, target in [
     ("RealNVP-8", RealNVP(2, n_layers=8, hidden=(64, 64)), 3e-3, 0.10),
     ("NeuralSplineFlow-4 (8 bins)", NeuralSplineFlow(2, n_layers=4, hidden=(64, 64), bins=8), 1e-3, 0.04),
 ]:
-    stamps = []
-    params, hist = tinygen.fit(model, model.init(args.seed), x_train, steps=args.steps, batch_size=256, lr=lr,
-                               rng=args.seed, log_every=max(1, args.steps // 5), lr_schedule="cosine",
-                               callback=lambda step, p, loss: stamps.append(time.perf_counter()))
-    nll, nll_se = evaluate.nll_stats(model.log_prob(params, x_test))
-    gap = evaluate.gap_to_entropy(nll, H)
-    kl, kl_se = evaluate.kl_to_truth(lambda x: model.log_prob(params, x),
-                                     lambda x: data.two_moons_log_prob(x, noise=common.NOISE), x_test)
-    rate = common.median_rate(stamps, min(250, max(1, args.steps // 4)))
-    print(f"{name}: test NLL {nll:.4f} +- {nll_se:.4f}, gap {gap:.4f} nats (paired KL {kl:.4f} +- {kl_se:.4f}; "
-          f"target <= {target}: {'met' if gap <= target else f'NOT met, by {gap - target:.3f}'}); "
+    params, rate = common.train(model, x_train, args.steps, lr, seed=args.seed)
+    r = common.score(model.log_prob(params, x_test), x_test, H)
+    met = "met" if r["gap"] <= target else f"NOT met, by {r['gap'] - target:.3f}"
+    print(f"{name}: test NLL {r['nll']:.4f} +- {r['se']:.4f}, gap {r['gap']:.4f} nats "
+          f"(paired KL {r['kl']:.4f} +- {r['kl_se']:.4f}; target <= {target}: {met}); "
           f"{rate:.1f} steps/s (median)", flush=True)
     if peers.available():
         ours, theirs = common.alternating_rates(

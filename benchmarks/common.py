@@ -13,7 +13,7 @@ import time
 
 import numpy as onp
 
-from tinygen import data, fit
+from tinygen import data, evaluate, fit
 
 NOISE = 0.05
 N_TRAIN = N_TEST = 20000
@@ -31,6 +31,22 @@ def median_rate(stamps, window=250):
     """Median steps/s over consecutive windows of ``window`` steps, from one time stamp per step."""
     t = onp.asarray(stamps, dtype=float)[::window]
     return float(onp.median(window / onp.diff(t))) if len(t) > 1 else float("nan")
+
+
+def train(model, x, steps, lr, seed=0, schedule="cosine"):
+    """``tinygen.fit`` (Adam, batch 256) with a time stamp per step: (params, median steps/s)."""
+    stamps = []
+    params, _ = fit(model, model.init(seed), x, steps=steps, batch_size=256, lr=lr, rng=seed,
+                    log_every=max(1, steps // 5), lr_schedule=schedule,
+                    callback=lambda step, p, loss: stamps.append(time.perf_counter()))
+    return params, median_rate(stamps, min(250, max(1, steps // 4)))
+
+
+def score(log_p, x_test, H, noise=NOISE):
+    """Test NLL, its SE, the gap NLL - H and the paired KL(p || p_theta) +- SE, from log p_theta(x_test)."""
+    nll, se = evaluate.nll_stats(log_p)
+    kl, kl_se = evaluate.kl_to_truth(lambda _: log_p, lambda v: data.two_moons_log_prob(v, noise), x_test)
+    return {"nll": nll, "se": se, "gap": evaluate.gap_to_entropy(nll, H), "kl": kl, "kl_se": kl_se}
 
 
 def alternating_rates(runs, blocks=7, block=40):

@@ -21,7 +21,7 @@ import numpy as onp
 import common
 import peers
 import tinygen
-from tinygen import data, evaluate
+from tinygen import data
 from tinygen.nn import count_params
 
 # family: label, lr (cosine-decayed; 1e-3 beat 3e-3 for MAF-5 at 5000 steps, gap 0.040 vs 0.057,
@@ -69,9 +69,8 @@ def quality(name, model, params):
     extra = {"rng": args.seed + 3, "k": args.k} if name.startswith("vae") else {}
     log_p = onp.concatenate([onp.asarray(model.log_prob(params, x[i:i + 2000], **extra))
                              for i in range(0, len(x), 2000)])
-    nll, se = evaluate.nll_stats(log_p)
-    kl, kl_se = evaluate.kl_to_truth(lambda _: log_p, lambda v: data.two_moons_log_prob(v, common.NOISE), x)
-    return nll, se, evaluate.gap_to_entropy(nll, H), kl, kl_se, len(x)
+    r = common.score(log_p, x, H)
+    return r["nll"], r["se"], r["gap"], r["kl"], r["kl_se"], len(x)
 
 
 def speed(name, model, params, lr):

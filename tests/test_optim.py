@@ -120,7 +120,7 @@ def test_same_seed_same_result():
     def run(seed):
         return fit(MeanModel(), MeanModel().init(0), x, steps=20, batch_size=8, lr=0.05, rng=seed, progress=False)
 
-    (p1, h1), (p2, h2), (p3, h3) = run(3), run(3), run(4)
+    (p1, h1), (p2, h2), (_, h3) = run(3), run(3), run(4)
     onp.testing.assert_array_equal(p1["theta"], p2["theta"])
     assert h1["loss"] == h2["loss"]
     assert h1["loss"] != h3["loss"]  # other minibatches

@@ -14,7 +14,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
-from ._validate import as_float_array, as_rng, check_positive_int
+from ._validate import as_rng, check_positive_int
 
 LOG_2PI = onp.log(2 * onp.pi)
 

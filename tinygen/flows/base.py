@@ -14,7 +14,6 @@ public ``forward``/``inverse`` check the input once and call them. Inside a
 ``Compose`` the checks are not repeated.
 """
 import autograd.numpy as np
-import numpy as onp
 
 from .._validate import as_batch, as_rng, check_context, check_positive_int
 from ..distributions import StandardNormal

@@ -10,7 +10,7 @@ linear map between them lets every coordinate be transformed eventually.
 import autograd.numpy as np
 import numpy as onp
 
-from .._validate import ORDERS, as_batch, as_rng, check_positive_int, permutation
+from .._validate import as_batch, as_rng, check_positive_int, permutation
 from ..distributions import _value
 from .base import Flow
 
