@@ -170,3 +170,15 @@ def test_soft_clamp_gradient_is_finite_and_exact_far_out():
         g = elementwise_grad(lambda a: soft_clamp(a, 2.0))(a)
     onp.testing.assert_allclose(g, 1 - onp.tanh(a / 2.0) ** 2, rtol=1e-12, atol=1e-300)
     assert onp.all(onp.abs(soft_clamp(a, 2.0)) <= 2.0)
+
+
+def test_primitive_gradients_match_finite_differences_with_broadcasting():
+    # softplus and log_normal_pdf carry hand-written VJPs: check them (and their
+    # broadcasting) against finite differences, to second order.
+    from autograd.test_util import check_grads
+
+    rng = onp.random.default_rng(0)
+    x, mu, sigma = rng.normal(size=(4, 3)), rng.normal(size=(3,)), onp.exp(rng.normal(size=(1, 3)))
+    check_grads(F.softplus, modes=["rev"], order=2)(rng.normal(size=(4, 3)) * 3)
+    check_grads(F.log_normal_pdf, modes=["rev"], order=2)(x, mu, sigma)
+    check_grads(lambda mu: F.log_normal_pdf(x, mu, 1.5), modes=["rev"], order=1)(0.3)  # scalar mu
