@@ -25,6 +25,7 @@ from . import functional as F
 from ._validate import (as_batch, as_float_array, as_rng, check_context, check_hidden, check_option,
                         check_positive, check_positive_int)
 from .distributions import Bernoulli, Normal, StandardNormal, kl_divergence
+from .flows.autoregressive import IAF
 from .flows.base import Compose
 from .flows.planar import PlanarFlow
 from .nn import ACTIVATIONS, MLP, dense, init_dense
@@ -84,9 +85,7 @@ class VAE:
         self.flow = None
         if self.posterior == "planar":
             self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(check_positive_int(n_flows, "n_flows"))])
-        elif self.posterior == "iaf":
-            from .flows.autoregressive import IAF  # the IAF stack (with reversals), context = h(x)
-
+        elif self.posterior == "iaf":  # the IAF stack (with reversals), context = h(x)
             self.flow = IAF(self.z_dim, n_layers=check_positive_int(n_flows, "n_flows"),
                             hidden=check_hidden(flow_hidden, "flow_hidden"),
                             context_dim=self.feature_dim, seed=seed).flow
@@ -130,9 +129,7 @@ class VAE:
 
     def decoder_dist(self, params, z):
         """p_theta(x | z) as a Normal or Bernoulli; z of shape (..., z_dim) gives parameters (..., x_dim)."""
-        lead = z.shape[:-1]  # the MLP takes (rows, z_dim): flatten the sample axes, then restore them
-        out = self.decoder.apply(params["decoder"], np.reshape(z, (-1, self.z_dim)))
-        out = np.reshape(out, lead + (out.shape[-1],))
+        out = self.decoder.apply(params["decoder"], z)  # the MLP keeps z's leading (sample) axes
         if self.likelihood == "bernoulli":
             return Bernoulli(out)  # p(x_d = 1 | z) = sigmoid(l_d(z))
         if self.decoder_scale == "network":
