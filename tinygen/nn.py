@@ -124,6 +124,16 @@ class MLP:
 
     __call__ = apply
 
+    def forward_cached(self, params, x):
+        """Plain-NumPy forward pass for hand-written VJPs: (output, cache for ``backward``)."""
+        cache = _mlp_forward(x, self, _leaves(params))
+        return cache[0][-1], cache
+
+    def backward(self, cache, g):
+        """Plain-NumPy backward pass: (dL/dx, dL/dparams as a params-shaped list) from g = dL/doutput."""
+        gx, grads = _mlp_backward(self, cache, g)
+        return gx, [{"W": grads[2 * l], "b": grads[2 * l + 1]} for l in range(len(grads) // 2)]
+
     def apply_traced(self, params, x):
         act = ACTIVATIONS[self.activation]
         h = x
@@ -213,8 +223,7 @@ def _tree_vjp(argnums, ans, args, kwargs):
     forward = _cached_forward(ans, x, mlp, _leaves(params))
 
     def vjp(g):
-        gx, grads = _mlp_backward(mlp, forward, g)
-        tree = [{"W": grads[2 * l], "b": grads[2 * l + 1]} for l in range(len(params))]
+        gx, tree = mlp.backward(forward, g)
         return tuple({0: gx, 2: tree}[i] for i in argnums)
 
     return vjp
@@ -237,6 +246,12 @@ defvjp_argnums(_mlp_leaves, _leaves_vjp)
 
 def _is_traced(a):
     return isinstance(a, Box)
+
+
+def has_traced_leaves(params):
+    """True when a plain params list holds individually traced arrays (then a primitive
+    taking the list whole cannot see them, and the traced code path must be used)."""
+    return not _is_traced(params) and any(_is_traced(a) for a in _leaves(params))
 
 
 def count_params(params):
