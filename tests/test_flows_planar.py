@@ -43,9 +43,10 @@ def test_log_det_matches_autograd_jacobian(dim, seed, scale):
 def test_constraint_keeps_w_dot_u_hat_above_minus_one(u, w):
     d = min(len(u), len(w))
     u, w = np.array(u[:d]), np.array(w[:d])
-    if w @ w < 1e-6:  # |w| = 0 has no direction; the layer is then the identity shift
-        return
     u_hat = constrained_u(u, w)
+    if w @ w == 0:  # no direction to correct along: u_hat = u (the layer is then a shift)
+        np.testing.assert_array_equal(u_hat, u)
+        return
     # w^T u_hat = m(w^T u) = -1 + softplus(w^T u); softplus > 0 but can round to 0
     # for w^T u < -37, so allow -1 itself (still invertible: derivative >= 0, zero only at a point)
     assert w @ u_hat >= -1.0 - 1e-9
@@ -125,3 +126,20 @@ def test_bad_input():
         flow.forward(params, np.zeros((3, 2)), context=np.zeros((3, 1)))
     with pytest.raises(ValueError, match="dim"):
         PlanarFlow(0)
+
+
+def test_zero_w_is_a_shift_and_a_very_negative_w_dot_u_stays_finite():
+    # w = 0: f(z) = z + u tanh(b), a shift with log-det exactly 0 (no NaN from |w|^2 = 0).
+    flow = PlanarFlow(2)
+    z = np.array([[0.3, -1.2], [2.0, 0.5]])
+    params = {"u": np.array([0.7, -0.4]), "w": np.zeros(2), "b": np.array(0.5)}
+    x, ld = flow.forward(params, z)
+    np.testing.assert_allclose(x, z + np.tanh(0.5) * params["u"], rtol=1e-15)
+    np.testing.assert_array_equal(ld, 0.0)
+    # w^T u = -50: -1 + softplus(-50) rounds to -1, so 1 + (1 - t^2) w^T u_hat would be exactly 0
+    # at a = 0; written as t^2 + (1 - t^2) softplus(w^T u) it is log(softplus(-50)) = -50 (to 1e-20).
+    params = {"u": np.array([-50.0, 0.0]), "w": np.array([1.0, 0.0]), "b": np.array(0.0)}
+    _, ld = flow.forward(params, np.zeros((1, 2)))
+    np.testing.assert_allclose(ld, -50.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="init_scale"):
+        PlanarFlow(2, init_scale=0.0)

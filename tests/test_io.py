@@ -50,6 +50,7 @@ def test_model_params_round_trip_and_like_check(tmp_path):
     path = tinygen.save(tmp_path / "mlp", params)  # suffix added
     assert path.endswith(".npz")
     loaded = tinygen.load(path, like=params)
+    np.testing.assert_array_equal(tinygen.load(tmp_path / "mlp")[0]["W"], params[0]["W"])  # suffix optional
     x = np.ones((4, 3))
     np.testing.assert_array_equal(mlp.apply(loaded, x), mlp.apply(params, x))
     other = MLP((3, 6, 2)).init(0)

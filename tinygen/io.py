@@ -84,6 +84,8 @@ def load(path, like=None):
     ValueError names the first place that differs.
     """
     path = os.fspath(path)
+    if not os.path.exists(path) and os.path.exists(path + ".npz"):
+        path += ".npz"  # as save() names it
     try:
         with onp.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}

@@ -24,7 +24,7 @@ Receptive field: stacked masked kernels never reach a wedge of earlier
 pixels above and to the right (the "blind spot"; in the row just above, only
 k // 2 columns to the right of the first kernel). The gated PixelCNN removes
 it with two stacks; on tiny images a first kernel of size >= 2 W - 1 covers
-every row above whole.
+the k // 2 rows above it whole (rows farther up are reached through later layers).
 """
 import autograd.numpy as np
 import numpy as onp

@@ -27,18 +27,33 @@ import numpy as onp
 from autograd.tracer import getval
 
 from .. import functional as F
-from .._validate import as_rng, check_positive_int
+from .._validate import as_rng, check_positive, check_positive_int
 from .base import Flow
 
 BISECTION_STEPS = 60  # halves a bracket of width 2|c| to 2|c| / 2^60: below float64 spacing
 NEWTON_STEPS = 3  # from a bisected start, quadratic convergence reaches round-off in 1-2 steps
 
 
+TINY = onp.finfo(onp.float64).tiny  # w = 0 has no direction to correct along: then u_hat = u
+
+
 def constrained_u(u, w):
     """u_hat = u + (m(w^T u) - w^T u) w / |w|^2 with m(a) = -1 + softplus(a), so w^T u_hat > -1."""
     wu = np.sum(w * u)
     m = -1.0 + F.softplus(wu)
-    return u + (m - wu) * w / np.sum(w ** 2)
+    return u + (m - wu) * w / np.maximum(np.sum(w ** 2), TINY)
+
+
+def one_plus_c(u, w):
+    """1 + w^T u_hat, without cancellation: = softplus(w^T u) > 0 for w != 0 (since w^T u_hat
+    = m(w^T u) = -1 + softplus(w^T u)), and = 1 for w = 0 (u_hat = u, w^T u_hat = 0).
+    Computing 1 + (-1 + softplus) instead rounds to exactly 0 once w^T u < -37."""
+    return np.where(np.sum(w ** 2) > 0, F.softplus(np.sum(w * u)), 1.0)
+
+
+def _log_slope(t, u, w):
+    """log(1 + (1 - t^2) w^T u_hat) = log(t^2 + (1 - t^2)(1 + w^T u_hat)), both terms >= 0."""
+    return np.log(t ** 2 + (1.0 - t ** 2) * one_plus_c(u, w))
 
 
 def _tanh(a):
@@ -77,7 +92,7 @@ class PlanarFlow(Flow):
 
     def __init__(self, dim, init_scale=0.1):
         self.dim = check_positive_int(dim, "dim")
-        self.init_scale = float(init_scale)
+        self.init_scale = check_positive(init_scale, "init_scale")
 
     def init(self, rng):
         rng = as_rng(rng)
@@ -92,8 +107,8 @@ class PlanarFlow(Flow):
         u_hat = constrained_u(params["u"], w)
         t = _tanh(np.dot(z, w) + b)  # tanh(w^T z + b), shape (n,)
         x = z + t[:, None] * u_hat  # f(z) = z + u_hat h(w^T z + b)
-        # 1 + u_hat^T psi(z) = 1 + (1 - tanh^2) w^T u_hat > 0 by the constraint
-        log_det = np.log(np.abs(1.0 + (1.0 - t ** 2) * np.dot(w, u_hat)))
+        # log|1 + u_hat^T psi(z)| = log(1 + (1 - tanh^2) w^T u_hat), > 0 inside by the constraint
+        log_det = _log_slope(t, params["u"], w)
         return x, log_det
 
     def _inverse(self, params, x, context):
@@ -110,5 +125,5 @@ class PlanarFlow(Flow):
         a = a0 - (a0 + c * t0 - y) / (1.0 + c * (1.0 - t0 ** 2))
         t = _tanh(a)
         z = x - t[:, None] * u_hat  # z = x - u_hat tanh(a)
-        log_det = -np.log(np.abs(1.0 + (1.0 - t ** 2) * c))  # minus the forward log-det at z
+        log_det = -_log_slope(t, params["u"], w)  # minus the forward log-det at z
         return z, log_det
