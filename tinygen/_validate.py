@@ -8,6 +8,7 @@ import numbers
 
 import autograd.numpy as anp
 import numpy as onp
+from autograd.tracer import getval
 
 
 def as_rng(rng, name="rng"):
@@ -45,15 +46,26 @@ def as_float_array(x, name, ndim=None, last_dim=None, finite=True):
     return arr
 
 
+def value_of(a):
+    """The plain array under any autograd boxes: for checks and shapes, never for the math."""
+    return onp.asarray(getval(a))
+
+
+def check_binary(x, name="x"):
+    """Data for a Bernoulli likelihood: every value 0 or 1 (traced or not). Returns x unchanged."""
+    v = value_of(x)
+    if not onp.all((v == 0) | (v == 1)):
+        raise ValueError(f"{name}: expected binary values in {{0, 1}}, got values in [{v.min()}, {v.max()}]")
+    return x
+
+
 def check_batch(x, name="x", dim=None):
     """Check a batch of points: finite, shape ``(n, D)`` with ``n >= 1``.
 
     Works on plain and on autograd-traced arrays (it only reads the values).
     Returns ``x`` unchanged so traced values keep their gradient.
     """
-    value = getattr(x, "_value", x)  # autograd ArrayBox -> its current value
-    while hasattr(value, "_value"):
-        value = value._value
+    value = getval(x)  # the plain value under autograd's boxes
     if not hasattr(value, "shape"):
         raise TypeError(f"{name}: expected an array of shape (n, D), got {type(x).__name__}")
     if len(value.shape) != 2 or value.shape[0] < 1:

@@ -14,16 +14,9 @@ import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
-from ._validate import as_rng, check_positive_int
+from ._validate import as_rng, check_binary, check_positive_int, value_of
 
 LOG_2PI = onp.log(2 * onp.pi)
-
-
-def _value(a):
-    """The plain array under an autograd box (for checks, never for the math)."""
-    while hasattr(a, "_value"):
-        a = a._value
-    return onp.asarray(a)
 
 
 def _check_numeric(v, name):
@@ -32,7 +25,7 @@ def _check_numeric(v, name):
 
 
 def _check_param(a, name, positive=False):
-    v = _value(a)
+    v = value_of(a)
     _check_numeric(v, name)
     if hasattr(a, "_value"):
         # Traced inside a loss: a NaN here is a training failure, not a user's
@@ -46,7 +39,7 @@ def _check_param(a, name, positive=False):
 
 
 def _check_x(x, name, event_shape):
-    v = _value(x)
+    v = value_of(x)
     _check_numeric(v, name)
     if not onp.all(onp.isfinite(v)):
         raise ValueError(f"{name}: expected finite values, got NaN or inf")
@@ -64,7 +57,7 @@ class Normal:
     def __init__(self, loc, scale):
         self.loc = _check_param(loc, "loc")
         self.scale = _check_param(scale, "scale", positive=True)
-        shape = onp.broadcast_shapes(_value(self.loc).shape, _value(self.scale).shape)
+        shape = onp.broadcast_shapes(value_of(self.loc).shape, value_of(self.scale).shape)
         if len(shape) == 0:
             raise ValueError("loc: expected at least one axis (the event dimension D), got a scalar")
         self.shape = shape
@@ -103,7 +96,7 @@ class Categorical:
 
     def __init__(self, logits):
         self.logits = _check_param(logits, "logits")
-        shape = _value(self.logits).shape
+        shape = value_of(self.logits).shape
         if len(shape) == 0:
             raise ValueError("logits: expected shape (..., K), got a scalar")
         self.n_classes = shape[-1]
@@ -114,7 +107,7 @@ class Categorical:
         return F.softmax(self.logits, axis=-1)
 
     def _check_classes(self, x):
-        v = _value(x)
+        v = value_of(x)
         _check_numeric(v, "x")
         if not onp.all(onp.isfinite(v)) or not onp.all(v == onp.round(v)):
             raise ValueError("x: expected integer class labels, got non-integer values")
@@ -142,7 +135,7 @@ class Categorical:
     def sample(self, rng, n=1):
         """Inverse-CDF sampling: the first class whose cumulative probability exceeds u ~ U(0, 1)."""
         n = check_positive_int(n, "n")
-        p = _value(self.probs)
+        p = value_of(self.probs)
         u = as_rng(rng).uniform(size=(n,) + self.batch_shape + (1,))
         return onp.minimum(onp.sum(u > onp.cumsum(p, axis=-1), axis=-1), self.n_classes - 1)
 
@@ -160,7 +153,7 @@ class Bernoulli:
 
     def __init__(self, logits):
         self.logits = _check_param(logits, "logits")
-        self.shape = _value(self.logits).shape
+        self.shape = value_of(self.logits).shape
         if len(self.shape) == 0:
             raise ValueError("logits: expected at least one axis (the event dimension D), got a scalar")
         self.dim = self.shape[-1]
@@ -171,15 +164,13 @@ class Bernoulli:
 
     def log_prob(self, x):
         x = _check_x(x, "x", (self.dim,))
-        v = _value(x)
-        if not onp.all((v == 0) | (v == 1)):
-            raise ValueError("x: expected binary values in {0, 1}, got other values")
+        check_binary(x)
         return np.sum(x * F.log_sigmoid(self.logits) + (1 - x) * F.log_sigmoid(-self.logits), axis=-1)
 
     def sample(self, rng, n=1):
         n = check_positive_int(n, "n")
         u = as_rng(rng).uniform(size=(n,) + self.shape)
-        return (u < _value(self.probs)).astype(onp.float64)
+        return (u < value_of(self.probs)).astype(onp.float64)
 
     def entropy(self):
         p = self.probs

@@ -22,7 +22,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
-from ._validate import (as_batch, as_float_array, as_rng, check_context, check_hidden, check_option,
+from ._validate import (as_batch, as_float_array, as_rng, check_binary, check_context, check_hidden, check_option,
                         check_positive, check_positive_int)
 from .distributions import Bernoulli, Normal, StandardNormal, kl_divergence
 from .flows.autoregressive import IAF
@@ -108,10 +108,7 @@ class VAE:
     def _check_x(self, x, name="x"):
         x = as_batch(x, name, self.x_dim)
         if self.likelihood == "bernoulli":
-            v = getattr(x, "_value", x)
-            if not onp.all((v == 0) | (v == 1)):
-                raise ValueError(f"{name}: expected binary values in {{0, 1}} for likelihood='bernoulli', "
-                                 f"got values in [{onp.min(v)}, {onp.max(v)}]")
+            check_binary(x, name)
         return x
 
     # ---- encoder / decoder ------------------------------------------------------------------

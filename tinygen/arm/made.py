@@ -29,7 +29,8 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import as_batch, as_rng, check_context, check_hidden, check_option, check_positive_int, permutation
+from .._validate import (as_batch, as_rng, check_binary, check_context, check_hidden, check_option,
+                         check_positive_int, permutation, value_of)
 from ..distributions import Categorical
 from ..nn import MLP, init_dense
 
@@ -198,9 +199,9 @@ class MADE:
 # -------------------------------------------------------------------- likelihood heads
 def check_values(likelihood, x, n_classes=None):
     """Bernoulli x must be 0/1; categorical x integers in 0..K-1."""
-    v = getattr(x, "_value", x)
-    if likelihood == "bernoulli" and not onp.all((v == 0) | (v == 1)):
-        raise ValueError("x: expected binary values in {0, 1} for likelihood='bernoulli', got other values")
+    if likelihood == "bernoulli":
+        check_binary(x)
+    v = value_of(x)
     if likelihood == "categorical" and (not onp.all(v == onp.round(v)) or v.min() < 0 or v.max() >= n_classes):
         raise ValueError(f"x: expected integer categories in 0..{n_classes - 1}, "
                          f"got values in [{v.min()}, {v.max()}]")

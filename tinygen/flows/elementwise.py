@@ -16,8 +16,7 @@ distribution ``Uniform`` reproduce the lecture's worked examples exactly:
 import autograd.numpy as np
 import numpy as onp
 
-from .._validate import as_batch, as_float_array, as_rng, check_positive, check_positive_int
-from ..distributions import _value
+from .._validate import as_batch, as_float_array, as_rng, check_positive, check_positive_int, value_of
 from .base import Flow
 
 
@@ -85,7 +84,7 @@ class Exp(Flow):
         return np.exp(z), np.sum(z, axis=1)  # x = e^z; log prod_d e^{z_d}
 
     def _inverse(self, params, x, context):
-        v = _value(x)
+        v = value_of(x)
         if not onp.all(v > 0):
             raise ValueError(f"x: Exp's inverse log(x) needs x > 0, got minimum {v.min()!r}")
         log_x = np.log(x)
@@ -109,7 +108,7 @@ class Uniform:
 
     def log_prob(self, x):
         x = as_batch(x, "x", self.dim)
-        v = _value(x)
+        v = value_of(x)
         inside = onp.all((v >= self.low) & (v <= self.high), axis=1)
         # log p_z = -D log(high - low) inside, log 0 = -inf outside
         return np.where(inside, -self.dim * onp.log(self.high - self.low), -onp.inf)

@@ -10,8 +10,7 @@ linear map between them lets every coordinate be transformed eventually.
 import autograd.numpy as np
 import numpy as onp
 
-from .._validate import as_batch, as_rng, check_positive_int, permutation
-from ..distributions import _value
+from .._validate import as_batch, as_rng, check_positive_int, permutation, value_of
 from .base import Flow
 
 MIN_STD = 1e-6  # ActNorm: a constant input dimension gets scale 1e-6, not log(0) = -inf
@@ -54,7 +53,7 @@ class ActNorm(Flow):
 
     def data_init(self, params, x, context=None):
         """t = mean(x), s = log std(x) per dimension, so g(x) = (x - t) exp(-s) is standardized."""
-        x = _value(as_batch(x, "x", self.dim))
+        x = value_of(as_batch(x, "x", self.dim))
         if x.shape[0] < 2:
             raise ValueError(f"x: ActNorm.data_init needs at least 2 rows to estimate a variance, got {x.shape[0]}")
         t = x.mean(axis=0)

@@ -15,8 +15,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import as_rng, check_positive, check_positive_int
-from ..distributions import _value
+from .._validate import as_rng, check_positive, check_positive_int, value_of
 from .base import Flow
 
 MIN_BIN_WIDTH = 1e-3   # a bin never shrinks below this fraction of 2B ...
@@ -25,7 +24,7 @@ MIN_DERIVATIVE = 1e-3  # knot derivatives delta^(k) >= this, so f stays strictly
 
 
 def _check_spline_args(x, widths, heights, derivatives):
-    x_s, w_s, h_s, d_s = (_value(a).shape for a in (x, widths, heights, derivatives))
+    x_s, w_s, h_s, d_s = (value_of(a).shape for a in (x, widths, heights, derivatives))
     if len(w_s) < 2 or w_s[-1] < 1:
         raise ValueError(f"widths: expected shape (..., m, K) with K >= 1 bins, got {w_s}")
     K = w_s[-1]
