@@ -186,22 +186,37 @@ def _mlp_backward(mlp, forward, g):
     return g, grads
 
 
-# The last forward pass's intermediates, keyed by its output. autograd builds a
-# primitive's VJP right after running it while tracing, so the backward pass can
-# reuse them instead of recomputing the forward pass.
-_LAST_FORWARD = [None, None]
+class LastForward:
+    """The intermediates of a primitive's last forward pass, keyed by its output.
+
+    autograd builds a primitive's VJP right after running it while tracing, so
+    the backward pass can take them instead of recomputing the forward pass;
+    ``take`` recomputes only when the output is not the one just stored.
+    """
+
+    def __init__(self):
+        self._ans, self._saved = None, None
+
+    def store(self, ans, saved):
+        self._ans, self._saved = ans, saved
+        return ans
+
+    def take(self, ans, recompute):
+        saved = self._saved if self._ans is ans else recompute()
+        self._ans = self._saved = None  # used once: do not keep arrays alive
+        return saved
+
+
+_LAST_FORWARD = LastForward()
 
 
 def _run_forward(x, mlp, leaves):
     forward = _mlp_forward(x, mlp, leaves)
-    _LAST_FORWARD[:] = [forward[0][-1], forward]
-    return forward[0][-1]
+    return _LAST_FORWARD.store(forward[0][-1], forward)
 
 
 def _cached_forward(ans, x, mlp, leaves):
-    forward = _LAST_FORWARD[1] if _LAST_FORWARD[0] is ans else _mlp_forward(x, mlp, leaves)
-    _LAST_FORWARD[:] = [None, None]
-    return forward
+    return _LAST_FORWARD.take(ans, lambda: _mlp_forward(x, mlp, leaves))
 
 
 # Two entry points to the same pass. ``_mlp_tree`` takes the params list as ONE

@@ -27,7 +27,7 @@ from autograd.extend import defvjp_argnums, primitive
 
 from .. import functional as F
 from .._validate import as_float_array, check_hidden, check_positive, check_positive_int
-from ..nn import MLP, has_traced_leaves
+from ..nn import MLP, LastForward, has_traced_leaves
 from .base import Flow
 from .splines import MIN_DERIVATIVE, rq_spline
 
@@ -194,16 +194,14 @@ class SplineCoupling(Coupling):
         return rq_spline(u, widths, heights, derivatives, self.bound, inverse=inverse)
 
 
-_LAST_PASS = [None, None]  # (output, intermediates) of the last pass, reused by its VJP (see nn.py)
+_LAST_PASS = LastForward()  # the last pass's intermediates, reused by its VJP
 
 
 @primitive
 def _affine_coupling_density(x, context, layer, net):
     """(z, log|det dg/dx|) of an AffineCoupling; see ``AffineCoupling._inverse``."""
     z, log_det, saved = layer._density_pass(x, context, net)
-    out = (z, log_det)
-    _LAST_PASS[:] = [out, saved]
-    return out
+    return _LAST_PASS.store((z, log_det), saved)
 
 
 def _density_vjp(argnums, ans, args, kwargs):
@@ -213,9 +211,7 @@ def _density_vjp(argnums, ans, args, kwargs):
     then through the conditioner to x_{1:d} (added to the identity part's gz_c), c and its weights.
     """
     x, context, layer, net = args
-    saved = _LAST_PASS[1] if _LAST_PASS[0] is ans else layer._density_pass(x, context, net)[2]
-    _LAST_PASS[:] = [None, None]
-    cache, alpha, scale, z_trans = saved
+    cache, alpha, scale, z_trans = _LAST_PASS.take(ans, lambda: layer._density_pass(x, context, net)[2])
 
     def vjp(g):
         gz, gl = g
