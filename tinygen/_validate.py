@@ -86,6 +86,24 @@ def as_batch(x, name="x", dim=None):
     return check_batch(arr, name, dim)
 
 
+def as_examples(x, name="x"):
+    """A float64 array with at least one example along axis 0 (any trailing shape)."""
+    arr = as_float_array(x, name)
+    if arr.ndim < 1 or arr.shape[0] < 1:
+        raise ValueError(f"{name}: expected at least one example along axis 0, got shape {arr.shape}")
+    return arr
+
+
+def as_rows_like(context, x, name="context", x_name="x"):
+    """An optional per-example array (a context c) with as many rows as x; None stays None."""
+    if context is None:
+        return None
+    arr = as_float_array(context, name)
+    if arr.ndim < 1 or arr.shape[0] != x.shape[0]:
+        raise ValueError(f"{name}: expected {x.shape[0]} rows like {x_name}, got shape {arr.shape}")
+    return arr
+
+
 def check_positive_int(value, name, minimum=1):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an int >= {minimum}, got {type(value).__name__}")

@@ -10,7 +10,7 @@ import math
 
 import numpy as onp
 
-from ._validate import as_float_array, as_rng, check_positive_int
+from ._validate import as_examples, as_float_array, as_rng, as_rows_like, check_positive_int
 
 
 def _values(a, name):
@@ -51,14 +51,9 @@ def test_nll(model, params, x, rng=None, context=None, batch_size=10000, **kwarg
     """
     if not hasattr(model, "log_prob"):
         raise TypeError(f"model: expected an object with log_prob(params, x), got {type(model).__name__}")
-    x = as_float_array(x, "x")
-    if x.ndim < 1 or x.shape[0] < 1:
-        raise ValueError(f"x: expected at least one example along axis 0, got shape {x.shape}")
+    x = as_examples(x, "x")
     batch_size = check_positive_int(batch_size, "batch_size")
-    if context is not None:
-        context = as_float_array(context, "context")
-        if context.shape[0] != x.shape[0]:
-            raise ValueError(f"context: expected {x.shape[0]} rows like x, got shape {context.shape}")
+    context = as_rows_like(context, x)
     fn = model.log_prob
     for key in kwargs:
         if not _accepts(fn, key):

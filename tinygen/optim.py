@@ -12,7 +12,7 @@ import time
 import numpy as onp
 from autograd import value_and_grad
 
-from ._validate import as_float_array, as_rng, check_option, check_positive, check_positive_int
+from ._validate import as_examples, as_rng, as_rows_like, check_option, check_positive, check_positive_int
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -145,21 +145,11 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     rng = as_rng(rng)
-    x = as_float_array(x, "x")
-    if x.ndim < 1 or x.shape[0] < 1:
-        raise ValueError(f"x: expected at least one example along axis 0, got shape {x.shape}")
-    if context is not None:
-        context = as_float_array(context, "context")
-        if context.shape[0] != x.shape[0]:
-            raise ValueError(f"context: expected {x.shape[0]} rows like x, got shape {context.shape}")
+    x = as_examples(x, "x")
+    context = as_rows_like(context, x)
     if x_val is not None:
-        x_val = as_float_array(x_val, "x_val")
-        if context_val is not None:
-            context_val = as_float_array(context_val, "context_val")
-            if context_val.shape[0] != x_val.shape[0]:
-                raise ValueError(
-                    f"context_val: expected {x_val.shape[0]} rows like x_val, got shape {context_val.shape}"
-                )
+        x_val = as_examples(x_val, "x_val")
+        context_val = as_rows_like(context_val, x_val, "context_val", "x_val")
     if isinstance(optimizer, str):
         check_option(optimizer, "optimizer", OPTIMIZERS)
         opt = OPTIMIZERS[optimizer](lr=lr)

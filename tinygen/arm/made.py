@@ -191,9 +191,14 @@ class MADE:
         return x
 
     def _check(self, x, context):
-        x = as_batch(x, "x", self.dim)
-        check_values(self.likelihood, x, self.n_classes)
-        return x, check_context(context, x, self.context_dim)
+        return check_arm_input(self, x, context)
+
+
+def check_arm_input(model, x, context):
+    """x of shape (n, D) with values the model's likelihood accepts, and its context c."""
+    x = as_batch(x, "x", model.dim)
+    check_values(model.likelihood, x, model.n_classes)
+    return x, check_context(context, x, model.context_dim)
 
 
 # -------------------------------------------------------------------- likelihood heads

@@ -15,9 +15,9 @@ autoregressive, this equals its one-pass ``log_prob``.
 import autograd.numpy as np
 import numpy as onp
 
-from .._validate import as_batch, as_rng, check_context, check_hidden, check_option, check_positive_int
+from .._validate import as_rng, check_context, check_hidden, check_option, check_positive_int
 from ..nn import MLP
-from .made import LIKELIHOODS, check_order, check_values, head_log_prob, head_sample
+from .made import LIKELIHOODS, check_arm_input, check_order, head_log_prob, head_sample
 
 
 class NaiveARM:
@@ -76,9 +76,7 @@ class NaiveARM:
         return x
 
     def _check(self, x, context):
-        x = as_batch(x, "x", self.dim)
-        check_values(self.likelihood, x, self.n_classes)
-        return x, check_context(context, x, self.context_dim)
+        return check_arm_input(self, x, context)
 
 
 def sequential_log_prob(made, params, x, context=None, mask_set=0):

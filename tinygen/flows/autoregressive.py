@@ -24,8 +24,8 @@ import autograd.numpy as np
 from .. import functional as F
 from .._validate import as_rng, check_hidden, check_positive, check_positive_int
 from ..arm.made import MADE
-from .base import Compose, Flow, FlowModel
-from .linear import Permutation
+from .base import Flow, FlowModel
+from .linear import with_reversals
 
 
 class _AutoregressiveAffine(Flow):
@@ -121,12 +121,8 @@ def _stack(layer_cls, dim, n_layers, hidden, context_dim, seed, s_max, activatio
     dim = check_positive_int(dim, "dim")
     n_layers = check_positive_int(n_layers, "n_layers")
     rng = as_rng(seed, "seed")  # hidden degrees of every MADE
-    layers = []
-    for k in range(n_layers):
-        if k > 0:
-            layers.append(Permutation(dim, order="reverse"))
-        layers.append(layer_cls(dim, hidden, context_dim, seed=rng, s_max=s_max, activation=activation))
-    return Compose(layers)
+    return with_reversals(layer_cls(dim, hidden, context_dim, seed=rng, s_max=s_max, activation=activation)
+                          for _ in range(n_layers))
 
 
 class MAF(FlowModel):

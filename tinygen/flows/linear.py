@@ -11,7 +11,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .._validate import as_batch, as_rng, check_positive_int, permutation, value_of
-from .base import Flow
+from .base import Compose, Flow
 
 MIN_STD = 1e-6  # ActNorm: a constant input dimension gets scale 1e-6, not log(0) = -inf
 
@@ -33,6 +33,22 @@ class Permutation(Flow):
 
     def _inverse(self, params, x, context):
         return x[:, self.inv_perm], np.zeros(x.shape[0])
+
+
+def with_reversals(layers):
+    """Compose(layer_1, reverse, layer_2, reverse, ..., layer_K).
+
+    A coupling or autoregressive layer leaves some coordinates (or the first
+    in its ordering) less transformed; reversing the order between layers lets
+    the next layer work on them.
+    """
+    layers = list(layers)
+    stack = []
+    for k, layer in enumerate(layers):
+        if k > 0:
+            stack.append(Permutation(layer.dim, order="reverse"))
+        stack.append(layer)
+    return Compose(stack)
 
 
 class ActNorm(Flow):

@@ -14,7 +14,7 @@ import numpy as onp
 from .._validate import check_positive, check_positive_int
 from .base import Compose, FlowModel
 from .coupling import AffineCoupling, SplineCoupling
-from .linear import Permutation
+from .linear import with_reversals
 
 
 def coupling_masks(dim, n_layers):
@@ -67,9 +67,5 @@ class NeuralSplineFlow(FlowModel):
         n_layers = check_positive_int(n_layers, "n_layers")
         bound = check_positive(bound, "bound")
         mask = coupling_masks(dim, 1)[0]
-        layers = []
-        for k in range(n_layers):
-            if k > 0:
-                layers.append(Permutation(dim, order="reverse"))
-            layers.append(SplineCoupling(dim, mask, hidden, bins, bound, context_dim, activation))
-        super().__init__(Compose(layers))
+        super().__init__(with_reversals(SplineCoupling(dim, mask, hidden, bins, bound, context_dim, activation)
+                                        for _ in range(n_layers)))
