@@ -1,4 +1,4 @@
-"""Data sets with known truth: 2-D toys with exact log densities, small binary images.
+"""2-D toys with known truth: two moons, mixtures, a checkerboard, rings, each with its exact log density.
 
 Because the true density p(x) of every 2-D toy is known, a trained model can
 be scored against it: the expected NLL E_p[-log p_theta(x)] is never below the
@@ -24,8 +24,8 @@ import numpy as onp
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 
-from ._validate import as_batch, as_float_array, as_rng, check_positive, check_positive_int
-from .functional import logsumexp
+from .._validate import as_batch, as_float_array, as_rng, check_positive, check_positive_int
+from ..functional import logsumexp
 
 # ---------------------------------------------------------------- quadrature
 
@@ -397,100 +397,3 @@ def standardize(x):
     """(y, info): y = (x - m) / s column-wise, info the ``Standardizer`` (info.log_det, info.wrap)."""
     info = Standardizer.fit(x)
     return info.transform(x), info
-
-
-# --------------------------------------------------------------- binary images
-
-def bars_and_stripes_patterns(size=4):
-    """All 2^(size+1) - 2 distinct size x size bars-and-stripes images, (K, size, size) in {0, 1}.
-
-    Stripes: each row all on or all off (2^size images); bars: the same for
-    columns. The all-off and all-on images are both a bar and a stripe
-    pattern, so they are counted once: K = 2 * 2^size - 2.
-    """
-    size = check_positive_int(size, "size")
-    bits = (onp.arange(2 ** size)[:, None] >> onp.arange(size)) & 1          # (2^size, size)
-    stripes = onp.repeat(bits[:, :, None], size, axis=2)                       # row i = bit i
-    bars = onp.transpose(stripes, (0, 2, 1))[1:-1]                             # drop all-off / all-on
-    return onp.concatenate([stripes, bars]).astype(onp.float64)
-
-
-def bars_and_stripes(n, size=4, rng=None):
-    """n images drawn uniformly from ``bars_and_stripes_patterns(size)``; rng None means seed 0."""
-    n = check_positive_int(n, "n")
-    patterns = bars_and_stripes_patterns(size)
-    rng = as_rng(0 if rng is None else rng)
-    return patterns[rng.integers(0, len(patterns), size=n)]
-
-
-def bars_and_stripes_entropy(size=4):
-    """H = log(2^(size+1) - 2) nats: the data are uniform over the distinct patterns."""
-    size = check_positive_int(size, "size")
-    return math.log(2 ** (size + 1) - 2)
-
-
-SHAPES = ("filled square", "outlined square", "plus", "horizontal line",
-          "vertical line", "diagonal line", "disk")
-
-
-def _draw_shape(kind, rng, rr, cc):
-    """One 8 x 8 boolean mask of shape ``kind`` at a random position and size."""
-    if kind in (0, 1):                                    # square, side 2..5 (outlined: 3..6)
-        side = rng.integers(2, 6) if kind == 0 else rng.integers(3, 7)
-        r0, c0 = rng.integers(0, 9 - side, size=2)
-        inside = (rr >= r0) & (rr < r0 + side) & (cc >= c0) & (cc < c0 + side)
-        if kind == 0:
-            return inside
-        core = (rr > r0) & (rr < r0 + side - 1) & (cc > c0) & (cc < c0 + side - 1)
-        return inside & ~core
-    if kind == 2:                                         # plus with arms of 1 or 2 pixels
-        arm = rng.integers(1, 3)
-        r, c = rng.integers(arm, 8 - arm, size=2)
-        return ((rr == r) & (abs(cc - c) <= arm)) | ((cc == c) & (abs(rr - r) <= arm))
-    if kind in (3, 4):                                    # straight line, 3..8 pixels
-        length = rng.integers(3, 9)
-        fixed, start = rng.integers(0, 8), rng.integers(0, 9 - length)
-        along, across = (cc, rr) if kind == 3 else (rr, cc)
-        return (across == fixed) & (along >= start) & (along < start + length)
-    if kind == 5:                                         # diagonal line, either direction
-        length = rng.integers(3, 9)
-        r0, c0 = rng.integers(0, 9 - length, size=2)
-        step = cc - c0
-        on = (step >= 0) & (step < length)
-        if rng.integers(0, 2):
-            return on & (rr == r0 + step)
-        return on & (rr == r0 + length - 1 - step)
-    centre = rng.uniform(2.0, 5.0, size=2)                # disk of radius 1.2..2.6
-    radius = rng.uniform(1.2, 2.6)
-    return (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius ** 2
-
-
-def shapes8(n, rng=None, labels=False):
-    """n procedurally drawn 8 x 8 binary images, (n, 8, 8) float64 in {0, 1}.
-
-    Each image holds one shape of a kind drawn uniformly from ``SHAPES``, at a
-    random position and size. Same rng, same images (rng None means seed 0).
-    With ``labels``, also the kind index of each image, (n,) int.
-    """
-    n = check_positive_int(n, "n")
-    rng = as_rng(0 if rng is None else rng)
-    rr, cc = onp.mgrid[0:8, 0:8]
-    kinds = rng.integers(0, len(SHAPES), size=n)
-    images = onp.stack([_draw_shape(k, rng, rr, cc) for k in kinds]).astype(onp.float64)
-    return (images, kinds.astype(onp.int64)) if labels else images
-
-
-def digits8(threshold=8):
-    """scikit-learn's bundled 8 x 8 handwritten digits, binarized: (1797, 8, 8), 1 where intensity >= threshold.
-
-    Intensities run 0..16. Needs scikit-learn, which tinygen does not depend on.
-    """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 16:
-        raise ValueError(f"threshold: expected a number in (0, 16], got {threshold!r}")
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as err:
-        raise ImportError(
-            "digits8 needs scikit-learn for its bundled digits; install it with `pip install scikit-learn`"
-        ) from err
-    return (load_digits().images >= threshold).astype(onp.float64)
