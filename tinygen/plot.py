@@ -1,22 +1,25 @@
 """Figures for demos: densities, samples, per-layer panels, masks, image grids, curves.
 
-Headless by default (the Agg backend), so demos run on machines without a
-display. Models never import this module; demos and benchmarks do.
+This module never picks the matplotlib backend: the environment (MPLBACKEND)
+or the caller does, so the same demo shows its figures inline in Jupyter and
+writes PNGs from a script (matplotlib falls back to Agg without a display).
+Models never import this module; demos and benchmarks do.
 
 Most functions draw into a matplotlib ``ax`` the caller made, so panels can be
 combined freely; ``layer_panels`` and ``image_grid`` make their own Figure.
-Finish with ``save(fig, path)``.
+Finish with ``save(fig, path)``, or in a demo ``show(fig, name, out)``, which
+also displays the figure inline when run in a notebook.
 """
 import os
+import sys
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as onp
+from matplotlib.colors import TwoSlopeNorm
 
-matplotlib.use("Agg")  # no display needed; must come before pyplot is imported
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as onp  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+from ._validate import as_float_array, check_positive_int
 
-from ._validate import as_float_array, check_positive_int  # noqa: E402
+QUICK_ENV = "TINYGEN_QUICK"  # "1": demos run at the tiny sizes they declare (tests, a first look)
 
 DEFAULT_BOUNDS = ((-1.5, 2.5), (-1.0, 1.5))  # frames the two moons at noise <= 0.1
 
@@ -169,8 +172,9 @@ def curves(ax, history_like, title=None, ylabel=None, xlabel="step"):
     return ax
 
 
-def save(fig, path, dpi=110):
-    """Write ``fig`` as a PNG at ``path`` (parent folders created), close it, return the path."""
+def save(fig, path, dpi=110, close=True):
+    """Write ``fig`` as a PNG at ``path`` (parent folders created), close it unless
+    ``close=False``, and return the path."""
     path = os.fspath(path)
     parent = os.path.dirname(path)
     if parent:
@@ -178,5 +182,48 @@ def save(fig, path, dpi=110):
     if fig.get_layout_engine() is None:
         fig.tight_layout()  # keeps axis labels of neighbouring panels from overlapping
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    if close:
+        plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------- demos: one source, script or notebook
+
+def in_notebook():
+    """True inside a Jupyter (IPython) kernel."""
+    return "ipykernel" in sys.modules
+
+
+def quick():
+    """True when the environment asks for tiny demo runs (``TINYGEN_QUICK=1``)."""
+    return os.environ.get(QUICK_ENV, "") not in ("", "0")
+
+
+def demo_args(parser, quick_values=None, argv=None):
+    """A demo's options: the command line in a script, the defaults in a notebook.
+
+    A kernel's own argv (``-f kernel.json``) is not the demo's, so in a notebook
+    only the defaults are used. With ``TINYGEN_QUICK=1`` the defaults are first
+    replaced by ``quick_values`` (a dict of option -> value: few steps, small data),
+    which is how the tests run every demo and notebook in seconds.
+    """
+    if quick_values is not None and not isinstance(quick_values, dict):
+        raise TypeError(f"quick_values: expected a dict of option -> value, got {type(quick_values).__name__}")
+    if quick() and quick_values:
+        parser.set_defaults(**quick_values)
+    if argv is None:
+        argv = [] if in_notebook() else sys.argv[1:]
+    return parser.parse_args(argv)
+
+
+def show(fig, name, out=None, dpi=110):
+    """Finish a demo figure: write ``out/name.png`` (when out is given), show it inline
+    in a notebook, then close it. Returns the path written, or None."""
+    path = save(fig, os.path.join(out, f"{name}.png"), dpi=dpi, close=False) if out else None
+    if in_notebook():
+        from IPython.display import display  # present wherever a kernel runs
+        display(fig)
     plt.close(fig)
+    if path:
+        print("wrote", path)
     return path
