@@ -124,39 +124,28 @@ def _copy_tree(template, flat):
     return tree_views(template, flat.copy())
 
 
-def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=None,
-        optimizer="adam", x_val=None, context_val=None, eval_every=None,
-        log_every=None, progress=True, callback=None, lr_schedule="constant"):
-    """Minimize ``model.loss`` by minibatch gradient descent.
-
-    model: anything with ``loss(params, x, rng[, context=])`` returning a scalar.
-    params: its params pytree (``model.init(rng)``); it is not modified.
-    x: training data, first axis = examples; context: optional c, same first axis.
-    optimizer: "adam" or "sgd", or an object with ``init``/``update``.
-    x_val (and context_val): held-out data, evaluated every ``eval_every`` steps.
-    progress: print "step, loss, steps/s" lines to stderr every ``log_every`` steps.
-    callback(step, params, loss): called after every step.
-    lr_schedule: "constant", or "cosine": eta_t = eta (1 + cos(pi t / T)) / 2, which
-        decays to 0 at the last step and usually buys a lower final loss.
-
-    Returns (params, history) where history has lists "step", "loss",
-    "val_step", "val_loss" and floats "seconds", "steps_per_s".
-    """
-    steps = check_positive_int(steps, "steps")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    rng = as_rng(rng)
-    x = as_examples(x, "x")
-    context = as_rows_like(context, x)
-    if x_val is not None:
-        x_val = as_examples(x_val, "x_val")
-        context_val = as_rows_like(context_val, x_val, "context_val", "x_val")
+def _make_optimizer(optimizer, lr):
     if isinstance(optimizer, str):
         check_option(optimizer, "optimizer", OPTIMIZERS)
-        opt = OPTIMIZERS[optimizer](lr=lr)
-    elif hasattr(optimizer, "init") and hasattr(optimizer, "update"):
-        opt = optimizer
-    else:
-        raise TypeError(f"optimizer: expected 'adam', 'sgd' or an optimizer object, got {type(optimizer).__name__}")
+        return OPTIMIZERS[optimizer](lr=lr)
+    if hasattr(optimizer, "init") and hasattr(optimizer, "update"):
+        return optimizer
+    raise TypeError(f"optimizer: expected 'adam', 'sgd' or an optimizer object, got {type(optimizer).__name__}")
+
+
+def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr_schedule="constant",
+             evaluate=None, eval_every=None, log_every=None, progress=True, callback=None):
+    """The training loop itself: theta <- update(theta, grad_theta objective(theta, rng)), ``steps`` times.
+
+    objective(params, rng) -> scalar: the loss of one step; it draws whatever it needs
+        (a minibatch for ``fit``, fresh eps ~ N(0, I) for reverse-KL fitting) from rng.
+    evaluate(params) -> float: an optional held-out score, every ``eval_every`` steps.
+    The other options are ``fit``'s. Returns (params, history) like ``fit``; stops with
+    ``NonFiniteLossError`` (holding the last finite params) when a loss or gradient is NaN/inf.
+    """
+    steps = check_positive_int(steps, "steps")
+    rng = as_rng(rng)
+    opt = _make_optimizer(optimizer, lr)
     check_option(lr_schedule, "lr_schedule", ("constant", "cosine"))
     if lr_schedule == "cosine" and not hasattr(opt, "lr"):
         raise TypeError("optimizer: a cosine lr_schedule needs an optimizer with an lr attribute")
@@ -171,20 +160,12 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
     live = tree_views(params, flat)
     state = opt.init(flat)
     last_good = flat.copy()  # at step 1 there is nothing better than the initial params
-    objective = value_and_grad(lambda p, xb, cb, r: _loss_call(model, p, xb, r, cb))
+    value_grad = value_and_grad(objective)
 
-    n = x.shape[0]
-    b = min(batch_size, n)
-    order, cursor = rng.permutation(n), 0
     history = {"step": [], "loss": [], "val_step": [], "val_loss": [], "seconds": 0.0, "steps_per_s": 0.0}
     start = time.perf_counter()
     for step in range(1, steps + 1):
-        if cursor + b > n:  # new epoch: reshuffle so every example is seen once per pass
-            order, cursor = rng.permutation(n), 0
-        idx = order[cursor:cursor + b]
-        cursor += b
-        cb = None if context is None else context[idx]
-        loss, grad = objective(live, x[idx], cb, rng)
+        loss, grad = value_grad(live, rng)
         grad = tree_flatten(grad)
         loss = float(loss)
         if not (onp.isfinite(loss) and onp.all(onp.isfinite(grad))):
@@ -206,10 +187,9 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
         history["loss"].append(loss)
         if callback is not None:
             callback(step, live, loss)
-        if x_val is not None and (step % eval_every == 0 or step == steps):
-            val = float(_loss_call(model, live, x_val, rng, context_val))
+        if evaluate is not None and (step % eval_every == 0 or step == steps):
             history["val_step"].append(step)
-            history["val_loss"].append(val)
+            history["val_loss"].append(float(evaluate(live)))
         if progress and (step % log_every == 0 or step == steps):
             rate = step / (time.perf_counter() - start)
             line = f"step {step:>6}/{steps}  loss {loss:9.4f}"
@@ -221,3 +201,51 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
     history["seconds"] = time.perf_counter() - start
     history["steps_per_s"] = steps / history["seconds"]
     return _copy_tree(params, flat), history
+
+
+def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=None,
+        optimizer="adam", x_val=None, context_val=None, eval_every=None,
+        log_every=None, progress=True, callback=None, lr_schedule="constant"):
+    """Minimize ``model.loss`` by minibatch gradient descent.
+
+    model: anything with ``loss(params, x, rng[, context=])`` returning a scalar.
+    params: its params pytree (``model.init(rng)``); it is not modified.
+    x: training data, first axis = examples; context: optional c, same first axis.
+    optimizer: "adam" or "sgd", or an object with ``init``/``update``.
+    x_val (and context_val): held-out data, evaluated every ``eval_every`` steps.
+    progress: print "step, loss, steps/s" lines to stderr every ``log_every`` steps.
+    callback(step, params, loss): called after every step.
+    lr_schedule: "constant", or "cosine": eta_t = eta (1 + cos(pi t / T)) / 2, which
+        decays to 0 at the last step and usually buys a lower final loss.
+
+    Returns (params, history) where history has lists "step", "loss",
+    "val_step", "val_loss" and floats "seconds", "steps_per_s".
+    The loop is ``minimize``; fit adds the minibatches: each epoch visits every
+    example once, in an order reshuffled from rng.
+    """
+    steps = check_positive_int(steps, "steps")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    rng = as_rng(rng)
+    x = as_examples(x, "x")
+    context = as_rows_like(context, x)
+    evaluate = None
+    if x_val is not None:
+        x_val = as_examples(x_val, "x_val")
+        context_val = as_rows_like(context_val, x_val, "context_val", "x_val")
+        evaluate = lambda p: _loss_call(model, p, x_val, rng, context_val)  # noqa: E731
+    _make_optimizer(optimizer, lr)  # a wrong optimizer is reported before any data is touched
+
+    n = x.shape[0]
+    b = min(batch_size, n)
+    epoch = {"order": rng.permutation(n), "cursor": 0}
+
+    def objective(p, r):
+        if epoch["cursor"] + b > n:  # new epoch: reshuffle so every example is seen once per pass
+            epoch["order"], epoch["cursor"] = r.permutation(n), 0
+        idx = epoch["order"][epoch["cursor"]:epoch["cursor"] + b]
+        epoch["cursor"] += b
+        return _loss_call(model, p, x[idx], r, None if context is None else context[idx])
+
+    return minimize(objective, params, steps, lr=lr, rng=rng, optimizer=optimizer, lr_schedule=lr_schedule,
+                    evaluate=evaluate, eval_every=eval_every, log_every=log_every, progress=progress,
+                    callback=callback)
