@@ -140,6 +140,16 @@ def fit_reverse_kl(model, params, log_p_tilde, steps=2000, n_samples=256, rng=0,
     return params, history
 
 
+def recipe(steps):
+    """The training recipe of demo 09 and benchmarks/bench_vi.py, as keywords for ``fit_reverse_kl``.
+
+    256 samples of q per step, Adam with lr 2e-2 decayed by a cosine schedule, and the
+    target annealed (beta from 0.01 to 1) over the first half of the steps.
+    """
+    steps = check_positive_int(steps, "steps")
+    return {"steps": steps, "n_samples": 256, "lr": 2e-2, "lr_schedule": "cosine", "anneal": steps // 2}
+
+
 def reverse_kl(model, params, log_p_tilde, n=10000, rng=0, log_z=None):
     """(estimate, standard error) of D_KL(q || p) when ``log_z`` is given, else of the bound.
 
