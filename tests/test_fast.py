@@ -135,6 +135,24 @@ CASE_MAKERS += [(f"made:{lik}", (lambda lik: lambda rng: _made_case(lik, rng))(l
                 for lik in ("gaussian", "bernoulli", "categorical")]
 CASE_MAKERS += [(f"mlp:{act}", (lambda act: lambda rng: _mlp_case(act, rng))(act)) for act in sorted(ACTIVATIONS)]
 CASE_MAKERS += [("pixelcnn", _pixelcnn_case)]
+
+
+def _mixed_stack_case(rng):
+    """Every layer with a step in tinygen/fast/flow.py, with a context, in one Compose."""
+    from tinygen.flows import ActNorm, AffineCoupling, Compose, MAFLayer, Permutation
+    flow = Compose([ActNorm(3), AffineCoupling(3, [1, 0, 1], hidden=(6,), context_dim=2),
+                    Permutation(3, "random", rng=1), MAFLayer(3, hidden=(7,), context_dim=2)])
+    params = _perturb(flow.init(rng), rng, 0.3)
+    context = rng.standard_normal((3, 2))
+    x = rng.standard_normal((3, 3))
+
+    def f(p, v):
+        z, ld = flow.inverse(p, v, context[:anp.shape(v)[0]])
+        return anp.concatenate([anp.ravel(z), ld])
+    return params, x, f
+
+
+CASE_MAKERS += [("flow:mixed_stack", _mixed_stack_case)]
 CASE_MAKERS += [(f"vae:{q}", (lambda q: lambda rng: _vae_case(q, rng))(q)) for q in ("gaussian", "planar", "iaf")]
 IDS = [name for name, _ in CASE_MAKERS]
 
@@ -194,22 +212,28 @@ def _spy(monkeypatch, module, name):
 def test_training_step_runs_the_kernels_and_disabled_runs_none(monkeypatch):
     mlp_calls = _spy(monkeypatch, fast.mlp, "mlp_fused")
     coupling_calls = _spy(monkeypatch, fast.coupling, "coupling_fused")
+    stack_calls = _spy(monkeypatch, fast.flow, "stack_fused")
     model = RealNVP(2, n_layers=2, hidden=(8,))
     params, x = model.init(0), onp.random.default_rng(0).standard_normal((16, 2))
     grad(lambda p: model.loss(p, x))(params)
-    assert len(coupling_calls) == 2  # one fused density pass per coupling layer
-    mlp_calls.clear()
-    coupling_calls.clear()
+    assert len(stack_calls) == 1  # the whole stack's density direction is one operation
+    layer = model.flow.layers[0]
+    grad(lambda p: anp.sum(layer.inverse(p, x)[1]))(params[0])
+    assert len(coupling_calls) == 1  # a single coupling layer has its own kernel
+    grad(lambda p: anp.sum(model.sample(p, 4, rng=0)))(params)
+    assert len(mlp_calls) == 2  # sampling runs f, whose conditioners use the fused MLP
+    for calls in (mlp_calls, coupling_calls, stack_calls):
+        calls.clear()
     with fast.disabled():
         assert not fast.is_enabled()
         grad(lambda p: model.loss(p, x))(params)
         with fast.enabled():
             assert fast.is_enabled()
     assert fast.is_enabled()
-    assert mlp_calls == [] and coupling_calls == []
+    assert mlp_calls == [] and coupling_calls == [] and stack_calls == []
     # untraced evaluation needs no backward pass: it runs the reference code too
     model.log_prob(params, x)
-    assert coupling_calls == []
+    assert stack_calls == []
 
 
 def test_a_subclass_gets_the_reference_code(monkeypatch):
