@@ -107,6 +107,15 @@ def _made_case(likelihood, rng):
     return params, x, f
 
 
+def _made_log_prob_case(rng):
+    """A Gaussian MADE's log p(x | c) over two mask sets (each set has its own fused pass)."""
+    model = MADE(3, hidden=(7, 6), context_dim=2, n_masks=2, order="random", seed=int(rng.integers(99)))
+    params = _perturb(model.init(rng), rng)
+    context = rng.standard_normal((4, 2))
+    x = rng.standard_normal((4, 3))
+    return params, x, lambda p, v: model.log_prob(p, v, context[:anp.shape(v)[0]])
+
+
 def _mlp_case(activation, rng):
     masks = [rng.integers(0, 2, (3, 5)).astype(float), None, None]
     mlp = MLP((3, 5, 4, 2), activation=activation, masks=[masks[0], onp.ones((5, 4)), onp.ones((4, 2))])
@@ -133,6 +142,7 @@ CASE_MAKERS = [(f"flow:{name}", (lambda factory: lambda rng: _flow_case(factory,
                for name, factory in CASES]
 CASE_MAKERS += [(f"made:{lik}", (lambda lik: lambda rng: _made_case(lik, rng))(lik))
                 for lik in ("gaussian", "bernoulli", "categorical")]
+CASE_MAKERS += [("made:gaussian_log_prob", _made_log_prob_case)]
 CASE_MAKERS += [(f"mlp:{act}", (lambda act: lambda rng: _mlp_case(act, rng))(act)) for act in sorted(ACTIVATIONS)]
 CASE_MAKERS += [("pixelcnn", _pixelcnn_case)]
 
@@ -234,6 +244,25 @@ def test_training_step_runs_the_kernels_and_disabled_runs_none(monkeypatch):
     # untraced evaluation needs no backward pass: it runs the reference code too
     model.log_prob(params, x)
     assert stack_calls == []
+
+
+def test_made_training_runs_one_fused_pass(monkeypatch):
+    calls = _spy(monkeypatch, fast.made, "made_fused")
+    model = MADE(2, hidden=(8, 8))
+    x = onp.random.default_rng(0).standard_normal((16, 2))
+    grad(lambda p: model.loss(p, x))(model.init(0))
+    assert len(calls) == 1 and model.n_passes == 1  # and the pass is still counted
+
+
+@pytest.mark.parametrize("rho", [-1e4, -800.0, -40.0, -30.5, -29.5, -5.0, 0.0, 3.0, 40.0, 800.0])
+def test_log_softplus_of_the_made_kernel_is_exact_at_the_extremes(rho):
+    import mpmath
+    mpmath.mp.dps = 50
+    log_sigma, dlog = fast.made._log_softplus(onp.array([rho]))
+    exact = mpmath.log(mpmath.log1p(mpmath.exp(rho)))
+    exact_d = mpmath.diff(lambda r: mpmath.log(mpmath.log1p(mpmath.exp(r))), rho)
+    assert abs(log_sigma[0] - float(exact)) <= 1e-15 * max(1.0, abs(float(exact)))
+    assert abs(dlog[0] - float(exact_d)) <= 1e-14
 
 
 def test_a_subclass_gets_the_reference_code(monkeypatch):
