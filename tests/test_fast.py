@@ -131,11 +131,15 @@ def _pixelcnn_case(rng):
     return params, x, lambda p, v: anp.ravel(model.logits(p, v))
 
 
-def _vae_case(posterior, rng):
-    model = VAE(3, 2, hidden=(6,), posterior=posterior, n_flows=2, flow_hidden=(5,))
+def _vae_case(posterior, rng, decoder_scale="learned"):
+    model = VAE(3, 2, hidden=(6, 5), posterior=posterior, n_flows=2, flow_hidden=(5,), decoder_scale=decoder_scale)
     params = _perturb(model.init(rng), rng, 0.1)
     x = rng.standard_normal((3, 3))
-    return params, x, lambda p, v: model.elbo(p, v, rng=7, n_samples=2)["elbo"]
+
+    def f(p, v):
+        parts = model.elbo(p, v, rng=7, n_samples=2)
+        return anp.concatenate([parts["elbo"], parts["reconstruction"], 2.0 * parts["complexity"]])
+    return params, x, f
 
 
 CASE_MAKERS = [(f"flow:{name}", (lambda factory: lambda rng: _flow_case(factory, rng))(factory))
@@ -164,6 +168,7 @@ def _mixed_stack_case(rng):
 
 CASE_MAKERS += [("flow:mixed_stack", _mixed_stack_case)]
 CASE_MAKERS += [(f"vae:{q}", (lambda q: lambda rng: _vae_case(q, rng))(q)) for q in ("gaussian", "planar", "iaf")]
+CASE_MAKERS += [("vae:gaussian_fixed_scale", lambda rng: _vae_case("gaussian", rng, decoder_scale=0.3))]
 IDS = [name for name, _ in CASE_MAKERS]
 
 
@@ -244,6 +249,18 @@ def test_training_step_runs_the_kernels_and_disabled_runs_none(monkeypatch):
     # untraced evaluation needs no backward pass: it runs the reference code too
     model.log_prob(params, x)
     assert stack_calls == []
+
+
+def test_vae_training_runs_one_fused_elbo_and_draws_the_same_noise(monkeypatch):
+    calls = _spy(monkeypatch, fast.vae, "elbo_fused")
+    model = VAE(2, 2, hidden=(8, 8))
+    params, x = model.init(0), onp.random.default_rng(0).standard_normal((16, 2))
+    loss_fast, g_fast = tinygen.optim.value_and_grad(lambda p: model.loss(p, x, rng=3))(params)
+    assert len(calls) == 1
+    with fast.disabled():
+        loss_ref, g_ref = tinygen.optim.value_and_grad(lambda p: model.loss(p, x, rng=3))(params)
+    _close(loss_fast, loss_ref, RTOL1, "VAE loss")
+    _close(_flat(g_fast), _flat(g_ref), RTOL1, "VAE loss gradient")
 
 
 def test_made_training_runs_one_fused_pass(monkeypatch):
