@@ -21,6 +21,11 @@ whose left side is strictly increasing in a (derivative 1 + c (1 - tanh^2 a)
 > 0 as c > -1), and |c tanh a| <= |c| brackets the root in [y - |c|, y + |c|].
 ``_inverse`` finds a by vectorized bisection plus Newton polishing, then
 z = x - u_hat tanh(a) and log|det dg/dx| = -log|1 + c (1 - tanh^2 a)|.
+
+``planar_forward`` is the forward map on its own, for one layer shared by
+every z or for one layer per row (the VAE's amortized posterior, whose encoder
+emits u, w, b for each x). ``planar_model`` stacks K layers on a learned
+Gaussian, the flow that ``tinygen.vi`` fits to U1-U4 as in the paper.
 """
 import autograd.numpy as np
 import numpy as onp
