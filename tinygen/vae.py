@@ -55,9 +55,9 @@ class VAE:
         "network" (s_theta(z) = softplus of a second decoder head) or a positive number (fixed s).
     posterior: None / "gaussian", "planar" (n_flows planar layers, one set of parameters for
         all x), "amortized_planar" (n_flows planar layers whose u, w, b the encoder emits
-        per x: the paper's construction, and the one that tightens the bound; "planar"
-        stays for comparison) or "iaf" (n_flows IAF layers with flow_hidden units,
-        context = encoder features).
+        per x: the paper's construction; "planar" stays as an option, for comparison, and
+        benchmarks/REPORT_vi.md measures both) or "iaf" (n_flows IAF layers with
+        flow_hidden units, context = encoder features).
     """
 
     def __init__(self, x_dim, z_dim, hidden=(64, 64), likelihood="gaussian", posterior=None,
