@@ -6,7 +6,7 @@ import numpy as onp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
+from tinygen.testing.strategies import seeds
 
 from tinygen.arm import MADE, sequential_log_prob
 from tinygen.evaluate import grid_integral

@@ -8,7 +8,7 @@ from autograd.test_util import check_grads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import seeds
+from tinygen.testing.strategies import seeds
 from tinygen import data, fit
 from tinygen.arm.pixelcnn import PixelCNN, im2col, mask, masked_conv2d
 from tinygen.functional import logsumexp

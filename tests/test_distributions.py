@@ -13,7 +13,7 @@ import pytest
 from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import dims, positive_floats, seeds, vectors
+from tinygen.testing.strategies import dims, positive_floats, seeds, vectors
 
 from tinygen import distributions as dist
 

@@ -9,7 +9,7 @@ import pytest
 from autograd.misc import flatten
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
+from tinygen.testing.strategies import seeds
 
 from tinygen.evaluate import grid_integral
 from tinygen.flows import IAF, MAF, IAFLayer, MAFLayer

@@ -2,7 +2,7 @@
 import numpy as onp
 import pytest
 from hypothesis import given, settings
-from strategies import batch_sizes, seeds
+from tinygen.testing.strategies import batch_sizes, seeds
 
 from tinygen.distributions import StandardNormal
 from tinygen.flows import ActNorm, AffineCoupling, Compose, ElementwiseAffine, FlowModel, Permutation

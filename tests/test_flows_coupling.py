@@ -5,7 +5,7 @@ import numpy as onp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
+from tinygen.testing.strategies import seeds
 
 import tinygen
 from tinygen.flows import AffineCoupling, Compose, FlowModel, SplineCoupling

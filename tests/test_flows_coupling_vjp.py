@@ -6,7 +6,7 @@ from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import seeds
+from tinygen.testing.strategies import seeds
 from tinygen.flows.coupling import AffineCoupling
 
 

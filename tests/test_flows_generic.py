@@ -15,7 +15,7 @@ from autograd.misc import flatten
 from flow_cases import CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import batch_sizes, batches, dims, seeds
+from tinygen.testing.strategies import batch_sizes, batches, dims, seeds
 
 from tinygen.flows import Compose
 

@@ -7,7 +7,7 @@ from autograd.test_util import check_grads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import dims, finite_floats, seeds
+from tinygen.testing.strategies import dims, finite_floats, seeds
 from tinygen.flows import PlanarFlow, constrained_u
 from tinygen.flows.planar import solve_along_w
 

@@ -4,7 +4,7 @@ import pytest
 from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
+from tinygen.testing.strategies import seeds
 
 import tinygen
 from tinygen import functional as F

@@ -4,7 +4,7 @@ import pytest
 from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import batch_sizes, seeds
+from tinygen.testing.strategies import batch_sizes, seeds
 
 from tinygen import nn
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from tinygen.nn import ACTIVATIONS, MLP
 
-from strategies import seeds
+from tinygen.testing.strategies import seeds
 
 
 @settings(max_examples=30)

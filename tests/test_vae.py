@@ -14,7 +14,7 @@ from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import seeds
+from tinygen.testing.strategies import seeds
 from tinygen.functional import inv_softplus, logsumexp
 from tinygen.vae import VAE
 
