@@ -9,7 +9,6 @@ from hypothesis.extra.numpy import arrays
 
 from tinygen import evaluate
 from tinygen.distributions import Normal, StandardNormal
-
 from tinygen.testing.strategies import finite_floats
 
 

@@ -6,8 +6,8 @@ from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygen.testing.strategies import seeds
 from tinygen.flows.coupling import AffineCoupling
+from tinygen.testing.strategies import seeds
 
 
 @settings(max_examples=25)

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygen.testing import check_flow
-from tinygen.testing.strategies import batch_sizes, dims, seeds
 from tinygen.distributions import Normal
 from tinygen.flows import ActNorm, ElementwiseAffine, Exp, FlowModel, Scale, Uniform
+from tinygen.testing.strategies import batch_sizes, dims, seeds
 
 log_scales = st.sampled_from([0.1, 1.0, 5.0])  # log a_d up to +-5*3: a_d from e^-15 to e^15
 

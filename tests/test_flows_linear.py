@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygen.testing import check_flow
-from tinygen.testing.strategies import batch_sizes, dims, seeds
 from tinygen.flows import ActNorm, Compose, ElementwiseAffine, FlowModel, LULinear, Permutation
 from tinygen.flows.linear import solve_triangular
+from tinygen.testing.strategies import batch_sizes, dims, seeds
 
 scales = st.sampled_from([0.1, 1.0, 3.0])
 

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygen.testing import check_flow
-from tinygen.testing.strategies import batch_sizes, dims, seeds
 from tinygen.flows import ElementwiseSpline, FlowModel, rq_spline
 from tinygen.flows.splines import spline_knots
+from tinygen.testing.strategies import batch_sizes, dims, seeds
 
 bins = st.integers(min_value=1, max_value=10)
 bounds = st.floats(min_value=0.5, max_value=5.0)

@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygen.nn import ACTIVATIONS, MLP
-
 from tinygen.testing.strategies import seeds
 
 

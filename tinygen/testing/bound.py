@@ -40,6 +40,7 @@ def check_bound(lower_bound, log_evidence, *, k=None, tight=False, repeats=100, 
     so the mean must equal log p(x) within n_se se + atol. n_se = 4: a correct bound fails
     a row by chance with probability ~3e-5 per point. atol covers float64 rounding of sums
     of O(10) log-terms when se = 0 (an exact posterior with no Monte Carlo noise).
+    The report keeps ``report.estimates``: {K: (mean, se)} per data point (K None without k).
     """
     rng = as_rng(rng)
     repeats = check_positive_int(repeats, "repeats", minimum=2)
@@ -51,11 +52,12 @@ def check_bound(lower_bound, log_evidence, *, k=None, tight=False, repeats=100, 
     n = log_px.size
     report = Report(f"check_bound({getattr(lower_bound, '__name__', type(lower_bound).__name__)}, n={n})",
                     notes=[f"means of {repeats} independent estimates per point, +- {n_se:g} standard errors"])
-    stats = []
+    stats, report.estimates = [], {}
     for kk in ks:
         fn = lower_bound if kk is None else (lambda r, kk=kk: lower_bound(r, kk))
         mean, se = _repeat(fn, rng, repeats, n)
         stats.append((mean, se))
+        report.estimates[kk] = (mean, se)
         label = "" if kk is None else f" at K={kk}"
         excess = (mean - log_px) - n_se * se  # > atol: above log p(x) beyond its MC error
         i = int(onp.argmax(excess))
