@@ -99,8 +99,10 @@ def _log_det_vs_autograd(report, name, fn, params, v, c, atol, label):
     worst, where = -1.0, ""
     for i in range(v.shape[0]):
         J = autograd.jacobian(lambda p: fn(params, p[None], context=_row(c, i))[0][0])(v[i])
-        sign, exact = onp.linalg.slogdet(onp.asarray(J, dtype=float))
-        err = onp.inf if sign == 0 or not onp.isfinite(log_det[i]) else abs(log_det[i] - exact) / max(1.0, abs(exact))
+        with onp.errstate(invalid="ignore"):  # a NaN Jacobian is reported below, not warned about
+            sign, exact = onp.linalg.slogdet(onp.asarray(J, dtype=float))
+        err = abs(log_det[i] - exact) / max(1.0, abs(exact))
+        err = onp.inf if sign == 0 or not onp.isfinite(err) else err  # NaN or a singular J fails
         if err > worst:
             worst = err
             where = (f"at {label}[{i}] = {fmt(v[i])}: hand-written {log_det[i]:.6g}, autograd "
@@ -187,8 +189,8 @@ def check_flow(flow, params=None, *, rng=0, context=None, n=4, bound=3.0, atol=1
 def _gradients(report, flow, params, v, c, rng):
     """Every float leaf of params gets a finite gradient, nonzero somewhere, from a random
     linear function of both directions' outputs and log-dets."""
-    named = [(path, leaf) for path, leaf in leaves(params) if onp.size(leaf)]  # an empty leaf has no entry
-    if not named:
+    named = leaves(params)
+    if not any(onp.size(leaf) for _, leaf in named):
         report.add("every parameter gets a gradient (no parameters)", 0, 0)
         return
     w = rng.standard_normal(v.shape)
@@ -201,8 +203,9 @@ def _gradients(report, flow, params, v, c, rng):
     with warnings.catch_warnings():  # a leaf the output ignores makes autograd warn; we report it
         warnings.simplefilter("ignore")
         grads = leaves(autograd.grad(objective)(params))
-    bad = [f"{path} (shape {onp.shape(leaf)}): " + ("non-finite" if not onp.all(onp.isfinite(g)) else "zero")
-           for (path, leaf), (_, g) in zip(named, grads)
-           if not onp.all(onp.isfinite(g)) or not onp.any(onp.asarray(g) != 0)]
-    report.add(f"every parameter gets a gradient ({len(named)} leaves)", len(bad), 0,
+    named = [(path, onp.asarray(g)) for (path, leaf), (_, g) in zip(named, grads) if onp.size(leaf)]  # skip empty
+    bad = [f"{path} (shape {g.shape}): " + ("non-finite" if not onp.all(onp.isfinite(g)) else "zero")
+           for path, g in named if not onp.all(onp.isfinite(g)) or not onp.any(g != 0)]
+    label = f"{len(named)} leaves" if len(named) > 1 else "1 leaf"
+    report.add(f"every parameter gets a gradient ({label})", len(bad), 0,
                where="no gradient reaches " + ", ".join(bad))
