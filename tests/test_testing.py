@@ -3,11 +3,14 @@ property, on deliberately broken ones (which live here, never in tinygen)."""
 import autograd.numpy as np
 import numpy as onp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygen.arm import MADE
 from tinygen.flows import AffineCoupling, Compose, ElementwiseAffine, FlowModel, PlanarFlow, RealNVP
 from tinygen.testing import (Report, check_autoregressive, check_bound, check_flow, check_normalized, leaves,
                              perturb)
+from tinygen.testing.strategies import dims, orderings, perturbed_params, seeds
 from test_vae import log_evidence, ppca, set_encoder, true_posterior
 
 
@@ -362,3 +365,21 @@ def test_report_is_truthy_prints_a_table_and_keeps_raw_rows():
     assert "b holds" in text and "nan" in text and "-> at x = 3" in text
     with pytest.raises(AssertionError, match="b holds"):
         report.assert_ok()
+
+
+# ---- the public strategies -----------------------------------------------------------------------
+@settings(max_examples=10)
+@given(dim=dims, data=st.data())
+def test_perturbed_params_strategy_feeds_check_flow(dim, data):
+    layer = LeakyReLU(dim)
+    params = data.draw(perturbed_params(layer))
+    assert onp.all(params["log_a"] != 0)  # moved away from the identity a = 1
+    check_flow(layer, params, rng=0, n=2).assert_ok()
+
+
+@settings(max_examples=10)
+@given(dim=st.integers(2, 5), data=st.data(), seed=seeds)
+def test_orderings_strategy_feeds_check_autoregressive(dim, data, seed):
+    order = data.draw(orderings(dim))
+    made = MADE(dim, hidden=(dim + 3,), order=order, seed=seed, activation="tanh")
+    check_autoregressive(made_outputs(made, made.init(seed)), dim, order, full=True).assert_ok()
