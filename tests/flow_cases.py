@@ -1,23 +1,25 @@
 """Every flow layer and model tinygen ships, for the generic property test (tests/test_flows_generic.py).
 
-Each entry is (name, factory) where ``factory(dim, rng)`` returns a flow of dimension ``dim``
-(structure only: masks, orderings and hidden degrees drawn from rng). The test hands it to
-``tinygen.testing.check_flow`` without parameters, so the kit draws ``flow.init`` and
-perturbs every leaf (zero-initialized last layers, ActNorm's identity start): the same
-thing a user gets from ``check_flow(my_layer)``. A factory may set ``min_dim`` (default 1),
-the smallest dimension it makes sense in, and ``max_abs``, the magnitude of the large
-inputs the test uses (default 1e3).
+Each entry is (name, factory) where ``factory(dim, rng)`` returns ``(flow, params)``: a flow
+of dimension ``dim`` (masks, orderings and hidden degrees drawn from rng) and parameters
+made by ``flow.init`` and then ``tinygen.testing.perturb``, which moves every leaf away from
+the identity start (zero-initialized last layers, ActNorm's s = t = 0): the parameters
+``check_flow(flow)`` draws for itself. A factory carries ``min_dim`` (the smallest dimension
+it makes sense in) and ``max_abs`` (the magnitude of the large inputs the generic test uses).
 """
 from tinygen._validate import as_rng
+from tinygen.testing import perturb
 
 CASES = []
 
 
 def case(name, min_dim=1, max_abs=1e3):
-    """Register ``build(dim, rng)`` under ``name``; rng arrives as a Generator."""
+    """Register ``build(dim, rng) -> flow`` under ``name``; rng arrives as a Generator."""
     def register(build):
         def factory(dim, rng):
-            return build(dim, as_rng(rng))
+            rng = as_rng(rng)
+            flow = build(dim, rng)
+            return flow, perturb(flow.init(rng), rng)
 
         factory.min_dim, factory.max_abs = min_dim, max_abs
         CASES.append((name, factory))

@@ -23,17 +23,17 @@ ATOL, LOG_DET_ATOL = 1e-8, 1e-7  # see the module docstring
 
 
 def _make(factory, dim, seed):
-    return factory(max(dim, factory.min_dim), seed)
+    return factory(max(dim, factory.min_dim), seed)  # (flow, perturbed params)
 
 
 @pytest.mark.parametrize("name, factory", CASES, ids=IDS)
 @settings(max_examples=10)
 @given(dim=dims, seed=seeds, data=st.data())
 def test_every_flow_passes_check_flow(name, factory, dim, seed, data):
-    flow = _make(factory, dim, seed)
+    flow, params = _make(factory, dim, seed)
     # O(1) points, or points as large as the case allows (a spline's identity tails, saturated clamps)
     bound = data.draw(st.sampled_from([3.0, factory.max_abs]))
-    check_flow(flow, rng=seed, n=3, bound=bound, large=factory.max_abs, atol=ATOL,
+    check_flow(flow, params, rng=seed, n=3, bound=bound, large=factory.max_abs, atol=ATOL,
                log_det_atol=LOG_DET_ATOL).assert_ok()
 
 
@@ -48,8 +48,10 @@ def test_compositions_pass_check_flow(k, dim, seed):
     # f = f_b o f_a: Compose's log-det, the sum of the two, must be log|det| of the composite Jacobian
     (_, fa), (_, fb) = CASES[k], CASES[(k + 1) % len(CASES)]
     dim = max(dim, fa.min_dim, fb.min_dim)
-    a, b = _as_layer(fa(dim, seed)), _as_layer(fb(dim, seed + 1))
+    (a, pa), (b, pb) = fa(dim, seed), fb(dim, seed + 1)
+    a, b = _as_layer(a), _as_layer(b)
     if b.context_dim not in (0, a.context_dim):  # two different context sizes cannot be shared
-        b = _as_layer(fa(dim, seed + 1))
-    check_flow(Compose([a, b]), rng=seed, n=3, large=min(fa.max_abs, fb.max_abs), atol=ATOL,
+        (b, pb) = fa(dim, seed + 1)
+        b = _as_layer(b)
+    check_flow(Compose([a, b]), [pa, pb], rng=seed, n=3, large=min(fa.max_abs, fb.max_abs), atol=ATOL,
                log_det_atol=LOG_DET_ATOL).assert_ok()
