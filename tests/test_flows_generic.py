@@ -27,7 +27,7 @@ def _make(factory, dim, seed):
 
 
 @pytest.mark.parametrize("name, factory", CASES, ids=IDS)
-@settings(max_examples=10)
+@settings(max_examples=8)
 @given(dim=dims, seed=seeds, data=st.data())
 def test_every_flow_passes_check_flow(name, factory, dim, seed, data):
     flow, params = _make(factory, dim, seed)
@@ -42,7 +42,7 @@ def _as_layer(flow):
 
 
 @pytest.mark.parametrize("k", range(len(CASES)), ids=IDS)
-@settings(max_examples=5)
+@settings(max_examples=4)
 @given(dim=dims, seed=seeds)
 def test_compositions_pass_check_flow(k, dim, seed):
     # f = f_b o f_a: Compose's log-det, the sum of the two, must be log|det| of the composite Jacobian

@@ -282,6 +282,23 @@ def test_check_normalized_importance_sampling_in_more_dimensions():
     assert "E_q[p/q] = 1 within 4 standard errors" in failed(off)
 
 
+def test_check_normalized_with_a_box_or_a_sampler_in_3d():
+    def log_normal(x):  # N(0, I) in 3-D
+        return -0.5 * np.sum(x ** 2, axis=1) - 1.5 * np.log(2 * np.pi)
+
+    # uniform on [-4, 4]^3: the mass outside (~2e-4) is inside 4 standard errors (~0.07)
+    box = check_normalized(log_normal, dim=3, bounds=((-4, 4),) * 3, n=50000)
+    assert box and "uniform on the box" in str(box)
+
+    def sampler(n, rng):  # q = N(0, 1.5^2 I), wider than p
+        x = 1.5 * rng.standard_normal((n, 3))
+        return x, log_normal(x / 1.5) - 3 * np.log(1.5)
+
+    assert check_normalized(log_normal, dim=3, sampler=sampler)
+    half = check_normalized(lambda x: log_normal(x) + np.log(0.5), dim=3, sampler=sampler)
+    assert "E_q[p/q] = 1 within 4 standard errors" in failed(half)
+
+
 def test_check_normalized_reports_nan_and_rejects_bad_arguments():
     report = check_normalized(lambda x: np.where(x[:, 0] > 3, np.nan, -0.5 * x[:, 0] ** 2 - 0.5 * np.log(2 * np.pi)),
                               dim=1, bounds=(-8, 8))
