@@ -105,8 +105,9 @@ def mle_report(title, pairs):
     report = Report(title, notes=[f"plain gradient descent, {args.steps} steps from theta = 0"])
     for name, got, want in pairs:
         err = onp.inf if got is None else float(onp.max(onp.abs(onp.asarray(got) - want)))
-        report.add(name, err, 1e-4, where="the NLL was NaN or infinite" if got is None
-                   else f"gradient descent found {onp.round(got, 5).tolist()}, closed form {onp.round(want, 5).tolist()}")
+        where = ("the NLL was NaN or infinite" if got is None else
+                 f"gradient descent found {onp.round(got, 5).tolist()}, closed form {onp.round(want, 5).tolist()}")
+        report.add(name, err, 1e-4, where=where)
     return report
 
 

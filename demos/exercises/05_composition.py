@@ -25,7 +25,6 @@
 import argparse
 
 import autograd.numpy as np
-import numpy as onp
 
 from tinygen import plot
 from tinygen.flows import AffineCoupling, ElementwiseAffine, Permutation, PlanarFlow

@@ -24,4 +24,5 @@ from .density import check_normalized
 from .flows import check_flow, leaves, perturb
 from .report import Report, Row
 
-__all__ = ["Report", "Row", "check_autoregressive", "check_bound", "check_flow", "check_normalized", "leaves", "perturb"]
+__all__ = ["Report", "Row", "check_autoregressive", "check_bound", "check_flow", "check_normalized", "leaves",
+           "perturb"]

@@ -72,14 +72,16 @@ def check_bound(lower_bound, log_evidence, *, k=None, tight=False, repeats=100, 
     for (k0, (m0, s0)), (k1, (m1, s1)) in zip(zip(ks, stats), zip(ks[1:], stats[1:])):
         drop = (m0 - m1) - n_se * onp.hypot(s0, s1)
         i = int(onp.argmax(drop))
-        report.add(f"E[bound] does not fall from K={k0} to K={k1}", m0[i] - m1[i], n_se * math.hypot(s0[i], s1[i]) + atol,
+        report.add(f"E[bound] does not fall from K={k0} to K={k1}", m0[i] - m1[i],
+                   n_se * math.hypot(s0[i], s1[i]) + atol,
                    where=f"point {i + 1}: {m0[i]:.6g} at K={k0}, {m1[i]:.6g} at K={k1}")
     if len(ks) > 1 and not tight:
         (m0, s0), (m1, s1) = stats[0], stats[-1]
         rise = m1 - m0
         se = onp.hypot(s0, s1)
         i = int(onp.argmin(rise - n_se * se))
-        report.add(f"rise of E[bound] from K={ks[0]} to K={ks[-1]} (must exceed tolerance)", rise[i], n_se * se[i] + atol,
+        report.add(f"rise of E[bound] from K={ks[0]} to K={ks[-1]} (must exceed tolerance)", rise[i],
+                   n_se * se[i] + atol,
                    ok=rise[i] > n_se * se[i] + atol,
                    where=f"point {i + 1}: {m0[i]:.6g} at K={ks[0]}, {m1[i]:.6g} at K={ks[-1]} (+- {se[i]:.2g})")
     return report

@@ -52,8 +52,9 @@ class Report:
 
     def __str__(self):
         failed = len(self.failures)
-        head = f"{self.title}: " + (f"every property holds ({len(self.rows)} checked)" if not failed
-                                    else f"{failed} of {len(self.rows)} {'property' if len(self.rows) == 1 else 'properties'} FAIL")
+        total = len(self.rows)
+        head = f"{self.title}: " + (f"every property holds ({total} checked)" if not failed else
+                                    f"{failed} of {total} {'property' if total == 1 else 'properties'} FAIL")
         width = max([len("property")] + [len(r.property) for r in self.rows])
         lines = [head] + [f"  {n}" for n in self.notes]
         lines.append(f"  {'property':<{width}}  {'worst':>9}  {'tolerance':>9}  result")
