@@ -160,8 +160,10 @@ def test_check_flow_draws_a_context_for_conditional_flows_and_accepts_one():
     flow = AffineCoupling(3, onp.array([1.0, 0.0, 0.0]), hidden=(8,), context_dim=2)
     assert check_flow(flow)
     assert check_flow(flow, context=onp.ones((1, 2)), n=3)
+    report = check_flow(flow, context=onp.random.default_rng(0).normal(size=(5, 2)))  # one point per row
+    assert report and report.notes[0].startswith("5 points")
     with pytest.raises(ValueError, match=r"^context: "):
-        check_flow(flow, context=onp.ones((2, 2)), n=3)
+        check_flow(flow, context=onp.ones((2, 2)), points=onp.zeros((3, 3)))
 
 
 def test_perturb_moves_every_float_leaf_and_keeps_the_tree():

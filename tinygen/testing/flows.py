@@ -117,7 +117,8 @@ def check_flow(flow, params=None, *, rng=0, context=None, n=4, bound=3.0, atol=1
 
     flow: anything with ``dim``, ``init(rng)``, ``forward(params, z, context=None)`` and
     ``inverse(params, x, context=None)`` returning (values (n, D), log|det| (n,)), and
-    ``context_dim`` for a conditional layer (then a context is drawn unless given).
+    ``context_dim`` for a conditional layer (then a context is drawn unless given; a given
+    context of m > 1 rows, one per point, sets n = m).
     params: None draws ``flow.init(rng)`` and perturbs every float leaf (see ``perturb``).
     Points: n uniform in [-bound, bound]^D used as z and n more as x (or ``points``, used as
     both); ``large`` inputs (default 10 * bound) test finiteness and invertibility far out.
@@ -143,6 +144,9 @@ def check_flow(flow, params=None, *, rng=0, context=None, n=4, bound=3.0, atol=1
     dim = check_positive_int(dim, "flow.dim")
     if params is None:
         params = perturb(flow.init(rng), rng)
+    rows = onp.shape(context)[0] if context is not None and onp.ndim(context) == 2 else 1
+    if points is None and rows > 1:
+        n = rows  # one test point per context row
     z = rng.uniform(-bound, bound, (n, dim)) if points is None else as_batch(points, "points", dim)
     x = rng.uniform(-bound, bound, (n, dim)) if points is None else z
     n = z.shape[0]
