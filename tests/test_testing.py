@@ -269,6 +269,7 @@ def test_check_normalized_quadrature_and_a_missing_constant():
     report = check_normalized(lambda x: flow.log_prob(params, x), dim=2, bounds=box)
     assert report, str(report)
     assert "midpoint rule" in str(report)
+    assert check_normalized(lambda x: flow.log_prob(params, x), dim=2, bounds=(-10, 10))  # both axes
     # a Gaussian base without its 1/(2 pi) (a constant factor) integrates to 2 pi
     off = check_normalized(lambda x: flow.log_prob(params, x) + onp.log(2 * onp.pi), dim=2, bounds=box)
     assert failed(off) == ["integral of p(x) over the box = 1"]
@@ -311,6 +312,8 @@ def test_check_normalized_reports_nan_and_rejects_bad_arguments():
         check_normalized(lambda x: x[:, 0], dim=30, support="binary")
     with pytest.raises(ValueError, match=r"^log_prob: "):
         check_normalized(lambda x: x, dim=2, support="binary")
+    with pytest.raises(ValueError, match=r"^bounds: "):
+        check_normalized(lambda x: x[:, 0], dim=1, bounds=((0, 1), (0, 1)))
     with pytest.raises(TypeError, match=r"^n_classes: "):
         check_normalized(lambda x: x[:, 0], dim=2, support="categorical")
 

@@ -10,6 +10,7 @@ a log-det term) integrates to something else, and this check sees it.
 """
 import itertools
 import math
+import numbers
 
 import numpy as onp
 
@@ -41,10 +42,10 @@ class _Watch:
 
 
 def _event_shape(dim):
-    shape = (dim,) if isinstance(dim, int) else tuple(dim)
-    if not shape or not all(isinstance(s, int) and s >= 1 for s in shape):
+    shape = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    if not shape or not all(isinstance(s, numbers.Integral) and s >= 1 for s in shape):
         raise ValueError(f"dim: expected an int >= 1 or an event shape like (H, W), got {dim!r}")
-    return shape
+    return tuple(int(s) for s in shape)
 
 
 def check_normalized(log_prob, *, dim=None, support="continuous", n_classes=None, bounds=None, sampler=None,
@@ -104,6 +105,15 @@ def _enumerate(watch, shape, K, atol):
 
 
 def _quadrature(watch, D, bounds, n, atol):
+    b = onp.asarray(bounds, dtype=float)
+    if D == 2 and b.shape == (2,):
+        b = onp.stack([b, b])  # (lo, hi) for both axes
+    if b.shape == (1, 2):
+        b = b[0]
+    if b.shape != ((2,) if D == 1 else (2, 2)):
+        raise ValueError(f"bounds: expected {'(lo, hi)' if D == 1 else '((lo_1, hi_1), (lo_2, hi_2))'} "
+                         f"for D = {D}, got shape {onp.shape(bounds)}")
+    bounds = b
     total = grid_integral(watch, bounds, n)
     coarse = grid_integral(watch, bounds, n // 2)
     report = Report(f"check_normalized(continuous, D={D})",
