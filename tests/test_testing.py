@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygen.arm import MADE
+from tinygen.arm import MADE, NaiveARM
 from tinygen.flows import AffineCoupling, Compose, ElementwiseAffine, FlowModel, PlanarFlow, RealNVP
 from tinygen.testing import (Report, check_autoregressive, check_bound, check_flow, check_normalized, leaves,
                              perturb)
@@ -197,6 +197,32 @@ def test_check_autoregressive_passes_on_made(likelihood):
     assert report, str(report)
     # the same network under the natural ordering is not autoregressive in that order
     assert not check_autoregressive(made_outputs(made, params), 4, None)
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+def test_check_autoregressive_and_normalized_pass_on_the_naive_arm(likelihood):
+    arm = NaiveARM(3, hidden=(6,), likelihood=likelihood, order=[1, 2, 0], activation="tanh")
+    params = perturb(arm.init(0), 1)
+    by_position = lambda v: np.transpose(arm.outputs(params, v), (0, 2, 1))  # noqa: E731
+    check_autoregressive(by_position, 3, arm.order, full=True).assert_ok()
+    log_p = lambda x: arm.log_prob(params, x)  # noqa: E731
+    if likelihood == "bernoulli":
+        check_normalized(log_p, dim=3, support="binary").assert_ok()
+    else:  # q: a Gaussian with the model's mean and twice its spread (moments from its samples)
+        check_normalized(log_p, dim=3, sampler=_moment_matched(arm.sample(params, 4000, 2))).assert_ok()
+
+
+def _moment_matched(samples, widen=2.0):
+    """A sampler for check_normalized: q = N(mean, widen^2 Cov) of the given samples."""
+    mean, L = samples.mean(0), widen * onp.linalg.cholesky(onp.cov(samples.T))
+
+    def sampler(n, rng):
+        u = rng.standard_normal((n, len(mean)))
+        log_q = (-0.5 * onp.sum(u ** 2, 1) - onp.sum(onp.log(onp.diag(L)))
+                 - 0.5 * len(mean) * onp.log(2 * onp.pi))  # x = mean + L u: log q = log N(u) - log|det L|
+        return mean + u @ L.T, log_q
+
+    return sampler
 
 
 def test_check_autoregressive_finds_a_made_output_mask_with_greater_or_equal():
