@@ -8,7 +8,7 @@ from autograd.test_util import check_grads
 from hypothesis import given, settings
 from scipy import integrate
 
-from strategies import seeds
+from tinygen.testing.strategies import seeds
 from tinygen import data, evaluate
 from tinygen.data.potentials import ENVELOPE_SCALE, Potential, quadrature_log_z
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import seeds
+from tinygen.testing.strategies import seeds
 from tinygen import NonFiniteLossError, data, vi
 from tinygen.flows import IAF, Compose, ElementwiseAffine, FlowModel, LULinear, RealNVP, planar_model
 
