@@ -22,8 +22,8 @@ import autograd.numpy as np
 
 from .._validate import as_rng, check_positive_int
 from ..functional import relu
-from ..nn import dense, init_dense
-from .sequence import SequenceARM
+from ..nn import init_dense
+from .sequence import SequenceARM, positionwise
 
 
 def causal_conv1d(h, layer, kernel_size, dilation):
@@ -39,7 +39,7 @@ def causal_conv1d(h, layer, kernel_size, dilation):
     padded = np.concatenate([np.zeros((n, pad, C_in)), h], axis=1)  # h_s = 0 for s < 1
     # tap j reads h_{t - j d}: in padded coordinates, position t + pad - j d
     taps = [padded[:, pad - j * d: pad - j * d + T] for j in range(k)]
-    return dense(layer, np.concatenate(taps, axis=2))
+    return positionwise(layer, np.concatenate(taps, axis=2))
 
 
 class CausalConvARM(SequenceARM):
@@ -70,4 +70,4 @@ class CausalConvARM(SequenceARM):
         for l, (layer, d) in enumerate(zip(params["conv"], self.dilations)):
             a = relu(causal_conv1d(h, layer, self.kernel_size, d))
             h = a if l == 0 else h + a  # h_1 = relu(conv_1(u)); h_l = h_{l-1} + relu(conv_l(h_{l-1}))
-        return dense(params["out"], relu(h))  # l_t = relu(h_L,t) W_o + b_o
+        return positionwise(params["out"], relu(h))  # l_t = relu(h_L,t) W_o + b_o

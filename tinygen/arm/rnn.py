@@ -18,8 +18,8 @@ import autograd.numpy as np
 import numpy as onp
 
 from .._validate import as_rng, check_positive_int
-from ..nn import dense, init_dense
-from .sequence import SequenceARM
+from ..nn import init_dense
+from .sequence import SequenceARM, positionwise
 
 
 class RNNARM(SequenceARM):
@@ -42,7 +42,7 @@ class RNNARM(SequenceARM):
     def hidden_states(self, params, e):
         """h_1, ..., h_T stacked, shape (n, T, H), from one-hot tokens e (n, T, V)."""
         u = self.shifted(e)                 # (n, T, V + 1): <start>, x_1, ..., x_{T-1}
-        a = np.dot(u, params["W_x"])        # u_t W_x for every t at once (a row per symbol)
+        a = np.matmul(u, params["W_x"])        # u_t W_x for every t at once (a row per symbol)
         h = np.zeros((e.shape[0], self.hidden))  # h_0 = 0
         hs = []
         for t in range(self.seq_len):
@@ -52,4 +52,4 @@ class RNNARM(SequenceARM):
 
     def logits_onehot(self, params, e):
         """l_t = h_t W_o + b_o for t = 1..T, shape (n, T, V)."""
-        return dense(params["out"], self.hidden_states(params, e))
+        return positionwise(params["out"], self.hidden_states(params, e))

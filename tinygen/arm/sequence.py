@@ -34,6 +34,15 @@ from ..distributions import Categorical
 from .made import check_values
 
 
+def positionwise(layer, h):
+    """y_t = h_t W + b at every position t: (n, T, C_in) -> (n, T, C_out).
+
+    Written with matmul, not ``nn.dense``'s np.dot: np.dot on a 3-D array runs no
+    batched BLAS and is about ten times slower at these sizes.
+    """
+    return np.matmul(h, layer["W"]) + layer["b"]
+
+
 class SequenceARM:
     """Base of ``RNNARM``, ``CausalConvARM`` and ``TransformerARM``: vocab_size V, seq_len T."""
 

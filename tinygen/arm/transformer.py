@@ -25,8 +25,8 @@ import numpy as onp
 
 from .. import functional as F
 from .._validate import as_rng, check_positive_int
-from ..nn import dense, init_dense
-from .sequence import SequenceARM
+from ..nn import init_dense
+from .sequence import SequenceARM, positionwise
 
 LN_EPS = 1e-5
 
@@ -78,25 +78,25 @@ class TransformerARM(SequenceARM):
     def _heads(self, a, W):
         """a W split into heads: (n, T, d) -> (n, heads, T, d_h)."""
         n, T, _ = a.shape
-        return np.transpose(np.reshape(np.dot(a, W), (n, T, self.n_heads, -1)), (0, 2, 1, 3))
+        return np.transpose(np.reshape(np.matmul(a, W), (n, T, self.n_heads, -1)), (0, 2, 1, 3))
 
     def attention(self, p, a):
         """Masked multi-head self-attention of the normalized features a (n, T, d); also returns A."""
         q, k, v = self._heads(a, p["q"]), self._heads(a, p["k"]), self._heads(a, p["v"])
         d_h = self.d_model // self.n_heads
-        scores = np.einsum("nhtc,nhsc->nhts", q, k) / onp.sqrt(d_h)   # q_t . k_s / sqrt(d_h)
+        scores = np.matmul(q, np.swapaxes(k, 2, 3)) / onp.sqrt(d_h)   # q_t . k_s / sqrt(d_h)
         scores = np.where(self.mask > 0, scores, -np.inf)              # s > t: -inf, weight e^-inf = 0
         A = F.softmax(scores, axis=-1)                                 # A[t, s], sum_s A[t, s] = 1
-        out = np.einsum("nhts,nhsc->nhtc", A, v)                       # sum_s A[t, s] v_s, per head
+        out = np.matmul(A, v)                                          # sum_s A[t, s] v_s, per head
         n, T = a.shape[:2]
         out = np.reshape(np.transpose(out, (0, 2, 1, 3)), (n, T, self.d_model))  # concatenate heads
-        return np.dot(out, p["o"]), A
+        return np.matmul(out, p["o"]), A
 
     def logits_onehot(self, params, e):
         """l_t for t = 1..T, shape (n, T, V); l_t reads x_<t through the causal mask."""
         u = self.shifted(e)                                  # <start>, x_1, ..., x_{T-1}
-        h = np.dot(u, params["tok"]) + params["pos"]         # h^0_t = E[u_t] + P[t]
+        h = np.matmul(u, params["tok"]) + params["pos"]         # h^0_t = E[u_t] + P[t]
         for p in params["blocks"]:
             h = h + self.attention(p, layer_norm(p["ln1"], h))[0]                 # h + MHA(LN(h))
-            h = h + dense(p["mlp2"], F.relu(dense(p["mlp1"], layer_norm(p["ln2"], h))))  # h + MLP(LN(h))
-        return dense(params["out"], layer_norm(params["ln_f"], h))   # l_t = LN(h^L_t) W_out + b_out
+            h = h + positionwise(p["mlp2"], F.relu(positionwise(p["mlp1"], layer_norm(p["ln2"], h))))  # + MLP(LN(h))
+        return positionwise(params["out"], layer_norm(params["ln_f"], h))   # l_t = LN(h^L_t) W_out + b_out
