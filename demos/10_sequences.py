@@ -141,6 +141,28 @@ for ax, (ylab, xlab) in zip(axes, [("query t", "key s"), ("", "position"), ("out
     ax.set_ylabel(ylab)
 plot.show(fig, "10_sequences_masks", args.out)
 
+# %% [markdown]
+# ## What the transformer attends to
+#
+# The source is order 2: p(x_t | x_<t) depends on x_{t-2} and x_{t-1} only, which sit at
+# the shifted positions s = t - 1 and s = t. Averaged over the test sequences, the trained
+# heads put their weight A[t, s] there: two bright diagonals inside the causal triangle.
+
+# %%
+maps = tf.attention_maps(results["transformer"]["params"], x_test[:500])[0].mean(axis=0)  # (heads, T, T)
+fig, axes = plt.subplots(1, tf.n_heads, figsize=(3.4 * tf.n_heads, 3.4))
+for k, ax in enumerate(axes):
+    ax.imshow(maps[k], cmap="Greys", vmin=0, vmax=1)
+    ax.set_title(f"head {k + 1}: mean A[t, s]")
+    ax.set_xticks(range(0, T, 5), range(1, T + 1, 5))  # 1-based positions
+    ax.set_yticks(range(0, T, 5), range(1, T + 1, 5))
+    ax.set_xlabel("key s (holds x_{s-1})")
+axes[0].set_ylabel("query t")
+plot.show(fig, "10_attention", args.out)
+weight_on_last_two = onp.mean([maps[:, t, max(t - 1, 0):t + 1].sum(axis=-1).mean() for t in range(T)])
+print(f"transformer: mean attention weight on the two shifted positions that hold x_(t-2), x_(t-1): "
+      f"{weight_on_last_two:.2f} (1 = all of it)")
+
 # %%
 print("samples (symbols 1..4), temperature 1:")
 for name, r in results.items():

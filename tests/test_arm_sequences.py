@@ -188,11 +188,15 @@ def test_bad_inputs_name_the_argument(name):
 
 
 def test_transformer_attention_is_causal_and_normalized():
-    model = TransformerARM(V, T, d_model=8, n_heads=2)
+    model = TransformerARM(V, T, d_model=8, n_heads=2, n_layers=2)
     params = perturbed(model, 11)
-    a = np.random.default_rng(12).normal(size=(2, T, 8))
-    _, A = model.attention(params["blocks"][0], a)  # (n, heads, T, T)
-    assert np.all(A[..., np.triu_indices(T, 1)[0], np.triu_indices(T, 1)[1]] == 0)  # s > t: exactly 0
-    np.testing.assert_allclose(A.sum(axis=-1), 1.0, rtol=0, atol=1e-12)
+    maps = model.attention_maps(params, np.random.default_rng(12).integers(0, V, size=(4, T)))
+    assert len(maps) == 2
+    above = np.triu_indices(T, 1)
+    for A in maps:  # (n, heads, T, T)
+        assert A.shape == (4, 2, T, T)
+        assert np.all(A[..., above[0], above[1]] == 0)  # s > t: exactly 0 (e^-inf)
+        assert np.all(A[..., np.arange(T), np.arange(T)] > 0)
+        np.testing.assert_allclose(A.sum(axis=-1), 1.0, rtol=0, atol=1e-12)  # a softmax over s: sums to 1
     with pytest.raises(ValueError, match=r"^n_heads: "):
         TransformerARM(V, T, d_model=10, n_heads=3)

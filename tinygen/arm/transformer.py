@@ -94,9 +94,20 @@ class TransformerARM(SequenceARM):
 
     def logits_onehot(self, params, e):
         """l_t for t = 1..T, shape (n, T, V); l_t reads x_<t through the causal mask."""
+        return self._forward(params, e)[0]
+
+    def attention_maps(self, params, x):
+        """The attention weights A[t, s] of every block for integer sequences x: a list of (n, heads, T, T)."""
+        return [onp.asarray(A) for A in self._forward(params, self.one_hot(x))[1]]
+
+    def _forward(self, params, e):
+        """(logits (n, T, V), [A of block 1, ..., A of block L])."""
         u = self.shifted(e)                                  # <start>, x_1, ..., x_{T-1}
-        h = np.matmul(u, params["tok"]) + params["pos"]         # h^0_t = E[u_t] + P[t]
+        h = np.matmul(u, params["tok"]) + params["pos"]      # h^0_t = E[u_t] + P[t]
+        maps = []
         for p in params["blocks"]:
-            h = h + self.attention(p, layer_norm(p["ln1"], h))[0]                 # h + MHA(LN(h))
+            a, A = self.attention(p, layer_norm(p["ln1"], h))
+            h = h + a                                                  # h <- h + MHA(LN(h))
             h = h + positionwise(p["mlp2"], F.relu(positionwise(p["mlp1"], layer_norm(p["ln2"], h))))  # + MLP(LN(h))
-        return positionwise(params["out"], layer_norm(params["ln_f"], h))   # l_t = LN(h^L_t) W_out + b_out
+            maps.append(A)
+        return positionwise(params["out"], layer_norm(params["ln_f"], h)), maps   # l_t = LN(h^L_t) W_out + b_out
