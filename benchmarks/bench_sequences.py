@@ -130,7 +130,7 @@ def main(argv=None):
         torch.set_num_threads(1)
     except ImportError:
         torch = None
-    rows = []
+    rows, loads = [], [os.getloadavg()[0]]
     for name, (model, lr) in sequence_recipes(src.vocab_size, T, seed=args.seed).items():
         print(f"--- {name}", flush=True)
         params, hist = tinygen.fit(model, model.init(args.seed), x_train, steps=args.steps, batch_size=BATCH_SIZE,
@@ -152,10 +152,11 @@ def main(argv=None):
             row["speed"] = common.alternating_rates(runs, blocks=7, block=20)
         print(row, flush=True)
         rows.append(row)
-    write_report(args, src, H_T, rows)
+        loads.append(os.getloadavg()[0])
+    write_report(args, src, H_T, rows, loads)
 
 
-def write_report(args, src, H_T, rows):
+def write_report(args, src, H_T, rows, loads):
     table = []
     for r in rows:
         speed = ["-", "-", "-"] if r["speed"] is None else [
@@ -183,6 +184,9 @@ Speed: median training steps/s over 7 blocks of 20 steps, tinygen and the same
 architecture in PyTorch (CPU, one thread, float64 and float32, trained weights
 copied in and checked to give the same log p in float64) taking turns. In
 parentheses: tinygen's speed divided by PyTorch's (above 1: tinygen is faster).
+The machine is shared: its 1-minute load average, read before and after each model,
+ranged from {min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} cores during this run, so the absolute
+steps/s are lower than on an idle machine; the ratios come from interleaved timing.
 
 {common.markdown_table(header, table)}
 """
