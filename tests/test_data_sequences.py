@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
 
+from chi_square import chi_square_pvalue, chi_square_tail
 from strategies import seeds
 from tinygen.data import MarkovSource, first_names
 from tinygen.data.sequences import ALPHABET, decode, encode
@@ -54,6 +54,13 @@ def test_entropy_rate_matches_a_long_monte_carlo_average():
     assert src.entropy(T) == pytest.approx(src.entropy(k) + (T - k) * src.entropy_rate(), rel=1e-12)
 
 
+@pytest.mark.parametrize("k, x95", [(1, 3.841), (2, 5.991), (8, 15.507), (26, 38.885)])
+def test_chi_square_tail_matches_the_printed_table(k, x95):
+    # the 5% critical values of chi^2_k, as printed (3 decimals) in every statistics table
+    assert chi_square_tail(x95, k) == pytest.approx(0.05, abs=2e-5)
+    assert chi_square_tail(0.0, k) == 1.0
+
+
 def test_samples_follow_log_prob():
     src = MarkovSource(3, order=2, alpha=5.0, seed=1)  # alpha = 5: no near-empty cells
     T, n = 3, 20000
@@ -62,7 +69,7 @@ def test_samples_follow_log_prob():
     counts = np.bincount(codes, minlength=27)
     expected = n * np.exp(src.log_prob(all_sequences(3, T)))  # all_sequences is in code order
     assert expected.min() > 5  # the chi-square approximation needs >= 5 expected per cell
-    assert stats.chisquare(counts, expected).pvalue > 1e-3
+    assert chi_square_pvalue(counts, expected) > 1e-3
 
 
 def test_same_seed_same_sequences_and_gap_definition():
