@@ -14,19 +14,23 @@ from ..nn import ACTIVATIONS, MLP
 from .core import fused
 from .registry import accelerate, traced_once, whole_or_plain
 
-# d act(a) / da, from the pre-activation a and the activation h = act(a) (whichever is cheaper)
-ACTIVATION_GRADS = {
-    "relu": lambda a, h: (a > 0).astype(a.dtype),
-    "tanh": lambda a, h: 1.0 - h * h,
-    "softplus": lambda a, h: F.sigmoid(a),
-    "elu": lambda a, h: onp.where(a > 0, 1.0, h + 1.0),
-    "leaky_relu": lambda a, h: onp.where(a > 0, 1.0, 0.01),
+# act(a) in plain NumPy (the same values as nn.ACTIVATIONS, without autograd's wrappers)
+ACTIVATIONS_NP = dict(ACTIVATIONS, relu=lambda a: onp.maximum(a, 0.0), tanh=onp.tanh)
+
+# g * act'(a), from the pre-activation a and the activation h = act(a) (whichever is cheaper);
+# g is a fresh array, so relu may zero it in place
+BACKPROP = {
+    "relu": lambda g, a, h: onp.multiply(g, a > 0, out=g),
+    "tanh": lambda g, a, h: g * (1.0 - h * h),
+    "softplus": lambda g, a, h: g * F.sigmoid(a),
+    "elu": lambda g, a, h: g * onp.where(a > 0, 1.0, h + 1.0),
+    "leaky_relu": lambda g, a, h: g * onp.where(a > 0, 1.0, 0.01),
 }
 
 
 def mlp_forward(mlp, params, x):
     """Plain-NumPy forward pass of ``mlp`` on x (n, n_in): (output, residuals)."""
-    act = ACTIVATIONS[mlp.activation]
+    act = ACTIVATIONS_NP[mlp.activation]
     n_layers = len(params)
     Ws = [layer["W"] if mlp.masks is None else layer["W"] * mlp.masks[l] for l, layer in enumerate(params)]
     hs, pre = [x], []
@@ -40,7 +44,7 @@ def mlp_forward(mlp, params, x):
 def mlp_backward(mlp, residuals, g, want_params=True):
     """(dL/dx, dL/dparams as a params-shaped list or None) from g = dL/doutput."""
     hs, pre, Ws = residuals
-    dact = ACTIVATION_GRADS[mlp.activation]
+    backprop = BACKPROP[mlp.activation]
     grads = [None] * len(Ws)
     for l in reversed(range(len(Ws))):
         if want_params:
@@ -48,7 +52,7 @@ def mlp_backward(mlp, residuals, g, want_params=True):
             grads[l] = {"W": dW if mlp.masks is None else dW * mlp.masks[l], "b": g.sum(axis=0)}
         g = g @ Ws[l].T  # dL/dh_{l-1}
         if l > 0:
-            g = g * dact(pre[l - 1], hs[l])
+            g = backprop(g, pre[l - 1], hs[l])
     return g, (grads if want_params else None)
 
 
