@@ -8,18 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chi_square import chi_square_pvalue
-from strategies import seeds
 from tinygen.arm import MADE, PixelCNN
+from tinygen.testing import perturb
+from tinygen.testing.strategies import seeds
 
 
 def perturbed_pixelcnn(height, width, seed):
     model = PixelCNN(height, width, n_channels=4, n_layers=2, kernel_size=3)
-    rng = np.random.default_rng(seed)
-    params = model.init(seed)
-    # nonzero biases and a stronger output: conditionals far from 1/2, so a wrong one shows
-    params["conv"] = [{"W": c["W"], "b": rng.normal(0, 0.5, c["b"].shape)} for c in params["conv"]]
-    params["out"] = {"W": 3 * params["out"]["W"], "b": rng.normal(0, 0.5, 1)}
-    return model, params
+    # the kit's perturbation at scale 1: nonzero biases and conditionals far from 1/2, so a wrong one shows
+    return model, perturb(model.init(seed), seed, scale=1.0)
 
 
 @settings(max_examples=15)
@@ -75,8 +72,7 @@ def test_class_conditional_made_samples_each_classes_own_distribution(label):
     K, D = 3, 3
     made = MADE(D, hidden=(16,), likelihood="bernoulli", context_dim=K, seed=0)
     rng = np.random.default_rng(label)
-    params = made.init(5)
-    params["net"][-1]["W"] = 3 * params["net"][-1]["W"]  # sharper conditionals
+    params = perturb(made.init(5), 5, scale=1.0)  # conditionals away from 1/2
     c = np.eye(K)[[label]]
     images = np.array(list(itertools.product([0.0, 1.0], repeat=D)))
     p = np.exp(made.log_prob(params, images, context=c))

@@ -10,11 +10,12 @@ from autograd import jacobian
 from hypothesis import given, settings
 
 from chi_square import chi_square_pvalue
-from strategies import seeds
 from tinygen import fit
 from tinygen.arm import MADE, RNNARM, CausalConvARM, TransformerARM
 from tinygen.data import MarkovSource
-from tinygen.functional import log_softmax, logsumexp, softmax
+from tinygen.functional import log_softmax, softmax
+from tinygen.testing import check_autoregressive, check_normalized, perturb
+from tinygen.testing.strategies import seeds
 
 V, T = 3, 5
 
@@ -26,48 +27,14 @@ MODELS = {
 }
 
 
-class _Direct:
-    """Stand-in for tinygen.testing.check_autoregressive until the kit lands (same call, same meaning)."""
-
-    def __init__(self, ok, reads):
-        self.ok, self.reads = ok, reads
-
-    def assert_ok(self):
-        assert self.ok, f"dependence table (rows t, columns s):\n{self.reads.astype(int)}"
-
-
-def check_autoregressive(fn, dim, x, full):
-    n = x.shape[0]
-    J = jacobian(fn)(x).reshape(n, dim, -1, n, dim, int(np.prod(x.shape[2:])))
-    reads = np.zeros((dim, dim), dtype=bool)
-    for i in range(n):
-        reads |= np.abs(J[i, :, :, i]).sum(axis=(1, 3)) > 0
-    t, s = np.meshgrid(np.arange(dim), np.arange(dim), indexing="ij")
-    return _Direct(np.array_equal(reads, s < t) if full else not np.any(reads & (s >= t)), reads)
-
-
 def all_sequences(V, T):
     return np.array(list(itertools.product(range(V), repeat=T)))
-
-
-def perturbed(model, seed):
-    """init(seed) with every leaf moved by N(0, 0.3^2): layer norms and biases off their start values."""
-    rng = np.random.default_rng(seed)
-
-    def walk(t):
-        if isinstance(t, dict):
-            return {k: walk(v) for k, v in t.items()}
-        if isinstance(t, list):
-            return [walk(v) for v in t]
-        return t + 0.3 * rng.standard_normal(np.shape(t))
-
-    return walk(model.init(seed))
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_logits_at_t_read_exactly_the_tokens_before_t(name):
     model = MODELS[name](V, T)
-    params = perturbed(model, 0)
+    params = perturb(model.init(0), 0)
     e = model.one_hot(np.random.default_rng(1).integers(0, V, size=(3, T)))
     # output axis 1 is the position, the input's trailing axis the V one-hot features of a token
     check_autoregressive(lambda e: model.logits_onehot(params, e), T, x=e, full=True).assert_ok()
@@ -85,7 +52,7 @@ def test_causal_conv_receptive_field_is_what_it_states():
     model = CausalConvARM(V, 10, n_channels=6, n_layers=2, kernel_size=2)
     R = model.receptive_field
     assert R == 1 + 1 * (1 + 2)  # 1 + (k - 1)(d_1 + d_2)
-    params = perturbed(model, 2)
+    params = perturb(model.init(2), 2)
     e = model.one_hot(np.random.default_rng(3).integers(0, V, size=(1, 10)))
     J = jacobian(lambda e: model.logits_onehot(params, e))(e)[0, :, :, 0]  # (T, V, T, V)
     reads = np.abs(J).sum(axis=(1, 3)) > 0  # reads[t, s]: l_t depends on x_s
@@ -99,19 +66,18 @@ def test_causal_conv_receptive_field_is_what_it_states():
 def test_exactly_normalized_over_all_243_sequences(name, seed):
     if name == "made":
         model = MADE(T, hidden=(16,), likelihood="categorical", n_classes=V, seed=seed % 100)
-        params = model.init(seed)
     else:
         model = MODELS[name](V, T)
-        params = perturbed(model, seed)
-    log_p = model.log_prob(params, all_sequences(V, T))
-    # 243 terms, each exact to ~1e-15 relative: log sum p = 0 to 1e-12
-    assert abs(float(logsumexp(log_p))) < 1e-12
+    params = perturb(model.init(seed), seed)
+    # all 3^5 = 243 sequences; 243 terms, each exact to ~1e-15 relative: the sum is 1 to 1e-12
+    check_normalized(lambda x: model.log_prob(params, x), dim=T, support="categorical", n_classes=V,
+                     atol=1e-12).assert_ok()
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_one_pass_teacher_forcing_equals_t_pass_evaluation(name):
     model = MODELS[name](V, T)
-    params = perturbed(model, 4)
+    params = perturb(model.init(4), 4)
     rng = np.random.default_rng(5)
     x = rng.integers(0, V, size=(6, T))
     model.n_passes = 0
@@ -127,7 +93,7 @@ def test_one_pass_teacher_forcing_equals_t_pass_evaluation(name):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_samples_follow_the_models_conditionals(name):
     model = MODELS[name](V, 4)
-    params = perturbed(model, 6)
+    params = perturb(model.init(6), 6)
     n = 3000
     model.n_passes = 0
     x = model.sample(params, n, rng=7)
@@ -145,7 +111,7 @@ def test_samples_follow_the_models_conditionals(name):
 
 def test_temperature_rescales_the_logits():
     model = MODELS["transformer"](V, 3)
-    params = perturbed(model, 8)
+    params = perturb(model.init(8), 8)
     tau, n = 0.5, 4000
     x = model.sample(params, n, rng=9, temperature=tau)
     l1 = model.logits(params, np.zeros((1, 3), dtype=int))[0, 0]  # the first conditional reads no token
@@ -189,7 +155,7 @@ def test_bad_inputs_name_the_argument(name):
 
 def test_transformer_attention_is_causal_and_normalized():
     model = TransformerARM(V, T, d_model=8, n_heads=2, n_layers=2)
-    params = perturbed(model, 11)
+    params = perturb(model.init(11), 11)
     maps = model.attention_maps(params, np.random.default_rng(12).integers(0, V, size=(4, T)))
     assert len(maps) == 2
     above = np.triu_indices(T, 1)

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chi_square import chi_square_pvalue, chi_square_tail
-from strategies import seeds
 from tinygen.data import MarkovSource, first_names
 from tinygen.data.sequences import ALPHABET, decode, encode
+from tinygen.testing.strategies import seeds
 
 
 def all_sequences(V, T):
