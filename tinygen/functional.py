@@ -87,9 +87,10 @@ def log_softplus(rho):
     whose e^(2 rho) term (< 1e-18 here) is below float precision of a value near rho.
     Above -20, softplus(rho) > 2e-9 and its log is accurate as it is.
     """
-    lo = np.minimum(rho, -20.0)  # each branch only ever sees inputs where it is exact and finite,
-    hi = np.maximum(rho, -20.0)  # so the branch np.where drops cannot send a NaN gradient back
-    return np.where(rho <= -20.0, lo - 0.5 * np.exp(lo), np.log(softplus(hi)))
+    small = rho <= -20.0
+    lo = np.where(small, rho, -20.0)  # each branch only ever sees inputs where it is exact and finite,
+    hi = np.where(small, -20.0, rho)  # so the branch np.where drops cannot send a NaN gradient back
+    return np.where(small, lo - 0.5 * np.exp(lo), np.log(softplus(hi)))
 
 
 def log_sigmoid(a):
