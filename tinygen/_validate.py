@@ -163,6 +163,26 @@ def check_positive(value, name):
     return float(value)
 
 
+def check_fraction(value, name):
+    """A number in [0, 1), such as a momentum or a moment-decay rate beta."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number in [0, 1), got {type(value).__name__}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {value}")
+    return float(value)
+
+
+def check_real(value, name):
+    """One finite real number (a loss, an entropy); numeric strings are refused."""
+    return float(as_float_array(value, name, ndim=0))
+
+
+def check_callable(fn, name, what):
+    if not callable(fn):
+        raise TypeError(f"{name}: expected a function {what}, got {type(fn).__name__}")
+    return fn
+
+
 def check_option(value, name, options):
     """``value`` must be one of ``options`` (an unknown string is a typo, say so)."""
     if value not in options:
@@ -261,7 +281,7 @@ def _not_a_tree(value):
     return ValueError if isinstance(value, (dict, list, tuple)) or hasattr(value, "shape") else TypeError
 
 
-def _walk(value, template):
+def _walk(value, template, finite):
     # This runs on every public call, so the common case comes first and is cheap:
     # plain dicts, lists and float arrays of the right shapes.
     if isinstance(value, Box):
@@ -269,6 +289,8 @@ def _walk(value, template):
     if type(template) is tuple:  # a leaf: template is its shape
         if type(value) is not onp.ndarray or value.shape != template or value.dtype.kind not in "iuf":
             _check_leaf(value, template)
+        if finite and not onp.all(onp.isfinite(value)):
+            raise _Mismatch("expected finite values, got NaN or inf", NonFiniteError)
     elif type(template) is dict:
         if not isinstance(value, dict):
             raise _Mismatch(f"expected a dict with keys {_keys(template)}, got {_describe(value)}",
@@ -280,7 +302,7 @@ def _walk(value, template):
             raise _Mismatch(f"expected a dict with keys {_keys(template)}, got keys {_keys(value)} ({what})")
         for k, t in template.items():
             try:
-                _walk(value[k], t)
+                _walk(value[k], t, finite)
             except _Mismatch as m:
                 m.path.append(f'["{k}"]')
                 raise
@@ -292,7 +314,7 @@ def _walk(value, template):
             raise _Mismatch(f"expected a list of {len(template)} entries, got {len(value)}")
         for i, (v, t) in enumerate(zip(value, template)):
             try:
-                _walk(v, t)
+                _walk(v, t, finite)
             except _Mismatch as m:
                 m.path.append(f"[{i}]")
                 raise
@@ -314,11 +336,12 @@ def _check_leaf(value, shape):
         raise _Mismatch(f"expected shape {shape}, got {got}")
 
 
-def check_tree(tree, template, name="params"):
+def check_tree(tree, template, name="params", finite=False):
     """Compare a pytree with a skeleton from ``param_shapes``; the error names the first
-    mismatching path, e.g. ``params[3]["conditioner"][0]["W"]: expected shape (1, 64), got (2, 64)``."""
+    mismatching path, e.g. ``params[3]["conditioner"][0]["W"]: expected shape (1, 64), got (2, 64)``.
+    finite: also require finite leaves (NonFiniteError otherwise)."""
     try:
-        _walk(tree, template)
+        _walk(tree, template, finite)
     except _Mismatch as m:
         raise m.kind(f"{name}{''.join(reversed(m.path))}: {m.message}") from None
     return tree
@@ -329,10 +352,12 @@ def check_params(params, model, name="params"):
 
     The skeleton is computed once per model object, from its own ``init`` (seed 0),
     and kept on the object like its masks: it is structure, not parameters.
+    Plain (untraced) params must also be finite; traced ones are not scanned, since
+    during training ``optim.minimize`` already checks every loss and gradient.
     Returns ``params`` unchanged (traced trees keep their gradient).
     """
     template = model.__dict__.get("_params_template")
     if template is None:
         template = param_shapes(model.init(0))
         model._params_template = template
-    return check_tree(params, template, name)
+    return check_tree(params, template, name, finite=not isinstance(params, Box))

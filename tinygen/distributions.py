@@ -31,12 +31,17 @@ def _check_param(a, name, positive=False):
     return onp.asarray(a, dtype=onp.float64)
 
 
-def _check_x(x, name, event_shape):
+def _check_x(x, name, event_shape, param_shape=()):
     v = value_of(x)
     check_real_dtype(v, name)
     check_finite(v, name)
     if event_shape and tuple(v.shape[-len(event_shape):]) != tuple(event_shape):
         raise ValueError(f"{name}: expected shape (..., {', '.join(map(str, event_shape))}), got {v.shape}")
+    try:
+        onp.broadcast_shapes(v.shape, param_shape)
+    except ValueError:
+        raise ValueError(f"{name}: expected a shape that broadcasts with the parameters' {param_shape}, "
+                         f"got {v.shape}") from None
     return x
 
 
@@ -76,7 +81,7 @@ class Normal:
         return (x - self.loc) / self.scale
 
     def log_prob(self, x):
-        x = _check_x(x, "x", (self.dim,))
+        x = _check_x(x, "x", (self.dim,), self.shape)
         if self._from_log:
             return np.sum(F.log_normal_pdf_log_scale(x, self.loc, self.log_scale), axis=-1)
         return np.sum(F.log_normal_pdf(x, self.loc, self.scale), axis=-1)
@@ -171,7 +176,7 @@ class Bernoulli:
         return F.sigmoid(self.logits)
 
     def log_prob(self, x):
-        x = _check_x(x, "x", (self.dim,))
+        x = _check_x(x, "x", (self.dim,), self.shape)
         check_binary(x)
         return np.sum(x * F.log_sigmoid(self.logits) + (1 - x) * F.log_sigmoid(-self.logits), axis=-1)
 

@@ -13,8 +13,8 @@ import time
 import numpy as onp
 from autograd import value_and_grad
 
-from ._validate import (NonFiniteError, as_examples, as_rng, as_rows_like, check_finite, check_option,
-                        check_positive, check_positive_int, check_tree, param_shapes)
+from ._validate import (NonFiniteError, as_examples, as_rng, as_rows_like, check_callable, check_finite,
+                        check_fraction, check_option, check_positive, check_positive_int, check_tree, param_shapes)
 
 MAX_GROWTH = 1e8  # a loss this many times larger than where it started has diverged (see minimize)
 
@@ -43,9 +43,7 @@ class SGD:
 
     def __init__(self, lr=1e-2, momentum=0.0):
         self.lr = check_positive(lr, "lr")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum: expected a number in [0, 1), got {momentum}")
-        self.momentum = float(momentum)
+        self.momentum = check_fraction(momentum, "momentum")
 
     def init(self, params):
         return {"v": onp.zeros_like(tree_flatten(params))}
@@ -65,10 +63,8 @@ class Adam:
 
     def __init__(self, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
         self.lr = check_positive(lr, "lr")
-        for name, b in (("b1", b1), ("b2", b2)):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"{name}: expected a number in [0, 1), got {b}")
-        self.b1, self.b2, self.eps = float(b1), float(b2), check_positive(eps, "eps")
+        self.b1, self.b2 = check_fraction(b1, "b1"), check_fraction(b2, "b2")
+        self.eps = check_positive(eps, "eps")
 
     def init(self, params):
         flat = tree_flatten(params)
@@ -177,10 +173,11 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
     eval_every = log_every if eval_every is None else check_positive_int(eval_every, "eval_every")
     if max_growth is not None:
         max_growth = check_positive(max_growth, "max_growth")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback: expected a function callback(step, params, loss), got {type(callback).__name__}")
-    if evaluate is not None and not callable(evaluate):
-        raise TypeError(f"evaluate: expected a function evaluate(params) -> float, got {type(evaluate).__name__}")
+    check_callable(objective, "objective", "objective(params, rng) -> scalar loss")
+    if callback is not None:
+        check_callable(callback, "callback", "callback(step, params, loss)")
+    if evaluate is not None:
+        check_callable(evaluate, "evaluate", "evaluate(params) -> float")
 
     # The parameters live in one flat vector and the pytree's leaves are views
     # into it: the optimizer updates the vector in a handful of array ops, and
@@ -188,6 +185,8 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
     check_tree(params, param_shapes(params), "params")  # real-valued array leaves only
     flat = tree_flatten(params)
     check_finite(flat, "params")
+    if flat.size == 0:
+        raise ValueError("params: expected at least one array to train, got a tree without arrays")
     live = tree_views(params, flat)
     state = opt.init(flat)
     last_good = flat.copy()  # at step 1 there is nothing better than the initial params
@@ -209,6 +208,10 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
             loss, grad = value_grad(live, rng)
         except NonFiniteError as err:  # noticed inside the model: the params went bad
             raise stop(NonFiniteLossError, f"a non-finite value inside the model ({err})", step) from err
+        except TypeError as err:
+            if str(err).startswith("value_and_grad only applies to real scalar-output"):  # autograd's words
+                raise TypeError("objective: expected a real scalar loss, got an array or a complex value") from err
+            raise
         grad = tree_flatten(grad)
         loss = float(loss)
         if not (onp.isfinite(loss) and onp.all(onp.isfinite(grad))):
@@ -273,6 +276,8 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
     finite here, so a NaN noticed inside the model during a step means the
     params went bad: ``NonFiniteLossError`` with the last finite params.
     """
+    if not callable(getattr(model, "loss", None)):
+        raise TypeError(f"model: expected an object with loss(params, x, rng), got {type(model).__name__}")
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     rng = as_rng(rng)

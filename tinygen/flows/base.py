@@ -16,7 +16,7 @@ public ``forward``/``inverse`` check the input and the params tree once
 """
 import autograd.numpy as np
 
-from .._validate import as_batch, as_rng, check_context, check_params, check_positive_int
+from .._validate import NonFiniteError, as_batch, as_rng, check_context, check_params, check_positive_int
 from ..distributions import StandardNormal
 
 
@@ -162,7 +162,11 @@ class FlowModel:
 
     def log_prob(self, params, x, context=None):
         z, log_det = self.flow.inverse(params, x, context)
-        return self.base.log_prob(z) + log_det
+        try:
+            return self.base.log_prob(z) + log_det
+        except NonFiniteError as err:  # the base density named its own argument: say which one it was
+            raise NonFiniteError("x: the latent z = g(x) is NaN or inf (x too far out for this flow, "
+                                 "or params that went bad)") from err
 
     def loss(self, params, x, rng=None, context=None):
         return -np.mean(self.log_prob(params, x, context))
