@@ -4,7 +4,8 @@ Layers, lowest first: functional -> distributions -> nn -> optim -> models
 (mle, arm, flows, vae) -> evaluate. ``plot`` is for demos and is not imported here.
 """
 from . import arm, data, distributions, evaluate, flows, functional, mle, nn, optim, vae
+from ._validate import NonFiniteError
 from .io import load, save
-from .optim import NonFiniteLossError, fit
+from .optim import LossDivergedError, NonFiniteLossError, fit
 
 __version__ = "0.1.0"

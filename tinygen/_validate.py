@@ -289,7 +289,7 @@ def _walk(value, template, finite):
     if type(template) is tuple:  # a leaf: template is its shape
         if type(value) is not onp.ndarray or value.shape != template or value.dtype.kind not in "iuf":
             _check_leaf(value, template)
-        if finite and not onp.all(onp.isfinite(value)):
+        if finite and not onp.isfinite(value).all():
             raise _Mismatch("expected finite values, got NaN or inf", NonFiniteError)
     elif type(template) is dict:
         if not isinstance(value, dict):
