@@ -137,3 +137,13 @@ def test_callback_receives_snapshots_the_optimizer_does_not_overwrite():
     # the snapshot at step 5 is exactly the result of training for 5 steps
     after5, _ = fit(model, params, x, steps=5, batch_size=16, progress=False)
     np.testing.assert_array_equal(flat[5], tree_flatten(after5))
+
+
+def test_a_nonfinite_held_out_loss_stops_training():
+    def objective(p, rng):
+        return p["a"][0] ** 2
+
+    with pytest.raises(NonFiniteLossError, match=r"^minimize: a non-finite value in evaluate"):
+        minimize(objective, {"a": np.ones(1)}, steps=3, progress=False, evaluate=lambda p: np.nan, eval_every=1)
+    with pytest.raises(TypeError, match=r"^evaluate\(params\): expected an array of real numbers"):
+        minimize(objective, {"a": np.ones(1)}, steps=3, progress=False, evaluate=lambda p: "0.5", eval_every=1)

@@ -227,3 +227,16 @@ def test_evaluate_checks_its_functions():
 def test_normal_data_that_does_not_broadcast_is_named():
     with pytest.raises(ValueError, match=r"^x: expected a shape that broadcasts with the parameters' \(2, 2\)"):
         Normal(np.zeros((2, 2)), np.ones(2)).log_prob(np.zeros((3, 2)))
+
+
+def test_grid_integral_refuses_complex_log_densities():
+    with pytest.raises(TypeError, match=r"^log_prob_fn\(x\): expected an array of real numbers, got complex"):
+        E.grid_integral(lambda x: np.zeros(len(x)) + 1j, (0.0, 1.0))  # used to drop the imaginary part
+
+
+def test_default_data_init_checks_x():
+    for layer in (flows.ElementwiseAffine(2), flows.Permutation(2), flows.PlanarFlow(2)):
+        with pytest.raises(V.NonFiniteError, match=r"^x: expected finite"):
+            layer.data_init(layer.init(0), np.full((3, 2), np.nan))
+        with pytest.raises(ValueError, match=r"^x: expected shape \(n, 2\)"):
+            layer.data_init(layer.init(0), np.zeros((3, 3)))

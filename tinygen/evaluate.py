@@ -148,7 +148,7 @@ def grid_integral(log_prob_fn, bounds, n=400):
         centres.append(lo + h * (onp.arange(n) + 0.5))
         volume *= h
     pts = onp.column_stack([g.ravel() for g in onp.meshgrid(*centres, indexing="ij")])
-    log_p = onp.asarray(log_prob_fn(pts), dtype=onp.float64).reshape(-1)
+    log_p = as_float_array(log_prob_fn(pts), "log_prob_fn(x)", finite=False).reshape(-1)  # -inf is p = 0
     if log_p.shape != (pts.shape[0],) or onp.any(onp.isnan(log_p)):
         raise ValueError(f"log_prob_fn: expected {pts.shape[0]} non-NaN log-densities, got shape {log_p.shape}")
     return float(onp.sum(onp.exp(log_p)) * volume)

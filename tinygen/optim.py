@@ -14,7 +14,8 @@ import numpy as onp
 from autograd import value_and_grad
 
 from ._validate import (NonFiniteError, as_examples, as_rng, as_rows_like, check_callable, check_finite,
-                        check_fraction, check_option, check_positive, check_positive_int, check_tree, param_shapes)
+                        check_fraction, check_option, check_positive, check_positive_int, check_real, check_tree,
+                        param_shapes)
 
 MAX_GROWTH = 1e8  # a loss this many times larger than where it started has diverged (see minimize)
 
@@ -235,7 +236,7 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
             callback(step, _copy_tree(params, flat), loss)  # a snapshot: the next update cannot change it
         if evaluate is not None and (step % eval_every == 0 or step == steps):
             try:
-                val = float(evaluate(live))
+                val = check_real(evaluate(live), "evaluate(params)")  # the held-out data were checked finite
             except NonFiniteError as err:
                 raise stop(NonFiniteLossError, f"a non-finite value in evaluate ({err})", step) from err
             history["val_step"].append(step)

@@ -35,7 +35,8 @@ class Flow:
         return {}
 
     def data_init(self, params, x, context=None):
-        """Data-dependent initialization (ActNorm); the default changes nothing."""
+        """Data-dependent initialization (ActNorm); the default checks x and changes nothing."""
+        as_batch(x, "x", self.dim)
         return params
 
     def forward(self, params, z, context=None):
