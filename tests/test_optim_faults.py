@@ -145,5 +145,5 @@ def test_a_nonfinite_held_out_loss_stops_training():
 
     with pytest.raises(NonFiniteLossError, match=r"^minimize: a non-finite value in evaluate"):
         minimize(objective, {"a": np.ones(1)}, steps=3, progress=False, evaluate=lambda p: np.nan, eval_every=1)
-    with pytest.raises(TypeError, match=r"^evaluate\(params\): expected an array of real numbers"):
+    with pytest.raises(TypeError, match=r"^evaluate\(params\): expected an array of numbers, got str"):
         minimize(objective, {"a": np.ones(1)}, steps=3, progress=False, evaluate=lambda p: "0.5", eval_every=1)
