@@ -112,18 +112,23 @@ class VAE:
         return x
 
     # ---- encoder / decoder ------------------------------------------------------------------
-    def _encode(self, params, x):
+    def _encode_rho(self, params, x):
         """mu_phi(x), rho_phi(x) (sigma = softplus(rho)), and the features h(x)."""
         enc = params["encoder"]
         h = x if self.trunk is None else ACTIVATIONS[self.activation](self.trunk.apply(enc["trunk"], x))
         out = dense(enc["head"], h)
         return out[:, :self.z_dim], out[:, self.z_dim:], h
 
+    def _encode(self, params, x):
+        """mu_phi(x), sigma_phi(x) = softplus(rho_phi(x)), and the features h(x)."""
+        mu, rho, h = self._encode_rho(params, x)
+        return mu, F.softplus(rho), h
+
     def encode(self, params, x):
         """(mu, sigma) of q_phi(z | x) = N(mu, sigma^2), each (n, z_dim)."""
         check_params(params, self)
-        mu, rho, _ = self._encode(params, self._check_x(x))
-        return mu, F.softplus(rho)
+        mu, sigma, _ = self._encode(params, self._check_x(x))
+        return mu, sigma
 
     def decoder_dist(self, params, z):
         """p_theta(x | z) as a Normal or Bernoulli; z of shape (..., z_dim) gives parameters (..., x_dim)."""
@@ -158,7 +163,7 @@ class VAE:
 
     def _posterior(self, params, x, rng, S):
         """posterior_sample's work on checked inputs; returns (mu, rho), sigma = softplus(rho)."""
-        mu, rho, h = self._encode(params, x)
+        mu, rho, h = self._encode_rho(params, x)
         sigma = F.softplus(rho)
         n = x.shape[0]
         eps = as_rng(rng).standard_normal((S, n, self.z_dim))
