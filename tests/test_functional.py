@@ -273,3 +273,22 @@ def test_log_softmax_keeps_the_tiny_log_of_the_largest_weight():
         want = [float(mp.mpf(v) - lse) for v in l]
         onp.testing.assert_allclose(F.log_softmax(l), want, rtol=4 * EPS)
         assert float(F.logsumexp(l)) == pytest.approx(float(lse), rel=4 * EPS)
+
+
+def test_log_softplus_and_log_density_agree_on_mixed_arrays():
+    # An array that needs the series for some entries and the plain form for others takes
+    # the np.where path; every entry must equal its own single-entry value, gradients too.
+    rho = onp.array([-1e4, -745.5, -20.0, -19.0, 0.0, 30.0, 1e4])
+    whole = F.log_softplus(rho)
+    one_by_one = [float(F.log_softplus(onp.array([r]))[0]) for r in rho]
+    onp.testing.assert_array_equal(whole, one_by_one)
+    g_whole = elementwise_grad(F.log_softplus)(rho)
+    g_one = [float(elementwise_grad(F.log_softplus)(onp.array([r]))[0]) for r in rho]
+    onp.testing.assert_allclose(g_whole, g_one, rtol=1e-15)
+    ls = onp.array([-1e4, -5.0, 0.0, 3.0])
+    x, mu = onp.array([0.0, 1.0, -2.0, 4.0]), onp.array([0.0, 0.5, -1.0, 0.0])
+    whole = F.log_normal_pdf_log_scale(x, mu, ls)
+    # entries with log sigma > -700 go through log_normal_pdf on their own; the values agree
+    # to a few ulp (exp(-log sigma) against 1 / exp(log sigma))
+    one_by_one = [float(F.log_normal_pdf_log_scale(x[i:i + 1], mu[i:i + 1], ls[i:i + 1])[0]) for i in range(4)]
+    onp.testing.assert_allclose(whole, one_by_one, rtol=1e-14)

@@ -61,18 +61,32 @@ class Normal:
         if (scale is None) == (log_scale is None):
             raise ValueError("scale: expected exactly one of scale and log_scale, got "
                              + ("neither" if scale is None else "both"))
+        # The form not given is computed when first asked for (one traced operation
+        # fewer inside a loss that never needs it).
         if log_scale is None:
-            self.scale = _check_param(scale, "scale", positive=True)
-            self.log_scale = np.log(self.scale)
+            self._scale, self._log_scale = _check_param(scale, "scale", positive=True), None
         else:
-            self.log_scale = _check_param(log_scale, "log_scale")
-            self.scale = np.exp(self.log_scale)  # may round to 0; used only to draw samples
+            self._scale, self._log_scale = None, _check_param(log_scale, "log_scale")
         self._from_log = log_scale is not None
-        shape = onp.broadcast_shapes(value_of(self.loc).shape, value_of(self.log_scale).shape)
+        given = self._scale if self._log_scale is None else self._log_scale
+        shape = onp.broadcast_shapes(value_of(self.loc).shape, value_of(given).shape)
         if len(shape) == 0:
             raise ValueError("loc: expected at least one axis (the event dimension D), got a scalar")
         self.shape = shape
         self.dim = shape[-1]
+
+    @property
+    def scale(self):
+        """sigma (from log sigma it may round to 0; then it is used only to draw samples)."""
+        if self._scale is None:
+            self._scale = np.exp(self._log_scale)
+        return self._scale
+
+    @property
+    def log_scale(self):
+        if self._log_scale is None:
+            self._log_scale = np.log(self._scale)
+        return self._log_scale
 
     def standardize(self, x):
         """u = (x - mu) / sigma, elementwise (from log sigma when that is what was given)."""

@@ -87,7 +87,9 @@ def log_softplus(rho):
     whose e^(2 rho) term (< 1e-18 here) is below float precision of a value near rho.
     Above -20, softplus(rho) > 2e-9 and its log is accurate as it is.
     """
-    small = rho <= -20.0
+    small = getval(rho) <= -20.0  # structure, not traced: which entries take the series
+    if not onp.any(small):
+        return np.log(softplus(rho))  # the usual case (sigma > 2e-9), in two traced operations
     lo = np.where(small, rho, -20.0)  # each branch only ever sees inputs where it is exact and finite,
     hi = np.where(small, -20.0, rho)  # so the branch np.where drops cannot send a NaN gradient back
     return np.where(small, lo - 0.5 * np.exp(lo), np.log(softplus(hi)))
@@ -139,6 +141,8 @@ def log_normal_pdf_log_scale(x, mu, log_sigma):
     Finite whenever the exact value is a float, even where sigma itself rounds to 0
     (sigma = softplus(rho) at rho = -1e4: log sigma = log_softplus(rho) = -1e4).
     """
+    if onp.all(getval(log_sigma) > -700.0):  # sigma > 1e-304 is a normal float: the one-primitive form
+        return log_normal_pdf(x, mu, np.exp(log_sigma))
     u = standardize(x - mu, log_sigma)
     return -0.5 * u ** 2 - log_sigma - 0.5 * np.log(2 * np.pi)
 
