@@ -207,6 +207,7 @@ class VAE:
         check_context(context, x, 0)
         if rng is None:
             raise ValueError("rng: the negative ELBO is a Monte Carlo estimate; pass an rng or an int seed")
+        check_params(params, self)  # here too: a registered fast elbo (tinygen.fast) replaces the checked one
         return -np.mean(self.elbo(params, x, rng)["elbo"])
 
     # ---- marginal likelihood estimates --------------------------------------------------------
