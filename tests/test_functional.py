@@ -292,3 +292,22 @@ def test_log_softplus_and_log_density_agree_on_mixed_arrays():
     # to a few ulp (exp(-log sigma) against 1 / exp(log sigma))
     one_by_one = [float(F.log_normal_pdf_log_scale(x[i:i + 1], mu[i:i + 1], ls[i:i + 1])[0]) for i in range(4)]
     onp.testing.assert_allclose(whole, one_by_one, rtol=1e-14)
+
+
+@pytest.mark.parametrize("d, log_sigma", [(1e-300, -1000.0), (0.5, -710.0), (1e-200, -1400.0), (3.0, -705.0),
+                                          (1e-320, -1000.0), (0.0, -1e4), (0.0, -1000.0)])
+def test_log_normal_pdf_log_scale_below_the_normal_range_of_sigma(d, log_sigma):
+    # sigma = e^log_sigma < 1e-304 here. Where u = d / sigma and u^2 are floats the density
+    # -u^2 / 2 - log sigma - log(2 pi) / 2 must be finite and right; beyond, -inf (mpmath's
+    # value rounded to a float), never NaN.
+    mp = _mp()
+    u = mp.mpf(d) / mp.exp(mp.mpf(log_sigma))
+    want = float(-u ** 2 / 2 - mp.mpf(log_sigma) - mp.log(2 * mp.pi) / 2)
+    # u = (d h) h rounds twice and h = exp(-log sigma / 2) carries |log sigma| eps / 2:
+    # relative 1e-12 covers |log sigma| up to 1e4; a subnormal d (1e-320) has only 3 digits
+    rel = 1e-3 if 0 < d < 1e-307 else 1e-12
+    with onp.errstate(over="ignore"):  # (0.5, -710) and (3, -705): u^2 > 1e308, the exact value is -inf in floats
+        got = float(F.log_normal_pdf_log_scale(onp.array([d]), onp.array([0.0]), onp.array([log_sigma]))[0])
+    assert got == pytest.approx(want, rel=rel)
+    # (the gradient with respect to x at d != 0 is -u / sigma, beyond 1e300 here: only the
+    # value is checked; at d = 0 the gradients are tested above)

@@ -122,18 +122,21 @@ def log_normal_pdf(x, mu, sigma):
 
 
 def standardize(d, log_sigma):
-    """u = d / sigma from log sigma: u = d * exp(-log sigma), elementwise (broadcast).
+    """u = d / sigma from log sigma, elementwise (broadcast): u = d * exp(-log sigma).
 
-    exp(-log sigma) overflows only for sigma < 1e-304 (log sigma < -700). There
-    u = 0 where d = 0 (x at the mean, instead of 0 * inf = NaN) and +-inf
-    elsewhere: |u| > 1e-20 e^700 is outside the float range anyway unless |d| is subnormal.
+    For sigma < 1e-304 (log sigma < -700) exp(-log sigma) nears the float limit, so
+    u = (d h) h with h = exp(-log sigma / 2) = 1 / sqrt(sigma), which overflows only
+    for log sigma < -1419: u stays finite whenever its exact value is (d = 1e-300,
+    log sigma = -1000 gives u = 2e134). Below -1419 every float d != 0 gives |u| > e^675,
+    so u = +-inf is the rounded value, and d = 0 gives u = 0 (not 0 * inf = NaN).
     """
-    mask = (getval(d) == 0) & (getval(log_sigma) < -700.0)
-    if not onp.any(mask):
+    if onp.all(getval(log_sigma) > -700.0):
         return d * np.exp(-log_sigma)  # the usual case: one multiply
+    mask = (getval(d) == 0) & (getval(log_sigma) < -1400.0)  # where h overflows and u is exactly 0
     zeros = onp.zeros(mask.shape)
-    safe = np.where(mask, 0.0, log_sigma + zeros)  # exp(-0) = 1 where the result is 0 anyway
-    return np.where(mask, 0.0, (d + zeros) * np.exp(-safe))
+    safe = np.where(mask, 0.0, log_sigma + zeros)  # h = exp(-0) = 1 where the result is 0 anyway
+    h = np.exp(-0.5 * safe)
+    return np.where(mask, 0.0, ((d + zeros) * h) * h)
 
 
 def log_normal_pdf_log_scale(x, mu, log_sigma):
