@@ -253,8 +253,12 @@ def _kl_tolerance(m1, s1, m2, s2, want):
     (4e-9 at r = 1 + 1e-8, where the squares of the scales used to lose everything).
     """
     t = onp.log(s1) - onp.log(s2)
-    u2 = ((m1 - m2) / s2) ** 2 if onp.isfinite((m1 - m2) / s2) else 0.0
-    return 8 * EPS * (abs(t) + abs(onp.expm1(2 * t)) * max(1.0, abs(onp.log(s1)), abs(onp.log(s2))) + u2 + want)
+    scale = max(1.0, want)  # every term is formed relative to it, so the bound cannot overflow
+    u2 = (abs(m1 - m2) / s2 / onp.sqrt(scale)) ** 2  # u^2 / scale, at most 2 (u^2 / 2 <= KL)
+    # |dKL/dt| = |expm1(2t)| is <= 1 for t <= 0 and <= 2 KL + 2t for t > 0 (KL >= (expm1(2t) - 2t) / 2)
+    slope = 1.0 / scale if t <= 0 else (2 * want + 2 * t) / scale
+    log_size = max(1.0, abs(onp.log(s1)), abs(onp.log(s2)))
+    return 8 * EPS * (abs(t) / scale + u2 + slope * log_size + want / scale) * scale
 
 
 @pytest.mark.parametrize("m1, s1, m2, s2", [
