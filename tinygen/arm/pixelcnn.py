@@ -31,7 +31,7 @@ import numpy as onp
 
 from .. import functional as F
 from .._validate import (as_float_array, as_rng, check_batch, check_binary, check_context, check_option,
-                         check_positive_int)
+                         check_params, check_positive_int)
 from ..distributions import Bernoulli
 from ..nn import ACTIVATIONS, dense, init_dense
 
@@ -159,12 +159,13 @@ class PixelCNN:
 
         x may hold any finite values here (e.g. to take Jacobians); log_prob needs {0, 1}.
         """
-        return self._logits(params, self._check_x(x))
+        return self._logits(check_params(params, self), self._check_x(x))
 
     def log_prob(self, params, x, context=None):
         """log p(x) = sum_d [x_d log s(l_d) + (1 - x_d) log s(-l_d)], shape (n,)."""
         x = self._check_x(x)
         check_context(context, x, 0)  # unconditional: context must be None
+        check_params(params, self)
         n = x.shape[0]
         l = np.reshape(self._logits(params, x), (n, self.dim))
         return Bernoulli(l).log_prob(np.reshape(x, (n, self.dim)))  # also checks x in {0, 1}
@@ -183,6 +184,7 @@ class PixelCNN:
         rng = as_rng(rng)
         x = onp.zeros((n, self.height, self.width))
         check_context(context, x, 0)
+        check_params(params, self)
         for d in range(self.dim):
             i, j = divmod(d, self.width)
             p = F.sigmoid(self._logits(params, x[:, :i + 1])[:, i, j])  # p(x_d = 1 | x_{<d})
@@ -212,6 +214,7 @@ class PixelCNN:
         Exact inpainting of any region needs a model trained for that ordering
         (or an ensemble of orderings, or MCMC).
         """
+        params = check_params(params, self)
         x = onp.array(self._check_x(x), dtype=onp.float64)
         rng = as_rng(rng)
         m = (self.height // 2) * self.width if n_known is None else n_known

@@ -29,7 +29,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import as_batch, as_rng, check_positive, check_positive_int
+from .._validate import as_batch, as_rng, check_params, check_positive, check_positive_int
 from ..distributions import Categorical
 from .made import check_values
 
@@ -69,11 +69,15 @@ class SequenceARM:
 
     def logits(self, params, x):
         """One pass: all T conditionals' logits (n, T, V) for integer sequences x (n, T)."""
+        return self._logits(check_params(params, self), x)
+
+    def _logits(self, params, x):
         self.n_passes += 1
         return self.logits_onehot(params, self.one_hot(x))
 
     def log_prob(self, params, x):
         """log p(x) = sum_t log softmax(l_t)_{x_t}, shape (n,), from ONE pass (teacher forcing)."""
+        params = check_params(params, self)
         e = self.one_hot(x)
         self.n_passes += 1
         log_w = F.log_softmax(self.logits_onehot(params, e), axis=-1)  # log w_i = l_i - log sum_j e^{l_j}
@@ -90,11 +94,12 @@ class SequenceARM:
         towards its most likely token, tau > 1 flattens it. Positions not yet
         drawn hold 0: l_t cannot read them, so their value does not matter.
         """
+        params = check_params(params, self)
         n = check_positive_int(n, "n")
         rng = as_rng(rng)
         tau = check_positive(temperature, "temperature")
         x = onp.zeros((n, self.seq_len), dtype=onp.int64)
         for t in range(self.seq_len):
-            l_t = onp.asarray(self.logits(params, x)[:, t]) / tau
+            l_t = onp.asarray(self._logits(params, x)[:, t]) / tau
             x[:, t] = Categorical(l_t).sample(rng)[0]
         return x

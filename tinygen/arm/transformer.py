@@ -24,7 +24,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import as_rng, check_positive_int
+from .._validate import as_rng, check_params, check_positive_int
 from ..nn import init_dense
 from .sequence import SequenceARM, positionwise
 
@@ -98,7 +98,7 @@ class TransformerARM(SequenceARM):
 
     def attention_maps(self, params, x):
         """The attention weights A[t, s] of every block for integer sequences x: a list of (n, heads, T, T)."""
-        return [onp.asarray(A) for A in self._forward(params, self.one_hot(x))[1]]
+        return [onp.asarray(A) for A in self._forward(check_params(params, self), self.one_hot(x))[1]]
 
     def _forward(self, params, e):
         """(logits (n, T, V), [A of block 1, ..., A of block L])."""
