@@ -31,7 +31,7 @@ from strategies import seeds
 import tinygen
 from tinygen import fast
 from tinygen.flows import NeuralSplineFlow, SplineCoupling
-from tinygen.flows.splines import spline_knots
+from tinygen.flows.splines import MIN_BIN_WIDTH, spline_knots
 
 RTOL = 1e-9        # gently bent splines: see the module docstring
 RTOL_BENT = 1e-4   # strongly bent splines (an ill-conditioned root shared by both paths)
@@ -125,6 +125,17 @@ def test_fast_spline_density_equals_the_reference(seed, dim, bins, bound, contex
 @given(**layers)
 def test_fast_spline_density_equals_the_reference_when_strongly_bent(seed, dim, bins, bound, context_dim):
     _check_against_reference(seed, dim, bins, bound, context_dim, scale=1.0, rtol=RTOL_BENT)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=seeds, bins=st.integers(1, 10), bound=st.floats(0.5, 5.0), scale=st.sampled_from([0.1, 1.0, 30.0]))
+def test_kernel_knots_equal_the_reference_knots_to_the_bit(seed, bins, bound, scale):
+    # Bit-equal knots put an input lying exactly on a knot in the same bin, with the same xi
+    # (0 there, where the reference's clip passes no gradient), on both paths.
+    u = scale * onp.random.default_rng(seed).standard_normal((5, 3, bins))
+    knots, p = fast.spline._knots(u, bound, MIN_BIN_WIDTH)
+    onp.testing.assert_array_equal(knots, spline_knots(u, u, bound)[0])
+    onp.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-14)  # softmax: sums to 1 up to rounding
 
 
 def test_tails_have_unit_x_gradient_and_no_parameter_gradient():

@@ -16,11 +16,25 @@ and the conditioner MLP back to x_{1:d}, c and its weights.
 """
 import numpy as onp
 
-from .. import functional as F
 from ..flows.coupling import SplineCoupling
-from ..flows.splines import MIN_BIN_HEIGHT, MIN_BIN_WIDTH, MIN_DERIVATIVE, spline_knots
+from ..flows.splines import MIN_BIN_HEIGHT, MIN_BIN_WIDTH, MIN_DERIVATIVE
 from .coupling import conditioner_backward, conditioner_forward, density_kernel, merge, run_density
 from .registry import accelerate
+
+
+def _knots(u, bound, min_size):
+    """(t^(0..K), softmax(u)) in plain NumPy, as ``flows.splines._knots`` (without autograd's wrappers):
+    w = min + (1 - K min) softmax(u),  t^(k) = -B + 2B sum_{j<k} w_j,  t^(0) = -B,  t^(K) = B.
+
+    The same operations in the same order as the reference, so the knots are equal to the bit: an
+    input on a knot falls in the same bin, with the same xi, on both paths.
+    """
+    K = u.shape[-1]
+    m = u.max(axis=-1, keepdims=True)
+    p = onp.exp(u - (onp.log(onp.sum(onp.exp(u - m), axis=-1, keepdims=True)) + m))  # exp(log_softmax(u))
+    inner = -bound + 2 * bound * onp.cumsum(min_size + (1 - K * min_size) * p, axis=-1)[..., :-1]
+    edge = onp.full(inner.shape[:-1] + (1,), float(bound))
+    return onp.concatenate([-edge, inner, edge], axis=-1), p
 
 
 def spline_inverse(theta, v, bound):
@@ -28,9 +42,12 @@ def spline_inverse(theta, v, bound):
     K = (theta.shape[-1] + 1) // 3
     u_w, u_h, u_d = theta[..., :K], theta[..., K:2 * K], theta[..., 2 * K:]
     B = bound
-    x_knots, y_knots = spline_knots(u_w, u_h, B)  # x^(0..K), y^(0..K), each (n, m, K + 1)
+    x_knots, p_w = _knots(u_w, B, MIN_BIN_WIDTH)  # x^(0..K), each (n, m, K + 1)
+    y_knots, p_h = _knots(u_h, B, MIN_BIN_HEIGHT)  # y^(0..K)
     one = onp.ones(u_d.shape[:-1] + (1,))
-    delta = onp.concatenate([one, MIN_DERIVATIVE + F.softplus(u_d), one], axis=-1)  # delta^(0..K)
+    # delta^(0..K): 1 at the ends, MIN_DERIVATIVE + softplus(u) inside (F.softplus's operations)
+    softplus = onp.maximum(u_d, 0.0) + onp.log1p(onp.exp(-onp.abs(u_d)))
+    delta = onp.concatenate([one, MIN_DERIVATIVE + softplus, one], axis=-1)
 
     inside = (v > -B) & (v < B)
     v_safe = onp.clip(v, -B, B)
@@ -53,7 +70,7 @@ def spline_inverse(theta, v, bound):
     log_df = 2 * onp.log(s_k) + onp.log(N) - 2 * onp.log(Den)  # log f'(z)
     z = onp.where(inside, x_k + xi * w_k, v)  # z = x^(k) + xi w_k inside, the identity outside
     log_dz = onp.where(inside, -log_df, 0.0)
-    residuals = (inside, k, F.softmax(u_w, axis=-1), F.softmax(u_h, axis=-1), u_d,
+    residuals = (inside, k, p_w, p_h, u_d,
                  x_k, w_k, h_k, s_k, d_k, d_k1, xi, t, N, Den)
     return z, log_dz, residuals
 
@@ -111,7 +128,8 @@ def spline_inverse_backward(residuals, gz, gl, bound):
     g_delta = _unpick(k, K, g_dk, g_dk1)
     g_theta = onp.concatenate([_knots_backward(g_x_knots, p_w, bound, MIN_BIN_WIDTH),
                                _knots_backward(g_y_knots, p_h, bound, MIN_BIN_HEIGHT),
-                               g_delta[..., 1:-1] * F.sigmoid(u_d)],  # d softplus(u) / du = sigmoid(u)
+                               # d softplus(u) / du = sigmoid(u) = exp(-log(1 + e^-u))
+                               g_delta[..., 1:-1] * onp.exp(-onp.logaddexp(0.0, -u_d))],
                               axis=-1)
     return g_theta, onp.where(inside, q, gz)
 
