@@ -10,7 +10,7 @@ Each v = x_i inside (-B, B) lies in the bin k of the y-knots with y^(k) <= v < y
 Backward, from gz = dL/dz and gl = dL/dlog_det, by implicit differentiation of y(xi; theta) = v:
     dxi/dv = 1 / (dy/dxi),   dy/dxi = w_k f' = h_k s_k N / Den^2,
     dxi/dp = -(dy/dp at fixed xi) / (dy/dxi)  for p in (y^(k), h_k, s_k, delta^(k), delta^(k+1)),
-then s_k = h_k / w_k, w_k and h_k as knot differences, the one-hot bin pick, the knots (a reversed
+then s_k = h_k / w_k, w_k and h_k as knot differences, the bin pick (a scatter), the knots (a reversed
 cumsum, then the softmax VJP), delta = MIN_DERIVATIVE + softplus(u^delta) (its slope is a sigmoid),
 and the conditioner MLP back to x_{1:d}, c and its weights.
 """
@@ -51,9 +51,10 @@ def spline_inverse(theta, v, bound):
 
     inside = (v > -B) & (v < B)
     v_safe = onp.clip(v, -B, B)
-    k = onp.sum(v_safe[..., None] >= y_knots[..., 1:-1], axis=-1)[..., None]  # the bin: y^(k) <= v < y^(k+1)
+    k = onp.sum(v_safe[..., None] >= y_knots[..., 1:-1], axis=-1)  # the bin: y^(k) <= v < y^(k+1)
+    at = onp.arange(v.size) * (K + 1) + k.ravel()  # where value k of each element's K + 1 sits, flat
     # x^(k), x^(k+1), y^(k), y^(k+1), delta^(k), delta^(k+1) of each element's bin
-    x_k, x_k1, y_k, y_k1, d_k, d_k1 = (onp.take_along_axis(a, k + j, axis=-1)[..., 0]
+    x_k, x_k1, y_k, y_k1, d_k, d_k1 = (a.reshape(-1)[at + j].reshape(v.shape)
                                        for a in (x_knots, y_knots, delta) for j in (0, 1))
     w_k, h_k = x_k1 - x_k, y_k1 - y_k  # w_k = x^(k+1) - x^(k),  h_k = y^(k+1) - y^(k)
     s_k = h_k / w_k                     # the bin's mean slope
@@ -70,17 +71,19 @@ def spline_inverse(theta, v, bound):
     log_df = 2 * onp.log(s_k) + onp.log(N) - 2 * onp.log(Den)  # log f'(z)
     z = onp.where(inside, x_k + xi * w_k, v)  # z = x^(k) + xi w_k inside, the identity outside
     log_dz = onp.where(inside, -log_df, 0.0)
-    residuals = (inside, k, p_w, p_h, u_d,
+    residuals = (inside, at, p_w, p_h, u_d,
                  x_k, w_k, h_k, s_k, d_k, d_k1, xi, t, N, Den)
     return z, log_dz, residuals
 
 
-def _unpick(k, K, g_left, g_right):
-    """dL/d(knot values 0..K) from dL/d(value at k) and dL/d(value at k + 1): the one-hot pick's VJP."""
-    one_hot = k == onp.arange(K)  # (n, m, K)
-    zero = onp.zeros(g_left.shape + (1,))
-    return (onp.concatenate([one_hot * g_left[..., None], zero], axis=-1)
-            + onp.concatenate([zero, one_hot * g_right[..., None]], axis=-1))
+def _unpick(at, K, g_left, g_right):
+    """dL/d(values 0..K) from dL/d(value k) and dL/d(value k + 1) of each element: the pick's VJP
+    (zero at the other knots; ``at`` marks value k of each element in the flat (n, m, K + 1) array)."""
+    g = onp.zeros(g_left.shape + (K + 1,))
+    flat = g.reshape(-1)  # a view: writing into it fills g
+    flat[at] = g_left.ravel()
+    flat[at + 1] += g_right.ravel()  # value k + 1 of one element is never value k of the same one
+    return g
 
 
 def _knots_backward(g_knots, p, bound, min_size):
@@ -98,7 +101,7 @@ def _knots_backward(g_knots, p, bound, min_size):
 
 def spline_inverse_backward(residuals, gz, gl, bound):
     """(dL/dtheta (n, m, 3K - 1), dL/dv (n, m)) for ``spline_inverse``; gl = dL/dlog (f^-1)' per element."""
-    inside, k, p_w, p_h, u_d, x_k, w_k, h_k, s_k, d_k, d_k1, xi, t, N, Den = residuals
+    inside, at, p_w, p_h, u_d, x_k, w_k, h_k, s_k, d_k, d_k1, xi, t, N, Den = residuals
     K = p_w.shape[-1]
     g_z = onp.where(inside, gz, 0.0)  # the tails are the identity: no parameter gradient there
     g_l = onp.where(inside, gl, 0.0)
@@ -123,9 +126,9 @@ def spline_inverse_backward(residuals, gz, gl, bound):
     # s_k = h_k / w_k;  w_k = x^(k+1) - x^(k);  h_k = y^(k+1) - y^(k)
     g_h = g_h + g_s / w_k
     g_w = g_w - g_s * s_k / w_k
-    g_x_knots = _unpick(k, K, g_xk - g_w, g_w)
-    g_y_knots = _unpick(k, K, g_yk - g_h, g_h)
-    g_delta = _unpick(k, K, g_dk, g_dk1)
+    g_x_knots = _unpick(at, K, g_xk - g_w, g_w)
+    g_y_knots = _unpick(at, K, g_yk - g_h, g_h)
+    g_delta = _unpick(at, K, g_dk, g_dk1)
     g_theta = onp.concatenate([_knots_backward(g_x_knots, p_w, bound, MIN_BIN_WIDTH),
                                _knots_backward(g_y_knots, p_h, bound, MIN_BIN_HEIGHT),
                                # d softplus(u) / du = sigmoid(u) = exp(-log(1 + e^-u))
