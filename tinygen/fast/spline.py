@@ -12,7 +12,8 @@ Backward, from gz = dL/dz and gl = dL/dlog_det, by implicit differentiation of y
     dxi/dp = -(dy/dp at fixed xi) / (dy/dxi)  for p in (y^(k), h_k, s_k, delta^(k), delta^(k+1)),
 then s_k = h_k / w_k, w_k and h_k as knot differences, the bin pick (a scatter), the knots (a reversed
 cumsum, then the softmax VJP), delta = MIN_DERIVATIVE + softplus(u^delta) (its slope is a sigmoid),
-and the conditioner MLP back to x_{1:d}, c and its weights.
+and the conditioner MLP back to x_{1:d}, c and its weights. Where xi comes out exactly 0 or 1 (v on
+a knot), the reference's np.clip passes no gradient through xi, and neither does this pass.
 """
 import numpy as onp
 
