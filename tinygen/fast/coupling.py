@@ -89,6 +89,20 @@ def run_density(kernel, layer, params, x, context):
     return out[0], out[1]
 
 
+def stack_steps(forward, backward):
+    """A Coupling's (forward step, backward step) in a whole stack (``STEPS`` in fast/flow.py), from its
+    ``forward(layer, net, x, context)`` and ``backward(layer, residuals, gz, gl)``."""
+    def forward_step(layer, p, x, c):
+        (z, log_det), res = forward(layer, p["conditioner"], x, c if layer.context_dim else None)
+        return z, log_det, res
+
+    def backward_step(layer, p, res, gz, gl):
+        gx, gc, gnet = backward(layer, res, gz, gl)
+        return gx, gc, {"conditioner": gnet}
+
+    return forward_step, backward_step
+
+
 coupling_fused = density_kernel(density_forward, density_backward, "affine_coupling_density")
 
 

@@ -19,7 +19,8 @@ import numpy as onp
 
 from ..flows.coupling import SplineCoupling
 from ..flows.splines import MIN_BIN_HEIGHT, MIN_BIN_WIDTH, MIN_DERIVATIVE
-from .coupling import conditioner_backward, conditioner_forward, density_kernel, merge, run_density
+from .coupling import (conditioner_backward, conditioner_forward, density_kernel, merge, run_density,
+                       stack_steps)
 from .registry import accelerate
 
 
@@ -153,14 +154,7 @@ def spline_density_backward(layer, residuals, gz, gl, want_params=True):
 
 
 # ---- a step of a whole stack (fast/flow.py): forward(layer, p, x, c), backward(layer, p, res, gz, gl)
-def forward_step(layer, p, x, c):
-    (z, log_det), res = spline_density_forward(layer, p["conditioner"], x, c if layer.context_dim else None)
-    return z, log_det, res
-
-
-def backward_step(layer, p, res, gz, gl):
-    gx, gc, gnet = spline_density_backward(layer, res, gz, gl)
-    return gx, gc, {"conditioner": gnet}
+forward_step, backward_step = stack_steps(spline_density_forward, spline_density_backward)
 
 
 # ---- a single layer
