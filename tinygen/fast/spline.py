@@ -108,13 +108,13 @@ def spline_inverse_backward(residuals, gz, gl, bound):
     g_z = onp.where(inside, gz, 0.0)  # the tails are the identity: no parameter gradient there
     g_l = onp.where(inside, gl, 0.0)
     curv = d_k1 + d_k - 2 * s_k
-    # z = x^(k) + xi w_k, and log|dz/dx| = -(2 log s_k + log N - 2 log Den) at fixed xi:
-    g_xk, g_w = g_z, g_z * xi
+    # z = x^(k) + xi w_k, and log|dz/dx| = -(2 log s_k + log N - 2 log Den), each at fixed xi first:
+    g_xk, g_w = g_z, g_z * xi                                          # dz/dx^(k) = 1, dz/dw_k = xi
     dN_dxi = 2 * d_k1 * xi + 2 * s_k * (1 - 2 * xi) - 2 * d_k * (1 - xi)
-    g_xi = g_z * w_k - g_l * (dN_dxi / N - 2 * curv * (1 - 2 * xi) / Den)
-    g_s = -g_l * (2 / s_k + 2 * t / N - 2 * (1 - 2 * t) / Den)  # dDen/ds_k = 1 - 2t
-    g_dk = -g_l * ((1 - xi) ** 2 / N - 2 * t / Den)
-    g_dk1 = -g_l * (xi ** 2 / N - 2 * t / Den)
+    g_xi = g_z * w_k - g_l * (dN_dxi / N - 2 * curv * (1 - 2 * xi) / Den)  # dDen/dxi = curv (1 - 2 xi)
+    g_s = -g_l * (2 / s_k + 2 * t / N - 2 * (1 - 2 * t) / Den)         # dN/ds_k = 2t, dDen/ds_k = 1 - 2t
+    g_dk = -g_l * ((1 - xi) ** 2 / N - 2 * t / Den)                    # dN/ddelta^(k) = (1 - xi)^2, dDen = t
+    g_dk1 = -g_l * (xi ** 2 / N - 2 * t / Den)                         # dN/ddelta^(k+1) = xi^2, dDen = t
     # xi solves y(xi) = v: dxi/dv = 1 / (dy/dxi) = Den^2 / (h_k s_k N). Where xi was clipped to
     # 0 or 1, the reference's np.clip passes no gradient to xi; neither does this.
     free = (xi != 0.0) & (xi != 1.0)
