@@ -7,7 +7,7 @@ only through its error, the residual y(xi) - v over dy/dxi.
 
 Tolerances. Gently bent splines (params perturbed by the kit's ``perturb`` at scale 0.1: bins
 unequal, slopes O(1)): the root is accurate to a few ulps and the two paths agree to ~1e-14
-relative (measured 9e-15 over 300 random layers, knots included); RTOL = 1e-9 relative to the
+relative (measured 6e-15 over 300 random layers, knots included); RTOL = 1e-9 relative to the
 largest entry leaves room for that and still catches any wrong term (a wrong formula is off by
 1e-3 or more). Strongly bent splines (scale 1.0): in most layers some bin shrinks to the minimum
 width (1e-3 of 2B) next to bins whose mean slope s_k is up to ~1e5 times their knot slopes; near a

@@ -17,6 +17,7 @@ a knot), the reference's np.clip passes no gradient through xi, and neither does
 """
 import numpy as onp
 
+from .. import functional as F
 from ..flows.coupling import SplineCoupling
 from ..flows.splines import MIN_BIN_HEIGHT, MIN_BIN_WIDTH, MIN_DERIVATIVE
 from .coupling import (conditioner_backward, conditioner_forward, density_kernel, merge, run_density,
@@ -25,15 +26,15 @@ from .registry import accelerate
 
 
 def _knots(u, bound, min_size):
-    """(t^(0..K), softmax(u)) in plain NumPy, as ``flows.splines._knots`` (without autograd's wrappers):
+    """(t^(0..K), softmax(u)), as ``flows.splines._knots`` (with one softmax for both):
     w = min + (1 - K min) softmax(u),  t^(k) = -B + 2B sum_{j<k} w_j,  t^(0) = -B,  t^(K) = B.
 
-    The same operations in the same order as the reference, so the knots are equal to the bit: an
-    input on a knot falls in the same bin, with the same xi, on both paths.
+    The reference's own softmax (functional.py) and then its operations in its order, so the
+    knots are equal to the bit: an input on a knot falls in the same bin, with the same xi, on
+    both paths.
     """
     K = u.shape[-1]
-    m = u.max(axis=-1, keepdims=True)
-    p = onp.exp(u - (onp.log(onp.sum(onp.exp(u - m), axis=-1, keepdims=True)) + m))  # exp(log_softmax(u))
+    p = F.softmax(u, axis=-1)
     inner = -bound + 2 * bound * onp.cumsum(min_size + (1 - K * min_size) * p, axis=-1)[..., :-1]
     edge = onp.full(inner.shape[:-1] + (1,), float(bound))
     return onp.concatenate([-edge, inner, edge], axis=-1), p
@@ -47,9 +48,8 @@ def spline_inverse(theta, v, bound):
     x_knots, p_w = _knots(u_w, B, MIN_BIN_WIDTH)  # x^(0..K), each (n, m, K + 1)
     y_knots, p_h = _knots(u_h, B, MIN_BIN_HEIGHT)  # y^(0..K)
     one = onp.ones(u_d.shape[:-1] + (1,))
-    # delta^(0..K): 1 at the ends, MIN_DERIVATIVE + softplus(u) inside (F.softplus's operations)
-    softplus = onp.maximum(u_d, 0.0) + onp.log1p(onp.exp(-onp.abs(u_d)))
-    delta = onp.concatenate([one, MIN_DERIVATIVE + softplus, one], axis=-1)
+    # delta^(0..K): 1 at the ends, MIN_DERIVATIVE + softplus(u) inside
+    delta = onp.concatenate([one, MIN_DERIVATIVE + F.softplus(u_d), one], axis=-1)
 
     inside = (v > -B) & (v < B)
     v_safe = onp.clip(v, -B, B)
