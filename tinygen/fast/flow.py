@@ -8,8 +8,8 @@ NumPy for stacks made of the layers below, and the backward pass walks the stack
 the other way, each layer turning (dL/dz_k, dL/dlog_det) into dL/dz_{k-1} and its
 parameter gradient. ``Compose._inverse`` (flows/base.py) is the reference.
 
-Layers with a density step here: AffineCoupling, MAFLayer, Permutation, ActNorm;
-with a one-pass sampling step (``Compose._forward``): IAFLayer, Permutation. A
+Layers with a density step here: AffineCoupling, SplineCoupling, MAFLayer, Permutation,
+ActNorm; with a one-pass sampling step (``Compose._forward``): IAFLayer, Permutation. A
 stack holding any other layer runs the reference code, whose MLPs still use the
 fused MLP.
 """
@@ -17,13 +17,15 @@ import numpy as onp
 
 from ..flows.autoregressive import IAFLayer, MAFLayer
 from ..flows.base import Compose
-from ..flows.coupling import AffineCoupling
+from ..flows.coupling import AffineCoupling, SplineCoupling
 from ..flows.linear import ActNorm, Permutation
 from .core import fused
 from .coupling import density_backward as coupling_backward
 from .coupling import density_forward as coupling_forward
 from .mlp import mlp_backward, mlp_forward
 from .registry import accelerate, traced_once, whole_or_plain
+from .spline import backward_step as spline_bwd
+from .spline import forward_step as spline_fwd
 
 
 # ---- one layer each: forward(layer, p, x, c) -> (z, log_det, residuals); backward(layer, p, res, gz, gl)
@@ -84,6 +86,7 @@ def _actnorm_bwd(layer, p, res, gz, gl):
 
 STEPS = {
     AffineCoupling: (_coupling_fwd, _coupling_bwd),
+    SplineCoupling: (spline_fwd, spline_bwd),
     MAFLayer: (_maf_fwd, _maf_bwd),
     Permutation: (_permutation_fwd, _permutation_bwd),
     ActNorm: (_actnorm_fwd, _actnorm_bwd),
