@@ -22,6 +22,7 @@ from ..flows.linear import ActNorm, Permutation
 from .core import fused
 from .coupling import density_backward as coupling_backward
 from .coupling import density_forward as coupling_forward
+from .coupling import stack_steps
 from .mlp import mlp_backward, mlp_forward
 from .registry import accelerate, traced_once, whole_or_plain
 from .spline import backward_step as spline_bwd
@@ -31,14 +32,7 @@ from .spline import forward_step as spline_fwd
 # ---- one layer each: forward(layer, p, x, c) -> (z, log_det, residuals); backward(layer, p, res, gz, gl)
 #      -> (gx, gc or None, gp)
 
-def _coupling_fwd(layer, p, x, c):
-    (z, log_det), res = coupling_forward(layer, p["conditioner"], x, c if layer.context_dim else None)
-    return z, log_det, res
-
-
-def _coupling_bwd(layer, p, res, gz, gl):
-    gx, gc, gnet = coupling_backward(layer, res, gz, gl)
-    return gx, gc, {"conditioner": gnet}
+_coupling_fwd, _coupling_bwd = stack_steps(coupling_forward, coupling_backward)
 
 
 def _maf_fwd(layer, p, x, c):
