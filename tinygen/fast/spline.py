@@ -12,8 +12,8 @@ Backward, from gz = dL/dz and gl = dL/dlog_det, by implicit differentiation of y
     dxi/dp = -(dy/dp at fixed xi) / (dy/dxi)  for p in (y^(k), h_k, s_k, delta^(k), delta^(k+1)),
 then s_k = h_k / w_k, w_k and h_k as knot differences, the bin pick (a scatter), the knots (a reversed
 cumsum, then the softmax VJP), delta = MIN_DERIVATIVE + softplus(u^delta) (its slope is a sigmoid),
-and the conditioner MLP back to x_{1:d}, c and its weights. Where xi comes out exactly 0 or 1 (v on
-a knot), the reference's np.clip passes no gradient through xi, and neither does this pass.
+and the conditioner MLP back to x_{1:d}, c and its weights. A root that rounding pushed outside
+[0, 1] is clipped and passes no gradient through xi, as in the reference.
 """
 import numpy as onp
 
@@ -65,8 +65,10 @@ def spline_inverse(theta, v, bound):
     a = h_k * (s_k - d_k) + dy * curv  # a xi^2 + b xi + c = 0, as in rq_spline
     b = h_k * d_k - dy * curv
     c = -s_k * dy
-    # the root in [0, 1]: xi = 2c / (-b - sqrt(b^2 - 4ac))
-    xi = onp.clip(2 * c / (-b - onp.sqrt(onp.maximum(b ** 2 - 4 * a * c, 0.0))), 0.0, 1.0)
+    # the root in [0, 1]: xi = 2c / (-b - sqrt(b^2 - 4ac)); a root pushed outside by rounding is clipped
+    root = 2 * c / (-b - onp.sqrt(onp.maximum(b ** 2 - 4 * a * c, 0.0)))
+    free = (root >= 0.0) & (root <= 1.0)  # not clipped: the gradient passes through xi
+    xi = onp.clip(root, 0.0, 1.0)
     t = xi * (1 - xi)
     N = d_k1 * xi ** 2 + 2 * s_k * t + d_k * (1 - xi) ** 2
     Den = s_k + curv * t
@@ -74,7 +76,7 @@ def spline_inverse(theta, v, bound):
     z = onp.where(inside, x_k + xi * w_k, v)  # z = x^(k) + xi w_k inside, the identity outside
     log_dz = onp.where(inside, -log_df, 0.0)
     residuals = (inside, at, p_w, p_h, u_d,
-                 x_k, w_k, h_k, s_k, d_k, d_k1, xi, t, N, Den)
+                 x_k, w_k, h_k, s_k, d_k, d_k1, xi, free, t, N, Den)
     return z, log_dz, residuals
 
 
@@ -103,7 +105,7 @@ def _knots_backward(g_knots, p, bound, min_size):
 
 def spline_inverse_backward(residuals, gz, gl, bound):
     """(dL/dtheta (n, m, 3K - 1), dL/dv (n, m)) for ``spline_inverse``; gl = dL/dlog (f^-1)' per element."""
-    inside, at, p_w, p_h, u_d, x_k, w_k, h_k, s_k, d_k, d_k1, xi, t, N, Den = residuals
+    inside, at, p_w, p_h, u_d, x_k, w_k, h_k, s_k, d_k, d_k1, xi, free, t, N, Den = residuals
     K = p_w.shape[-1]
     g_z = onp.where(inside, gz, 0.0)  # the tails are the identity: no parameter gradient there
     g_l = onp.where(inside, gl, 0.0)
@@ -115,9 +117,8 @@ def spline_inverse_backward(residuals, gz, gl, bound):
     g_s = -g_l * (2 / s_k + 2 * t / N - 2 * (1 - 2 * t) / Den)         # dN/ds_k = 2t, dDen/ds_k = 1 - 2t
     g_dk = -g_l * ((1 - xi) ** 2 / N - 2 * t / Den)                    # dN/ddelta^(k) = (1 - xi)^2, dDen = t
     g_dk1 = -g_l * (xi ** 2 / N - 2 * t / Den)                         # dN/ddelta^(k+1) = xi^2, dDen = t
-    # xi solves y(xi) = v: dxi/dv = 1 / (dy/dxi) = Den^2 / (h_k s_k N). Where xi was clipped to
-    # 0 or 1, the reference's np.clip passes no gradient to xi; neither does this.
-    free = (xi != 0.0) & (xi != 1.0)
+    # xi solves y(xi) = v: dxi/dv = 1 / (dy/dxi) = Den^2 / (h_k s_k N). A root clipped back into
+    # [0, 1] (rounding) passes no gradient to xi, as in the reference.
     q = onp.where(free, g_xi, 0.0) * Den ** 2 / (h_k * s_k * N)  # dL/dv through xi
     R = (s_k * xi ** 2 + d_k * t) / Den  # (y - y^(k)) / h_k
     g_yk = -q                                               # dy/dy^(k) = 1
