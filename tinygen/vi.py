@@ -38,7 +38,8 @@ from .evaluate import nll_stats
 from .flows.base import Flow, FlowModel
 from .optim import minimize
 
-FIT_OPTIONS = ("lr", "optimizer", "lr_schedule", "evaluate", "eval_every", "log_every", "progress", "callback")
+FIT_OPTIONS = ("lr", "optimizer", "lr_schedule", "evaluate", "eval_every", "log_every", "progress", "callback",
+               "max_growth")
 MAX_ROWS = 20_000  # samples per pass when estimating (bounds memory)
 
 
@@ -110,8 +111,9 @@ def fit_reverse_kl(model, params, log_p_tilde, steps=2000, n_samples=256, rng=0,
         the first T steps (the paper's annealing: a flat, tempered target p_tilde^beta first,
         so q spreads out before the target's valleys appear), then stays 1.
     fit_options: ``lr`` (default 1e-3), ``optimizer``, ``lr_schedule``, ``evaluate``,
-        ``eval_every``, ``log_every``, ``progress``, ``callback``, as in ``tinygen.fit``;
-        the loop is ``optim.minimize`` (NaN guard: ``NonFiniteLossError`` with the last finite params).
+        ``eval_every``, ``log_every``, ``progress``, ``callback``, ``max_growth``, as in
+        ``optim.minimize``, which is the loop (NaN guard: ``NonFiniteLossError`` with the last
+        finite params).
     history: ``fit``'s, with "loss" = F_beta per step (at beta = 1 an estimate of the bound
         F >= -log Z) and "beta" = beta_t per step.
     """
