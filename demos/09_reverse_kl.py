@@ -107,8 +107,8 @@ plot.show(fig, "09_kl_asymmetry", args.out)
 # by the exact D_KL(q || p) with its standard error. A short run: in 150 steps K = 32 is
 # already the best on every target, but far from converged (on U1 it holds one of the two
 # lobes, KL ~ log 2). After 1000 steps (`benchmarks/bench_vi.py`, `benchmarks/REPORT_vi.md`)
-# K = 32 reaches 0.015 (U1), 0.109 (U2), 0.146 (U3) and 0.083 (U4) nats, against RealNVP
-# (170 parameters) 0.149, 0.045, 0.202, 0.323 and the spline flow (200) 0.058, 0.053, 0.224, 0.155.
+# K = 32 reaches 0.020 (U1), 0.109 (U2), 0.156 (U3) and 0.071 (U4) nats, against RealNVP
+# (170 parameters) 0.150, 0.045, 0.203, 0.301 and the spline flow (200) 0.043, 0.047, 0.219, 0.126.
 
 # %%
 # D_KL(q || p) at these defaults (150 steps, seed 0), measured by benchmarks/bench_vi.py
