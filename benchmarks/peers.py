@@ -64,6 +64,13 @@ def check_dtype(dtype):
     return dtype
 
 
+def torch_dtype(name):
+    """torch.float32 or torch.float64 from its name."""
+    if name not in ("float32", "float64"):
+        raise ValueError(f"name: expected 'float32' or 'float64', got {name!r}")
+    return getattr(_torch(), name)
+
+
 def dtype_name(dtype):
     """'float32' or 'float64', the key the report files results under."""
     return str(check_dtype(dtype)).replace("torch.", "")
