@@ -107,6 +107,15 @@ def _made_case(likelihood, rng):
     return params, x, f
 
 
+def _made_log_prob_case(rng):
+    """A Gaussian MADE's log p(x | c) over two mask sets (each set has its own fused pass)."""
+    model = MADE(3, hidden=(7, 6), context_dim=2, n_masks=2, order="random", seed=int(rng.integers(99)))
+    params = _perturb(model.init(rng), rng)
+    context = rng.standard_normal((4, 2))
+    x = rng.standard_normal((4, 3))
+    return params, x, lambda p, v: model.log_prob(p, v, context[:anp.shape(v)[0]])
+
+
 def _mlp_case(activation, rng):
     masks = [rng.integers(0, 2, (3, 5)).astype(float), None, None]
     mlp = MLP((3, 5, 4, 2), activation=activation, masks=[masks[0], onp.ones((5, 4)), onp.ones((4, 2))])
@@ -122,17 +131,22 @@ def _pixelcnn_case(rng):
     return params, x, lambda p, v: anp.ravel(model.logits(p, v))
 
 
-def _vae_case(posterior, rng):
-    model = VAE(3, 2, hidden=(6,), posterior=posterior, n_flows=2, flow_hidden=(5,))
+def _vae_case(posterior, rng, decoder_scale="learned"):
+    model = VAE(3, 2, hidden=(6, 5), posterior=posterior, n_flows=2, flow_hidden=(5,), decoder_scale=decoder_scale)
     params = _perturb(model.init(rng), rng, 0.1)
     x = rng.standard_normal((3, 3))
-    return params, x, lambda p, v: model.elbo(p, v, rng=7, n_samples=2)["elbo"]
+
+    def f(p, v):
+        parts = model.elbo(p, v, rng=7, n_samples=2)
+        return anp.concatenate([parts["elbo"], parts["reconstruction"], 2.0 * parts["complexity"]])
+    return params, x, f
 
 
 CASE_MAKERS = [(f"flow:{name}", (lambda factory: lambda rng: _flow_case(factory, rng))(factory))
                for name, factory in CASES]
 CASE_MAKERS += [(f"made:{lik}", (lambda lik: lambda rng: _made_case(lik, rng))(lik))
                 for lik in ("gaussian", "bernoulli", "categorical")]
+CASE_MAKERS += [("made:gaussian_log_prob", _made_log_prob_case)]
 CASE_MAKERS += [(f"mlp:{act}", (lambda act: lambda rng: _mlp_case(act, rng))(act)) for act in sorted(ACTIVATIONS)]
 CASE_MAKERS += [("pixelcnn", _pixelcnn_case)]
 
@@ -154,6 +168,7 @@ def _mixed_stack_case(rng):
 
 CASE_MAKERS += [("flow:mixed_stack", _mixed_stack_case)]
 CASE_MAKERS += [(f"vae:{q}", (lambda q: lambda rng: _vae_case(q, rng))(q)) for q in ("gaussian", "planar", "iaf")]
+CASE_MAKERS += [("vae:gaussian_fixed_scale", lambda rng: _vae_case("gaussian", rng, decoder_scale=0.3))]
 IDS = [name for name, _ in CASE_MAKERS]
 
 
@@ -234,6 +249,37 @@ def test_training_step_runs_the_kernels_and_disabled_runs_none(monkeypatch):
     # untraced evaluation needs no backward pass: it runs the reference code too
     model.log_prob(params, x)
     assert stack_calls == []
+
+
+def test_vae_training_runs_one_fused_elbo_and_draws_the_same_noise(monkeypatch):
+    calls = _spy(monkeypatch, fast.vae, "elbo_fused")
+    model = VAE(2, 2, hidden=(8, 8))
+    params, x = model.init(0), onp.random.default_rng(0).standard_normal((16, 2))
+    loss_fast, g_fast = tinygen.optim.value_and_grad(lambda p: model.loss(p, x, rng=3))(params)
+    assert len(calls) == 1
+    with fast.disabled():
+        loss_ref, g_ref = tinygen.optim.value_and_grad(lambda p: model.loss(p, x, rng=3))(params)
+    _close(loss_fast, loss_ref, RTOL1, "VAE loss")
+    _close(_flat(g_fast), _flat(g_ref), RTOL1, "VAE loss gradient")
+
+
+def test_made_training_runs_one_fused_pass(monkeypatch):
+    calls = _spy(monkeypatch, fast.made, "made_fused")
+    model = MADE(2, hidden=(8, 8))
+    x = onp.random.default_rng(0).standard_normal((16, 2))
+    grad(lambda p: model.loss(p, x))(model.init(0))
+    assert len(calls) == 1 and model.n_passes == 1  # and the pass is still counted
+
+
+@pytest.mark.parametrize("rho", [-1e4, -800.0, -40.0, -30.5, -29.5, -5.0, 0.0, 3.0, 40.0, 800.0])
+def test_log_softplus_of_the_made_kernel_is_exact_at_the_extremes(rho):
+    import mpmath
+    mpmath.mp.dps = 50
+    log_sigma, dlog = fast.made._log_softplus(onp.array([rho]))
+    exact = mpmath.log(mpmath.log1p(mpmath.exp(rho)))
+    exact_d = mpmath.diff(lambda r: mpmath.log(mpmath.log1p(mpmath.exp(r))), rho)
+    assert abs(log_sigma[0] - float(exact)) <= 1e-15 * max(1.0, abs(float(exact)))
+    assert abs(dlog[0] - float(exact_d)) <= 1e-14
 
 
 def test_a_subclass_gets_the_reference_code(monkeypatch):
