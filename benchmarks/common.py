@@ -86,6 +86,21 @@ def tinygen_stepper(model, params, x, lr, batch_size=256, seed=0, fast=True):
     return run
 
 
+def versus_torch(model, params, x, lr, batch_size=256, seed=0, blocks=7, block=40):
+    """One line: training steps/s of tinygen and of its torch peers in float32 and float64 (the same
+    architecture and weights, one thread), timed in turns, with tinygen's speed ratio to each."""
+    import peers
+
+    if not peers.available():
+        return "torch not importable: no PyTorch comparison"
+    runs = [tinygen_stepper(model, params, x, lr, batch_size, seed)]
+    runs += [peers.make_peer(model, params, peers.torch_dtype(k)).stepper(x, lr, batch_size, seed)
+             for k in ("float32", "float64")]
+    ours, f32, f64 = alternating_rates(runs, blocks, block)
+    return (f"timed in turns: tinygen {ours:.1f} steps/s; PyTorch (same architecture, CPU, one thread) "
+            f"float32 {f32:.1f} (tinygen / torch {ours / f32:.2f}), float64 {f64:.1f} ({ours / f64:.2f})")
+
+
 def write_json(obj, path):
     """``obj`` as indented JSON, written to a temporary file first so a reader never sees half of it."""
     tmp = path + ".tmp"
