@@ -156,10 +156,12 @@ def main():
         params, _ = tinygen.fit(model, model.init(args.seed), x_train, steps=steps, batch_size=fam.batch_size,
                                 lr=fam.lr, lr_schedule=fam.schedule, rng=args.seed, log_every=max(1, steps // 5),
                                 callback=lambda step, p, loss: stamps.append(time.perf_counter()))
-        train_s = time.perf_counter() - start
+        phases = [time.perf_counter()]
         q = quality(name, model, params, x_test, H, args)
         q["gap_target"] = fam.gap_target
+        phases.append(time.perf_counter())
         train, sample_s, log_p_s, checks = speed(name, model, params, fam, x_train, x_big, x_test[:256], args)
+        phases.append(time.perf_counter())
         train["run"] = common.median_rate(stamps, min(250, max(1, steps // 4)))
         results["families"][name] = {
             "label": fam.label, "params": count_params(params), "steps": steps, "lr": fam.lr,
@@ -168,7 +170,8 @@ def main():
         print(f"{fam.label}: NLL {q['nll']:.4f} +- {q['se']:.4f}, gap {q['gap']:.4f}; steps/s tinygen "
               f"{train['tinygen']:.1f} (fast path off {train['reference']:.1f}), torch f32 "
               f"{tables.fmt(train['float32'], '.1f')}, f64 {tables.fmt(train['float64'], '.1f')} "
-              f"(trained in {train_s:.0f}s, {time.perf_counter() - start:.0f}s in all)", flush=True)
+              f"(seconds: trained {phases[0] - start:.0f}, scored {phases[1] - phases[0]:.0f}, "
+              f"timed {phases[2] - phases[1]:.0f})", flush=True)
         save(results, args)  # after every family, so a long run leaves a partial report
     print()
     print(tables.report_markdown(results))
