@@ -99,8 +99,9 @@ def speed(name, model, params, fam, x_train, x_big, x_check, args):
     densities = {"tinygen": lambda: model.log_prob(params, x_big, **({"rng": rng} if vae else {}), **k1)}
     checks = dict.fromkeys(tables.DTYPES)
     if peers.available():
-        for dtype in (peers.torch_dtype(k) for k in tables.DTYPES):
-            key, peer = peers.dtype_name(dtype), peers.make_peer(model, params, dtype)
+        for key in tables.DTYPES:
+            dtype = peers.torch_dtype(key)
+            peer = peers.make_peer(model, params, dtype)
             checks[key] = peers.max_rel_diff(model, params, x_check, seed=args.seed, dtype=dtype)
             steppers[key] = peer.stepper(x_train, fam.lr, fam.batch_size, seed=args.seed)
             samplers[key] = lambda peer=peer: peer.sample_np(common.N_THROUGHPUT)
@@ -133,6 +134,9 @@ def main():
     for name in families:
         if name not in FAMILIES:
             parser.error(f"--families: unknown family {name!r}; expected some of {','.join(FAMILIES)}")
+    for flag in ("steps", "k", "vae_test", "blocks", "block", "repeats"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')}: expected a positive integer, got {getattr(args, flag)}")
     args.json = os.path.join(os.path.dirname(os.path.abspath(args.out)), "results.json")
     if args.render:
         save(tables.load(args.json), args)
