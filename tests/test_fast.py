@@ -166,7 +166,21 @@ def _mixed_stack_case(rng):
     return params, x, f
 
 
-CASE_MAKERS += [("flow:mixed_stack", _mixed_stack_case)]
+def _iaf_stack_case(rng):
+    """An IAF stack's one-pass sampling direction f, as a VAE posterior runs it, with a context."""
+    from tinygen.flows import IAF
+    flow = IAF(3, n_layers=3, hidden=(7,), context_dim=2).flow
+    params = _perturb(flow.init(rng), rng, 0.3)
+    context = rng.standard_normal((3, 2))
+    z = rng.standard_normal((3, 3))
+
+    def f(p, v):
+        x, ld = flow.forward(p, v, context[:anp.shape(v)[0]])
+        return anp.concatenate([anp.ravel(x), ld])
+    return params, z, f
+
+
+CASE_MAKERS += [("flow:mixed_stack", _mixed_stack_case), ("flow:iaf_sampling_stack", _iaf_stack_case)]
 CASE_MAKERS += [(f"vae:{q}", (lambda q: lambda rng: _vae_case(q, rng))(q)) for q in ("gaussian", "planar", "iaf")]
 CASE_MAKERS += [("vae:gaussian_fixed_scale", lambda rng: _vae_case("gaussian", rng, decoder_scale=0.3))]
 IDS = [name for name, _ in CASE_MAKERS]
@@ -236,7 +250,7 @@ def test_training_step_runs_the_kernels_and_disabled_runs_none(monkeypatch):
     grad(lambda p: anp.sum(layer.inverse(p, x)[1]))(params[0])
     assert len(coupling_calls) == 1  # a single coupling layer has its own kernel
     grad(lambda p: anp.sum(model.sample(p, 4, rng=0)))(params)
-    assert len(mlp_calls) == 2  # sampling runs f, whose conditioners use the fused MLP
+    assert len(mlp_calls) == 2  # RealNVP samples layer by layer; its conditioners use the fused MLP
     for calls in (mlp_calls, coupling_calls, stack_calls):
         calls.clear()
     with fast.disabled():

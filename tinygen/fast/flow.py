@@ -8,13 +8,14 @@ NumPy for stacks made of the layers below, and the backward pass walks the stack
 the other way, each layer turning (dL/dz_k, dL/dlog_det) into dL/dz_{k-1} and its
 parameter gradient. ``Compose._inverse`` (flows/base.py) is the reference.
 
-Layers with a density step here: AffineCoupling, MAFLayer, Permutation, ActNorm.
-A stack holding any other layer (a spline, IAF, LU) runs the reference code, whose
-MLPs still use the fused MLP.
+Layers with a density step here: AffineCoupling, MAFLayer, Permutation, ActNorm;
+with a one-pass sampling step (``Compose._forward``): IAFLayer, Permutation. A
+stack holding any other layer runs the reference code, whose MLPs still use the
+fused MLP.
 """
 import numpy as onp
 
-from ..flows.autoregressive import MAFLayer
+from ..flows.autoregressive import IAFLayer, MAFLayer
 from ..flows.base import Compose
 from ..flows.coupling import AffineCoupling
 from ..flows.linear import ActNorm, Permutation
@@ -89,42 +90,94 @@ STEPS = {
 }
 
 
+def _iaf_fwd(layer, p, z, c):
+    """x_d = z_d exp(alpha_d(z_<d)) + mu_d(z_<d), log|det df/dz| = sum_d alpha_d: one MADE pass."""
+    made = layer.made
+    made.n_passes += 1
+    h = z if made.context_dim == 0 else onp.concatenate([z, c], axis=1)
+    out, mlp_res = mlp_forward(made.net, p["net"], h)
+    raw = out.reshape(z.shape[0], made.n_raw, made.dim)
+    alpha = layer.s_max * onp.tanh(raw[:, 1] / layer.s_max)  # soft clamp
+    scale = onp.exp(alpha)
+    x = z * scale + raw[:, 0]
+    return x, alpha.sum(axis=1), (mlp_res, alpha, scale, z)
+
+
+def _iaf_bwd(layer, p, res, gx, gl):
+    made = layer.made
+    mlp_res, alpha, scale, z = res
+    # dx/dmu = 1, dx/dalpha = z exp(alpha), dlog_det/dalpha = 1, dalpha/da = 1 - (alpha / s_max)^2
+    g_a = (gx * z * scale + gl[:, None]) * (1.0 - (alpha / layer.s_max) ** 2)
+    g_out = onp.stack([gx, g_a], axis=1).reshape(gx.shape[0], -1)
+    g_h, g_net = mlp_backward(made.net, mlp_res, g_out)
+    D = made.dim
+    return gx * scale + g_h[:, :D], (g_h[:, D:] if made.context_dim else None), {"net": g_net}
+
+
+# The sampling direction f = f_K o ... o f_1 where it is one pass per layer (IAF; a VAE's
+# IAF posterior samples, then scores, in this direction).
+FORWARD_STEPS = {
+    IAFLayer: (_iaf_fwd, _iaf_bwd),
+    Permutation: (lambda layer, p, z, c: (z[:, layer.perm], onp.zeros(z.shape[0]), None),
+                  lambda layer, p, res, gx, gl: (gx[:, layer.inv_perm], None, {})),
+}
+
+
 # ---- the stack
-def _forward(x, context, flow, params):
-    h, log_det, saved = x, onp.zeros(x.shape[0]), []
-    for layer, p in zip(reversed(flow.layers), reversed(params)):  # g = g_1 o ... o g_K: layer K first
-        h, ld, res = STEPS[type(layer)][0](layer, p, h, context)
-        log_det = log_det + ld
-        saved.append(res)
-    return (h, log_det), saved
+def _stack(steps, forward_order, reference, name):
+    """One primitive for a whole Compose in one direction, from per-layer steps.
+
+    forward_order=True: f, layer 1 first (sampling); False: g, layer K first (density).
+    """
+    def order(flow):
+        ks = range(len(flow.layers))
+        return list(ks) if forward_order else list(reversed(ks))
+
+    def forward(x, context, flow, params):
+        h, log_det, saved = x, onp.zeros(x.shape[0]), []
+        for k in order(flow):
+            h, ld, res = steps[type(flow.layers[k])][0](flow.layers[k], params[k], h, context)
+            log_det = log_det + ld  # the log-determinants add up
+            saved.append(res)
+        return (h, log_det), saved
+
+    def backward(saved, g, argnums, x, context, flow, params):
+        gh, gl = g
+        g_context = None if context is None else onp.zeros_like(context)
+        g_params = [None] * len(flow.layers)
+        for k, res in zip(reversed(order(flow)), reversed(saved)):  # the last layer applied goes first
+            gh, gc, g_params[k] = steps[type(flow.layers[k])][1](flow.layers[k], params[k], res, gh, gl)
+            if gc is not None:
+                g_context = g_context + gc
+        return tuple({0: gh, 1: g_context, 3: g_params}[i] for i in argnums)
+
+    return fused(forward, backward, reference, name)
 
 
-def _backward(saved, g, argnums, x, context, flow, params):
-    gh, gl = g
-    g_context = None if context is None else onp.zeros_like(context)
-    g_params = [None] * len(flow.layers)
-    for k in range(len(flow.layers)):  # layer 1 was applied last, so its backward comes first
-        layer = flow.layers[k]
-        res = saved[len(flow.layers) - 1 - k]
-        gh, gc, g_params[k] = STEPS[type(layer)][1](layer, params[k], res, gh, gl)
-        if gc is not None:
-            g_context = g_context + gc
-    return tuple({0: gh, 1: g_context, 3: g_params}[i] for i in argnums)
+def _applies(steps, flow, params, x, context):
+    return (all(type(layer) in steps for layer in flow.layers) and len(params) == len(flow.layers)
+            and traced_once(params, x, context) and whole_or_plain(params))
 
 
-def _reference(x, context, flow, params):
-    return Compose._inverse.reference(flow, params, x, context)
-
-
-stack_fused = fused(_forward, _backward, _reference, "flow_stack_density")
+stack_fused = _stack(STEPS, False, lambda x, c, flow, p: Compose._inverse.reference(flow, p, x, c),
+                     "flow_stack_density")
+forward_stack_fused = _stack(FORWARD_STEPS, True, lambda z, c, flow, p: Compose._forward.reference(flow, p, z, c),
+                             "flow_stack_sampling")
 
 
 @accelerate(Compose, "_inverse")
 def inverse(flow, params, x, context):
     """``Compose._inverse`` as one traced operation when every layer has a density step."""
-    if not all(type(layer) in STEPS for layer in flow.layers) or len(params) != len(flow.layers):
-        return NotImplemented
-    if not (traced_once(params, x, context) and whole_or_plain(params)):
+    if not _applies(STEPS, flow, params, x, context):
         return NotImplemented
     out = stack_fused(x, context, flow, params)
+    return out[0], out[1]
+
+
+@accelerate(Compose, "_forward")
+def forward(flow, params, z, context):
+    """``Compose._forward`` as one traced operation when every layer has a one-pass sampling step."""
+    if not _applies(FORWARD_STEPS, flow, params, z, context):
+        return NotImplemented
+    out = forward_stack_fused(z, context, flow, params)
     return out[0], out[1]
