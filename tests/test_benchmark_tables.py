@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+sys.path.append(os.path.join(ROOT, "benchmarks"))  # after everything else: shadows nothing
 import readme_tables  # noqa: E402
 import report_tables  # noqa: E402
 
