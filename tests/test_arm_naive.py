@@ -6,9 +6,9 @@ import numpy as onp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
 
 from tinygen.arm import MADE, NaiveARM, sequential_log_prob
+from tinygen.testing.strategies import seeds
 
 small_dims = st.integers(min_value=1, max_value=5)
 

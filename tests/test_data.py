@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from tinygen import data, evaluate
 from tinygen.distributions import Normal, StandardNormal
 from tinygen.functional import logsumexp
+from tinygen.testing.strategies import seeds
 
-from strategies import seeds
 
 # Reference entropies from independent 1e6-sample Monte Carlo runs (value, standard error).
 MC_ENTROPY = {0.05: (0.2901, 0.0007), 0.1: (1.0086, 0.0008)}

@@ -13,9 +13,9 @@ import pytest
 from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import dims, positive_floats, seeds, vectors
 
 from tinygen import distributions as dist
+from tinygen.testing.strategies import dims, positive_floats, seeds, vectors
 
 S = 20_000  # Monte Carlo sample size; 5 SE at S = 20000 is ~3.5% of one standard deviation
 Z = 5.0  # number of standard errors allowed, see the module docstring

@@ -9,8 +9,7 @@ from hypothesis.extra.numpy import arrays
 
 from tinygen import evaluate
 from tinygen.distributions import Normal, StandardNormal
-
-from strategies import finite_floats
+from tinygen.testing.strategies import finite_floats
 
 
 class GaussianModel:

@@ -9,10 +9,10 @@ import pytest
 from autograd.misc import flatten
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
 
 from tinygen.evaluate import grid_integral
 from tinygen.flows import IAF, MAF, IAFLayer, MAFLayer
+from tinygen.testing.strategies import seeds
 
 LAYERS = [MAFLayer, IAFLayer]
 

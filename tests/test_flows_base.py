@@ -2,10 +2,10 @@
 import numpy as onp
 import pytest
 from hypothesis import given, settings
-from strategies import batch_sizes, seeds
 
 from tinygen.distributions import StandardNormal
 from tinygen.flows import ActNorm, AffineCoupling, Compose, ElementwiseAffine, FlowModel, Permutation
+from tinygen.testing.strategies import batch_sizes, seeds
 
 # Everything below is a handful of float64 operations on O(1) numbers: agreement
 # to 1e-12 leaves a margin of ~1e4 over rounding.

@@ -5,10 +5,10 @@ import numpy as onp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
 
 import tinygen
 from tinygen.flows import AffineCoupling, Compose, FlowModel, SplineCoupling
+from tinygen.testing.strategies import seeds
 
 
 def _perturb(layer, params, rng, scale=0.3):

@@ -7,9 +7,9 @@ from autograd.test_util import check_grads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import dims, finite_floats, seeds
 from tinygen.flows import PlanarFlow, constrained_u
 from tinygen.flows.planar import solve_along_w
+from tinygen.testing.strategies import dims, finite_floats, seeds
 
 vectors = st.lists(finite_floats(5.0), min_size=1, max_size=6)
 

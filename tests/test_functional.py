@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from strategies import finite_floats
 from tinygen import functional as F
+from tinygen.testing.strategies import finite_floats
 
 RTOL = 1e-12  # see the module docstring
 BIG = 1e4

@@ -4,11 +4,11 @@ import pytest
 from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
 
 import tinygen
 from tinygen import functional as F
 from tinygen.mle import CategoricalHead, NormalHead
+from tinygen.testing.strategies import seeds
 
 
 def sine_data(n, seed):
