@@ -3,12 +3,13 @@
 Each entry is (name, factory) where ``factory(dim, rng)`` returns ``(flow, params)``: a flow
 of dimension ``dim`` (masks, orderings and hidden degrees drawn from rng) and parameters
 made by ``flow.init`` and then ``tinygen.testing.perturb``, which moves every leaf away from
-the identity start (zero-initialized last layers, ActNorm's s = t = 0): the parameters
-``check_flow(flow)`` draws for itself. A factory carries ``min_dim`` (the smallest dimension
+the identity start (zero-initialized last layers, ActNorm's s = t = 0): by default the
+parameters ``check_flow(flow)`` draws for itself, or smaller moves with ``scale=``. A factory carries ``min_dim`` (the smallest dimension
 it makes sense in) and ``max_abs`` (the magnitude of the large inputs the generic test uses).
 """
 from tinygen._validate import as_rng
 from tinygen.testing import perturb
+from tinygen.testing.flows import PERTURB_SCALE
 
 CASES = []
 
@@ -16,10 +17,10 @@ CASES = []
 def case(name, min_dim=1, max_abs=1e3):
     """Register ``build(dim, rng) -> flow`` under ``name``; rng arrives as a Generator."""
     def register(build):
-        def factory(dim, rng):
+        def factory(dim, rng, scale=PERTURB_SCALE):
             rng = as_rng(rng)
             flow = build(dim, rng)
-            return flow, perturb(flow.init(rng), rng)
+            return flow, perturb(flow.init(rng), rng, scale)
 
         factory.min_dim, factory.max_abs = min_dim, max_abs
         CASES.append((name, factory))

@@ -1,5 +1,8 @@
 """The testing kit itself: it passes on correct layers and models and fails, naming the
 property, on deliberately broken ones (which live here, never in tinygen)."""
+import re
+from pathlib import Path
+
 import autograd.numpy as np
 import numpy as onp
 import pytest
@@ -442,3 +445,16 @@ def test_check_flow_reports_a_tinygen_flow_that_returns_nan():
     report = check_flow(NaNForward(2))
     assert {"inverse(forward(z)) = z", "log_dets cancel: forward(z) + inverse(f(z)) = 0"} <= set(failed(report))
     assert "forward gave [nan, nan]" in str(report)
+
+
+def test_readme_example_prints_what_the_readme_shows(capsys):
+    # README.md, "Check your own code": its two code blocks, run, print the table shown below them
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text[text.index("## Check your own code"):text.index("### Exercises")]
+    layer, check = re.findall(r"```python\n(.*?)```", section, re.S)
+    shown = re.findall(r"```\n(check_flow.*?)```", section, re.S)[0]
+    scope = {}
+    exec(layer, scope)
+    with pytest.raises(AssertionError, match="forward log_det = log"):  # the slip is caught ...
+        exec(check, scope)
+    assert capsys.readouterr().out.strip() == shown.strip()  # ... and the table is the README's
