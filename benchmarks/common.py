@@ -6,6 +6,7 @@ tinygen is compared with a peer, the two are timed in turns (tinygen block, peer
 block, tinygen block, ...), so both see the same load.
 """
 import contextlib
+import datetime
 import importlib.metadata
 import json
 import os
@@ -15,6 +16,7 @@ import time
 import numpy as onp
 
 import tinygen
+from report_tables import markdown_table  # noqa: F401  (the benchmarks' one table writer)
 from tinygen import data, evaluate, fit
 
 NOISE = 0.05
@@ -117,8 +119,8 @@ def _version(name):
         return "not installed"
 
 
-def machine():
-    """One line: CPU model, cores, Python/numpy/autograd/torch versions."""
+def machine(date=True):
+    """One line: CPU model, cores, Python/numpy/autograd/torch versions (and today's date)."""
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
@@ -128,4 +130,5 @@ def machine():
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (f"{cpu}, {os.cpu_count()} cores ({usable} usable), OMP_NUM_THREADS="
             f"{os.environ.get('OMP_NUM_THREADS', 'unset')}; Python {platform.python_version()}, "
-            f"numpy {onp.__version__}, autograd {_version('autograd')}, torch {_version('torch')}")
+            f"numpy {onp.__version__}, autograd {_version('autograd')}, torch {_version('torch')}"
+            + (f"; {datetime.date.today().isoformat()}" if date else ""))

@@ -145,7 +145,7 @@ def main():
     x_train, x_test, H = common.split(args.seed)
     x_big = data.two_moons(common.N_THROUGHPUT, noise=common.NOISE, rng=args.seed + 2)
     run = {"command": command(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-           "machine": common.machine(), "seed": args.seed, "noise": common.NOISE, "n_train": len(x_train),
+           "machine": common.machine(date=False), "seed": args.seed, "noise": common.NOISE, "n_train": len(x_train),
            "n_test": len(x_test), "entropy": H, "blocks": args.blocks, "block": args.block,
            "repeats": args.repeats, "k": args.k}
     print(run["machine"], flush=True)

@@ -88,29 +88,29 @@ def test_fixed_transforms_are_exact(dim, n, seed):
 
 def test_bad_arguments_name_themselves():
     for bad in (0.0, -1.0, np.inf):
-        with pytest.raises(ValueError, match="factor"):
+        with pytest.raises(ValueError, match=r"^factor: "):
             Scale(bad)
-    with pytest.raises(TypeError, match="factor"):
+    with pytest.raises(TypeError, match=r"^factor: "):
         Scale("4")
-    with pytest.raises(ValueError, match="dim"):
+    with pytest.raises(ValueError, match=r"^dim: "):
         ElementwiseAffine(0)
-    with pytest.raises(TypeError, match="dim"):
+    with pytest.raises(TypeError, match=r"^dim: "):
         Exp(dim=1.5)
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"^x: "):
         Exp().inverse({}, np.array([[1.0], [0.0]]))
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"^x: "):
         FlowModel(Exp()).log_prob({}, np.array([[-2.0]]))
-    with pytest.raises(ValueError, match="high"):
+    with pytest.raises(ValueError, match=r"^high: "):
         Uniform(2.0, 2.0)
-    with pytest.raises(ValueError, match="low"):
+    with pytest.raises(ValueError, match=r"^low: "):
         Uniform(np.nan, 1.0)
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"^x: "):
         Uniform(0.0, 1.0, dim=2).log_prob(np.zeros((3, 1)))
     flow = ElementwiseAffine(2)
     params = flow.init(0)
-    with pytest.raises(ValueError, match="z"):
+    with pytest.raises(ValueError, match=r"^z: "):
         flow.forward(params, np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"^x: "):
         flow.inverse(params, np.array([[np.nan, 1.0]]))
-    with pytest.raises(ValueError, match="z"):
+    with pytest.raises(ValueError, match=r"^z: "):
         flow.forward(params, np.zeros(2))  # a single point must be (1, D)

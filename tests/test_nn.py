@@ -108,7 +108,7 @@ def test_activations_finite_at_1e4():
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, error, name):
-    with pytest.raises(error, match=rf"^{name}"):
+    with pytest.raises(error, match=rf"^{name}: "):
         nn.MLP(**kwargs)
 
 

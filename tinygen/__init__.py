@@ -7,7 +7,8 @@ model methods (``with tinygen.fast.disabled():`` runs the reference code only).
 """
 from . import arm, data, distributions, evaluate, flows, functional, mle, nn, optim, vae
 from . import fast  # after the models: it registers kernels for their methods
+from ._validate import NonFiniteError
 from .io import load, save
-from .optim import NonFiniteLossError, fit
+from .optim import LossDivergedError, NonFiniteLossError, fit
 
 __version__ = "0.1.0"
