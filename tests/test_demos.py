@@ -25,6 +25,7 @@ TINY = {
     "06_change_of_variables.py": ["--steps", "5", "--n", "200"],
     "07_coupling_flows.py": ["--steps", "3", "--realnvp-steps", "3"],
     "08_maf_iaf.py": ["--steps", "5"],
+    "09_reverse_kl.py": ["--steps", "3", "--asym-steps", "3", "--ks", "2", "--n-eval", "200", "--grid", "20"],
     "10_sequences.py": ["--steps", "5", "--n-train", "200", "--n-test", "100", "--name-steps", "5",
                         "--image-steps", "5", "--made-steps", "5"],
 }

@@ -13,8 +13,10 @@ With ``posterior="planar"`` or ``"iaf"`` the Gaussian is only the start of a flo
     z_0 ~ q_0 = N(mu, sigma^2),  z_K = f_K o ... o f_1(z_0),
     log q_K(z_K | x) = log q_0(z_0 | x) - sum_k log|det df_k/dz_{k-1}|
 and the complexity is estimated by Monte Carlo, E_q[log q_K(z_K | x) - log p(z_K)].
-The planar layers' parameters are shared by all x; the IAF layers read the
-encoder's last hidden features h(x) as their context, so that flow depends on x.
+With "planar" the layers' parameters are shared by all x (the flow depends on x
+only through q_0); with "amortized_planar" the encoder emits (u_k, w_k, b_k) for
+every x, as in Rezende & Mohamed (2015), each x's layers keeping w_k^T u_hat_k > -1;
+the IAF layers read the encoder's last hidden features h(x) as their context.
 """
 import numbers
 
@@ -27,11 +29,11 @@ from ._validate import (as_batch, as_float_array, as_rng, check_binary, check_co
 from .distributions import Bernoulli, Normal, StandardNormal, kl_divergence
 from .flows.autoregressive import IAF
 from .flows.base import Compose
-from .flows.planar import PlanarFlow
+from .flows.planar import PlanarFlow, planar_forward
 from .nn import ACTIVATIONS, MLP, dense, init_dense
 
 LIKELIHOODS = ("gaussian", "bernoulli")
-POSTERIORS = ("gaussian", "planar", "iaf")
+POSTERIORS = ("gaussian", "planar", "amortized_planar", "iaf")
 MAX_ROWS = 100_000  # rows per network pass when estimating with many samples (bounds memory)
 
 
@@ -51,8 +53,11 @@ class VAE:
     likelihood: "gaussian" (p(x|z) = N(m_theta(z), s^2)) or "bernoulli" (logits l_theta(z)).
     decoder_scale (Gaussian only): "learned" (one s_d = softplus(rho_d) per dimension),
         "network" (s_theta(z) = softplus of a second decoder head) or a positive number (fixed s).
-    posterior: None / "gaussian", "planar" (n_flows planar layers) or "iaf" (n_flows IAF
-        layers with flow_hidden units, context = encoder features).
+    posterior: None / "gaussian", "planar" (n_flows planar layers, one set of parameters for
+        all x), "amortized_planar" (n_flows planar layers whose u, w, b the encoder emits
+        per x: the paper's construction; "planar" stays as an option, for comparison, and
+        benchmarks/REPORT_vi.md measures both) or "iaf" (n_flows IAF layers with
+        flow_hidden units, context = encoder features).
     """
 
     def __init__(self, x_dim, z_dim, hidden=(64, 64), likelihood="gaussian", posterior=None,
@@ -83,10 +88,11 @@ class VAE:
         self.decoder = MLP((self.z_dim,) + self.hidden + (n_out,), activation)
         self.prior = StandardNormal(self.z_dim)  # p(z) = N(0, I)
         self.flow = None
+        self.n_flows = check_positive_int(n_flows, "n_flows")
         if self.posterior == "planar":
-            self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(check_positive_int(n_flows, "n_flows"))])
+            self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(self.n_flows)])
         elif self.posterior == "iaf":  # the IAF stack (with reversals), context = h(x)
-            self.flow = IAF(self.z_dim, n_layers=check_positive_int(n_flows, "n_flows"),
+            self.flow = IAF(self.z_dim, n_layers=self.n_flows,
                             hidden=check_hidden(flow_hidden, "flow_hidden"),
                             context_dim=self.feature_dim, seed=seed).flow
 
@@ -102,6 +108,13 @@ class VAE:
             params["rho_x"] = onp.zeros(self.x_dim)  # s = softplus(0) = log 2 ~ 0.69 to start
         if self.flow is not None:
             params["flow"] = self.flow.init(rng)
+        if self.posterior == "amortized_planar":
+            # [u_k, w_k, b_k] for k = 1..K from h(x): small weights and a small random bias for
+            # u, w (at u = w = 0 every gradient of a planar layer vanishes), b starting at 0
+            D, K = self.z_dim, self.n_flows
+            head = init_dense(rng, self.feature_dim, K * (2 * D + 1))
+            bias = 0.1 * rng.standard_normal((K, 2 * D + 1)) * (onp.arange(2 * D + 1) < 2 * D)
+            params["encoder"]["planar"] = {"W": 0.1 * head["W"], "b": bias.ravel()}
         return params
 
     # ---- checks -----------------------------------------------------------------------------
@@ -151,6 +164,32 @@ class VAE:
         return d.probs if self.likelihood == "bernoulli" else d.loc
 
     # ---- the approximate posterior ----------------------------------------------------------
+    def _planar_layers(self, enc, h):
+        """[(u_k, w_k, b_k)] for k = 1..K, shapes (n, D), (n, D), (n,): the encoder's planar head."""
+        D = self.z_dim
+        out = dense(enc["planar"], h)
+        step = 2 * D + 1
+        return [(out[:, k * step:k * step + D], out[:, k * step + D:k * step + 2 * D], out[:, k * step + 2 * D])
+                for k in range(self.n_flows)]
+
+    def posterior_flow(self, params, x):
+        """(flow, flow_params) of q(z | x) for ONE x (shape (1, x_dim)): z_K = flow(z_0), z_0 ~ q_0.
+
+        For "amortized_planar" these are K ``PlanarFlow`` layers holding that x's (u_k, w_k, b_k),
+        so every flow check applies to each x's posterior; for "planar" the shared flow.
+        """
+        if self.posterior not in ("planar", "amortized_planar"):
+            raise ValueError(f"posterior: expected a planar posterior, got {self.posterior!r}")
+        check_params(params, self)
+        x = self._check_x(x)
+        if x.shape[0] != 1:
+            raise ValueError(f"x: expected one point, shape (1, {self.x_dim}), got {x.shape}")
+        if self.posterior == "planar":
+            return self.flow, params["flow"]
+        layers = self._planar_layers(params["encoder"], self._encode(params, x)[2])
+        return (Compose([PlanarFlow(self.z_dim) for _ in layers]),
+                [{"u": u[0], "w": w[0], "b": b[0]} for u, w, b in layers])
+
     def posterior_sample(self, params, x, rng, n_samples=1):
         """z ~ q(z | x) by reparameterization, with log q(z | x); shapes (S, n, z_dim) and (S, n).
 
@@ -176,6 +215,10 @@ class VAE:
             z = np.reshape(zK, (S, n, self.z_dim))
             # log q_K(z_K | x) = log q_0(z_0 | x) - sum_k log|det df_k/dz_{k-1}|
             log_q = log_q - np.reshape(log_det, (S, n))
+        elif self.posterior == "amortized_planar":
+            for u, w, b in self._planar_layers(params["encoder"], h):  # row i: x_i's own layer k
+                z, log_det = planar_forward(u, w, b, z)  # z_k = z_{k-1} + u_hat tanh(w^T z_{k-1} + b)
+                log_q = log_q - log_det  # log q_k = log q_{k-1} - log|det df_k/dz_{k-1}|
         return z, log_q, (mu, rho)
 
     # ---- ELBO ---------------------------------------------------------------------------------
@@ -195,7 +238,7 @@ class VAE:
         #          = E_q[log p(x|z)] - E_q[log q(z|x)/p(z)] + E_q[log q(z|x)/p(z|x)]
         #          = -reconstruction - complexity + KL(q || p(z|x)) >= -reconstruction - complexity
         reconstruction = -np.mean(self._decoder_dist(params, z).log_prob(x), axis=0)
-        if self.flow is None and analytic_kl:
+        if self.posterior == "gaussian" and analytic_kl:
             complexity = kl_divergence(Normal(mu, log_scale=F.log_softplus(rho)), self.prior)
         else:
             complexity = np.mean(log_q - self.prior.log_prob(z), axis=0)
