@@ -231,8 +231,12 @@ class VAE:
         "elbo"           = -reconstruction - complexity <= log p(x)
         """
         x = self._check_x(x)
-        check_params(params, self)
-        z, log_q, (mu, rho) = self._posterior(params, x, rng, check_positive_int(n_samples, "n_samples"))
+        return self._elbo(check_params(params, self), x, rng, check_positive_int(n_samples, "n_samples"),
+                          analytic_kl)
+
+    def _elbo(self, params, x, rng, n_samples, analytic_kl):
+        """elbo's work on checked inputs (tinygen.fast may replace it for the Gaussian VAE)."""
+        z, log_q, (mu, rho) = self._posterior(params, x, rng, n_samples)
         # log p(x) = E_q[log p(x)]                                           (no z inside)
         #          = E_q[log p(x|z) p(z) / p(z|x)]                            (Bayes' rule)
         #          = E_q[log p(x|z)] - E_q[log q(z|x)/p(z)] + E_q[log q(z|x)/p(z|x)]
@@ -250,7 +254,6 @@ class VAE:
         check_context(context, x, 0)
         if rng is None:
             raise ValueError("rng: the negative ELBO is a Monte Carlo estimate; pass an rng or an int seed")
-        check_params(params, self)  # here too: a registered fast elbo (tinygen.fast) replaces the checked one
         return -np.mean(self.elbo(params, x, rng)["elbo"])
 
     # ---- marginal likelihood estimates --------------------------------------------------------

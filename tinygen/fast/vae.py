@@ -1,4 +1,4 @@
-"""The Gaussian VAE's ELBO as one traced operation (``VAE.elbo`` is the reference).
+"""The Gaussian VAE's ELBO as one traced operation (``VAE._elbo`` is the reference).
 
 For q(z | x) = N(mu, sigma^2) with closed-form KL and p(x | z) = N(m(z), s^2):
     h = act(trunk(x)),  (mu, rho) = h W + b,  sigma = softplus(rho),  z_j = mu + eps_j sigma
@@ -14,7 +14,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import as_rng, check_positive_int
+from .._validate import as_rng
 from ..distributions import Normal, kl_divergence
 from ..vae import VAE, reparameterize
 from .core import fused
@@ -90,16 +90,15 @@ def _reference(x, eps, vae, params):
 elbo_fused = fused(_forward, _backward, _reference, "gaussian_vae_elbo")
 
 
-@accelerate(VAE, "elbo")
-def elbo(vae, params, x, rng, n_samples=1, analytic_kl=True):
-    """``VAE.elbo`` for a Gaussian q (closed-form KL) and a Gaussian decoder with a learned or fixed scale."""
+@accelerate(VAE, "_elbo")
+def elbo(vae, params, x, rng, n_samples, analytic_kl):
+    """``VAE._elbo`` (on checked inputs) for a Gaussian q with the closed-form KL and a Gaussian
+    decoder with a learned or fixed scale."""
     if (vae.posterior != "gaussian" or vae.likelihood != "gaussian" or vae.decoder_scale == "network"
             or vae.trunk is None or not analytic_kl):
         return NotImplemented
     if not (traced_once(params, x) and whole_or_plain(params)):
         return NotImplemented
-    x = vae._check_x(x)
-    S = check_positive_int(n_samples, "n_samples")
-    eps = as_rng(rng).standard_normal((S, x.shape[0], vae.z_dim))  # the reference's draw, in its order
+    eps = as_rng(rng).standard_normal((n_samples, x.shape[0], vae.z_dim))  # the reference's draw, in its order
     out = elbo_fused(x, eps, vae, params)
     return {"elbo": out[0], "reconstruction": out[1], "complexity": out[2]}
