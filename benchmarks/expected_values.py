@@ -38,14 +38,14 @@ def demos(selection):
     return [found[name] for name in selection]
 
 
-def run(demo, seed, out):
-    """The values ``demo`` reports at its defaults with ``--seed seed``: {key: value}."""
+def run(demo, seed, out, figures):
+    """The values ``demo`` reports at its defaults with ``--seed seed``: {key: value}; PNGs go to figures."""
     record = Path(out) / f"{demo.stem}_{seed}.jsonl"
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **{RECORD_ENV: str(record)})
     env.pop("TINYGEN_QUICK", None)  # the defaults, not the tiny test sizes
     start = datetime.datetime.now()
-    done = subprocess.run([sys.executable, str(demo), "--seed", str(seed), "--out", str(out)], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, str(demo), "--seed", str(seed), "--out", str(figures)], cwd=ROOT, env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{demo.name} --seed {seed} failed:\n{done.stderr[-3000:]}")
@@ -64,6 +64,8 @@ def main():
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0, 1, ..., seeds - 1")
     parser.add_argument("--demos", default="", help="comma-separated demo names (default: all)")
     parser.add_argument("--out", default=EXPECTED_PATH)
+    parser.add_argument("--figures", default=None,
+                        help="keep seed 0's PNGs in this folder (docs/make_thumbs.py --figures reads them)")
     args = parser.parse_args()
     if args.seeds < 2:
         parser.error("--seeds: expected at least 2 (a spread needs two runs)")
@@ -72,7 +74,8 @@ def main():
     with tempfile.TemporaryDirectory() as out:
         for demo in selected:
             for seed in range(args.seeds):
-                for key, value in run(demo, seed, out).items():
+                folder = args.figures if (seed == 0 and args.figures) else out
+                for key, value in run(demo, seed, out, folder).items():
                     collected[key].append(value)
     rerun = {demo.stem[:2] for demo in selected}
     kept = {key: v for key, v in expected_values(args.out).items() if key.split("/")[0] not in rerun}
