@@ -7,6 +7,7 @@ thread variables and no matplotlib backend set, the working directory a fresh fo
 (so the figures it writes land there). TINYGEN_QUICK=1 makes the demos tiny (see
 ``tinygen.plot.demo_args``); PYTHONPATH points the kernel at this checkout.
 """
+import json
 import os
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import jupytext  # jupytext, nbclient, nbformat and ipykernel come with the test
 import nbclient
 import nbformat
 import pytest
+
+from tinygen import recipes
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMOS = ROOT / "demos"
@@ -43,9 +46,10 @@ def test_notebook_matches_its_script(source):
     assert _cells(notebook) == _cells(script), f"{source.name}: the .ipynb has drifted from the .py"
 
 
-def _kernel_env():
+def _kernel_env(record):
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
     env["TINYGEN_QUICK"] = "1"
+    env[recipes.RECORD_ENV] = str(record)  # every value the notebook reports, one JSON line each
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
@@ -57,7 +61,7 @@ def test_notebook_runs_in_a_fresh_kernel_and_shows_its_figures(source, tmp_path)
     nb.cells.append(nbformat.v4.new_code_cell("import tinygen\nprint('tinygen from', tinygen.__file__)"))
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
                                      resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env=_kernel_env(), cwd=str(tmp_path))  # raises CellExecutionError on any error
+    client.execute(env=_kernel_env(tmp_path / "reported.jsonl"), cwd=str(tmp_path))  # raises CellExecutionError on any error
     where = "".join(out.get("text", "") for out in nb.cells[-1].outputs)
     assert where.startswith("tinygen from ") and Path(where.split(" ", 2)[2].strip()).is_relative_to(ROOT)
     outputs = [out for cell in nb.cells[:-1] if cell.cell_type == "code" for out in cell.get("outputs", [])]
@@ -69,3 +73,8 @@ def test_notebook_runs_in_a_fresh_kernel_and_shows_its_figures(source, tmp_path)
     assert len(pngs) == len(images), f"{source.name}: {len(images)} inline figures, {len(pngs)} PNGs written"
     for png in pngs:
         assert png.read_bytes()[:8] == PNG_MAGIC
+    # every value the notebook reports has its expected value (measured at the defaults over seeds)
+    reported = tmp_path / "reported.jsonl"
+    keys = {json.loads(line)["key"] for line in reported.read_text().splitlines()} if reported.is_file() else set()
+    missing = sorted(keys - set(recipes.expected_values()))
+    assert not missing, f"{source.name}: no expected value for {missing}; run benchmarks/expected_values.py"
