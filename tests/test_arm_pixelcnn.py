@@ -4,13 +4,12 @@ import itertools
 import numpy as np
 import pytest
 from autograd import jacobian
-from autograd.test_util import check_grads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strategies import seeds
 from tinygen import data, fit
-from tinygen.arm.pixelcnn import PixelCNN, im2col, mask, masked_conv2d
+from tinygen.arm.pixelcnn import PixelCNN, mask, masked_conv2d
 from tinygen.functional import logsumexp
 
 kernel_sizes = st.sampled_from([3, 5])
@@ -58,19 +57,13 @@ def test_mask_counts_the_earlier_half(k):
 @settings(max_examples=30)
 @given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 3), st.integers(1, 3),
        kernel_sizes, st.sampled_from(["A", "B"]), seeds)
-def test_im2col_conv_equals_loop(H, W, C_in, C_out, k, kind, seed):
+def test_patch_conv_equals_loop(H, W, C_in, C_out, k, kind, seed):
     rng = np.random.default_rng(seed)
     h = rng.normal(size=(2, H, W, C_in))
     layer = {"W": rng.normal(size=(k * k * C_in, C_out)), "b": rng.normal(size=C_out)}
     # same sums in a different order: agreement to rounding error (1e-12 on O(10) values)
     np.testing.assert_allclose(masked_conv2d(h, layer, mask(kind, k)), conv_loop(h, layer, mask(kind, k)),
                                rtol=0, atol=1e-12)
-
-
-@pytest.mark.parametrize("k", [3, 5])
-def test_im2col_hand_written_vjp(k):
-    padded = np.random.default_rng(0).normal(size=(2, 3 + k - 1, 4 + k - 1, 2))
-    check_grads(lambda a: im2col(a, k), modes=["rev"], order=2)(padded)
 
 
 def _jacobian(model, params, x):

@@ -117,3 +117,15 @@ def test_init_dense_bad_init_and_rng():
         nn.init_dense(0, 2, 3, "orthogonal")
     with pytest.raises(TypeError, match="^rng"):
         nn.init_dense(0.5, 2, 3)
+
+
+def test_leading_axes_are_folded_and_a_wrong_width_is_named():
+    mlp = nn.MLP((3, 4, 2))
+    params = mlp.init(0)
+    x = onp.random.default_rng(3).normal(size=(2, 5, 3))
+    out = mlp.apply(params, x)
+    assert out.shape == (2, 5, 2)
+    # np.dot on (2, 5, 3) and on (10, 3) may take different BLAS paths: equal to rounding
+    onp.testing.assert_allclose(out, mlp.apply(params, x.reshape(10, 3)).reshape(2, 5, 2), rtol=1e-14, atol=1e-15)
+    with pytest.raises(ValueError, match=r"^x: expected shape \(\.\.\., 3\)"):
+        mlp.apply(params, onp.ones((4, 2)))

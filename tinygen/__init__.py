@@ -1,9 +1,12 @@
 """tinygen: a small, exact, readable engine for deep generative models (NumPy + autograd).
 
 Layers, lowest first: functional -> distributions -> nn -> optim -> models
-(mle, arm, flows, vae) -> evaluate. ``plot`` is for demos and is not imported here.
+(mle, arm, flows, vae) -> evaluate. ``fast`` registers faster kernels for some
+model methods (``with tinygen.fast.disabled():`` runs the reference code only).
+``plot`` is for demos and is not imported here.
 """
 from . import arm, data, distributions, evaluate, flows, functional, mle, nn, optim, vae
+from . import fast  # after the models: it registers kernels for their methods
 from .io import load, save
 from .optim import NonFiniteLossError, fit
 

@@ -12,6 +12,7 @@ import time
 import numpy as onp
 from autograd import value_and_grad
 
+from ._threads import in_hot_loop
 from ._validate import as_examples, as_rng, as_rows_like, check_option, check_positive, check_positive_int
 
 
@@ -133,6 +134,7 @@ def _make_optimizer(optimizer, lr):
     raise TypeError(f"optimizer: expected 'adam', 'sgd' or an optimizer object, got {type(optimizer).__name__}")
 
 
+@in_hot_loop  # one BLAS thread by default: see tinygen/_threads.py
 def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr_schedule="constant",
              evaluate=None, eval_every=None, log_every=None, progress=True, callback=None):
     """The training loop itself: theta <- update(theta, grad_theta objective(theta, rng)), ``steps`` times.

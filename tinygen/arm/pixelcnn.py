@@ -28,7 +28,6 @@ the k // 2 rows above it whole (rows farther up are reached through later layers
 """
 import autograd.numpy as np
 import numpy as onp
-from autograd.extend import defvjp, primitive
 
 from .. import functional as F
 from .._validate import as_float_array, as_rng, check_batch, check_context, check_option, check_positive_int
@@ -61,43 +60,18 @@ def _check_kernel_size(k, name="kernel_size"):
     return k
 
 
-@primitive
-def im2col(padded, k):
-    """Gather every k x k patch of a zero-padded image: (n, H+2p, W+2p, C) -> (n, H, W, k k C).
+def patches(padded, k):
+    """Every k x k patch of a zero-padded image: (n, H+2p, W+2p, C) -> (n, H, W, k k C).
 
     patches[:, i, j, (r k + c) C + ch] = padded[:, i + r, j + c, ch], the input
     pixel (i + r - p, j + c - p): kernel entry (r, c) looks at the offset
     (r - p, c - p), so the masks above are read the natural way round.
-    The patches are strided views (no index arrays), and the function is a
-    primitive with a hand-written VJP (below): autograd's gradient of a
-    fancy-index gather goes through np.add.at, the slowest step of training.
     """
-    n, Hp, Wp, C = padded.shape
-    H, W = Hp - k + 1, Wp - k + 1
-    windows = onp.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(1, 2))
-    # windows: (n, H, W, C, k, k) -> (n, H, W, k, k, C), copied into one block
-    return onp.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n, H, W, k * k * C)
+    H, W = padded.shape[1] - k + 1, padded.shape[2] - k + 1
+    return np.concatenate([padded[:, r:r + H, c:c + W, :] for r in range(k) for c in range(k)], axis=-1)
 
 
-@primitive
-def col2im(g, padded_shape, k):
-    """The adjoint of im2col: every padded pixel sums the patch slots that read it."""
-    n, Hp, Wp, C = padded_shape
-    H, W = Hp - k + 1, Wp - k + 1
-    g = onp.reshape(g, (n, H, W, k, k, C))
-    out = onp.zeros(padded_shape)
-    for r in range(k):
-        for c in range(k):
-            out[:, r:r + H, c:c + W, :] += g[:, :, :, r, c, :]
-    return out
-
-
-# im2col and col2im are linear and adjoint to each other: each one's VJP is the other.
-defvjp(im2col, lambda ans, padded, k: lambda g: col2im(g, padded.shape, k))
-defvjp(col2im, lambda ans, g, padded_shape, k: lambda v: im2col(v, k))
-
-
-def masked_conv2d(h, layer, m):
+def masked_conv2d(h, layer, m, gather=None):
     """One masked 2-D convolution, im2col style.
 
     h: features (n, H, W, C_in); layer: {"W": (k k C_in, C_out), "b": (C_out,)}
@@ -109,7 +83,8 @@ def masked_conv2d(h, layer, m):
     zero outside the image. This is a cross-correlation (no kernel flip), so
     M[r, c] is the weight's own position; autograd.scipy.signal.convolve flips
     the kernel, which would turn mask A upside down. All H W patches are
-    gathered into one (n, H, W, k k C_in) array, then one masked matmul.
+    gathered into one (n, H, W, k k C_in) array (im2col; ``gather`` replaces
+    ``patches`` with a faster equivalent), then one masked matmul.
     """
     C_in = h.shape[-1]
     k = m.shape[0]
@@ -117,7 +92,7 @@ def masked_conv2d(h, layer, m):
     padded = np.pad(h, ((0, 0), (p, p), (p, p), (0, 0)), mode="constant")
     # the mask repeats over input and output channels: (k k, 1) -> (k k C_in, C_out)
     m_full = onp.repeat(m.reshape(k * k, 1), C_in, axis=0) * onp.ones((1, layer["b"].shape[0]))
-    return dense(layer, im2col(padded, k), mask=m_full)
+    return dense(layer, (gather or patches)(padded, k), mask=m_full)
 
 
 class PixelCNN:
@@ -166,11 +141,15 @@ class PixelCNN:
         check_batch(np.reshape(x, (shape[0], self.dim)), name)  # NaN / inf
         return x
 
+    def _conv(self, h, layer, m):
+        """One masked convolution (``masked_conv2d``); tinygen.fast gathers its patches faster."""
+        return masked_conv2d(h, layer, m)
+
     def _logits(self, params, x):
         act = ACTIVATIONS[self.activation]
         h = 2.0 * x[..., None] - 1.0  # (n, H, W, 1), pixels in {-1, +1}
         for l, (layer, m) in enumerate(zip(params["conv"], self.masks)):
-            a = act(masked_conv2d(h, layer, m))
+            a = act(self._conv(h, layer, m))
             h = h + a if (self.residual and l > 0) else a
         return dense(params["out"], act(h))[..., 0]  # 1x1 convolution: (n, H, W)
 

@@ -23,11 +23,10 @@ so log|det dg/dx| is the sum of the elementwise log-derivatives of tau^-1.
 """
 import autograd.numpy as np
 import numpy as onp
-from autograd.extend import defvjp_argnums, primitive
 
 from .. import functional as F
 from .._validate import as_float_array, check_hidden, check_positive, check_positive_int
-from ..nn import MLP, LastForward, has_traced_leaves
+from ..nn import MLP
 from .base import Flow
 from .splines import MIN_DERIVATIVE, rq_spline
 
@@ -130,30 +129,6 @@ class AffineCoupling(Coupling):
         self.s_max = check_positive(s_max, "s_max")
         super().__init__(dim, mask, hidden, context_dim, activation)
 
-    def _inverse(self, params, x, context):
-        """The density direction g, which training runs, as ONE autograd primitive with a
-        hand-written backward pass (``_density_vjp``); ``_couple`` is the same map built
-        from autograd operations, and the tests check that the two agree."""
-        net = params["conditioner"]
-        if has_traced_leaves(net):
-            return self._couple(params, x, context, inverse=True)
-        # A Compose hands its context to every layer; an unconditional one ignores it.
-        out = _affine_coupling_density(x, context if self.context_dim else None, self, net)
-        return out[0], out[1]
-
-    def _density_pass(self, x, context, net):
-        """Plain-NumPy g(x) with everything the backward pass needs."""
-        x_cond, x_trans = x[:, self.idx_cond], x[:, self.idx_trans]
-        h = x_cond if context is None else onp.concatenate([x_cond, context], axis=1)
-        out, cache = self.conditioner.forward_cached(net, h)
-        theta = out.reshape(x.shape[0], self.idx_trans.size, 2)
-        alpha = self.s_max * onp.tanh(theta[..., 0] / self.s_max)  # soft clamp
-        scale = onp.exp(-alpha)
-        z_trans = (x_trans - theta[..., 1]) * scale  # z_{d+1:D} = (x_{d+1:D} - mu) * exp(-alpha)
-        z = onp.empty_like(x)
-        z[:, self.idx_cond], z[:, self.idx_trans] = x_cond, z_trans
-        return z, -alpha.sum(axis=1), (cache, alpha, scale, z_trans)
-
     def _tau(self, theta, u, inverse):
         alpha = F.soft_clamp(theta[..., 0], self.s_max)  # alpha = s_max tanh(a / s_max), |alpha| < s_max
         mu = theta[..., 1]
@@ -192,42 +167,3 @@ class SplineCoupling(Coupling):
         K = self.bins
         widths, heights, derivatives = theta[..., :K], theta[..., K:2 * K], theta[..., 2 * K:]
         return rq_spline(u, widths, heights, derivatives, self.bound, inverse=inverse)
-
-
-_LAST_PASS = LastForward()  # the last pass's intermediates, reused by its VJP
-
-
-@primitive
-def _affine_coupling_density(x, context, layer, net):
-    """(z, log|det dg/dx|) of an AffineCoupling; see ``AffineCoupling._inverse``."""
-    z, log_det, saved = layer._density_pass(x, context, net)
-    return _LAST_PASS.store((z, log_det), saved)
-
-
-def _density_vjp(argnums, ans, args, kwargs):
-    """Backward pass of g by hand, from gz = dL/dz and gl = dL/dlog_det:
-        dL/dx_{d+1:D} = gz_t * exp(-alpha),   dL/dmu = -gz_t * exp(-alpha),
-        dL/dalpha = -gz_t * z_{d+1:D} - gl,   dL/da = dL/dalpha * (1 - (alpha / s_max)^2),
-    then through the conditioner to x_{1:d} (added to the identity part's gz_c), c and its weights.
-    """
-    x, context, layer, net = args
-    cache, alpha, scale, z_trans = _LAST_PASS.take(ans, lambda: layer._density_pass(x, context, net)[2])
-
-    def vjp(g):
-        gz, gl = g
-        gz_t = gz[:, layer.idx_trans]
-        g_x_trans = gz_t * scale
-        g_a = (-gz_t * z_trans - gl[:, None]) * (1.0 - (alpha / layer.s_max) ** 2)
-        g_theta = onp.stack([g_a, -g_x_trans], axis=-1).reshape(x.shape[0], -1)
-        g_h, g_net = layer.conditioner.backward(cache, g_theta)
-        d = layer.idx_cond.size
-        g_x = onp.empty_like(x)
-        g_x[:, layer.idx_cond] = gz[:, layer.idx_cond] + g_h[:, :d]
-        g_x[:, layer.idx_trans] = g_x_trans
-        grads = {0: g_x, 1: None if context is None else g_h[:, d:], 3: g_net}
-        return tuple(grads[i] for i in argnums)
-
-    return vjp
-
-
-defvjp_argnums(_affine_coupling_density, _density_vjp)

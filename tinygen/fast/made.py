@@ -1,0 +1,75 @@
+"""A Gaussian MADE's log-likelihood as one traced operation (``MADE._log_prob_e`` is the reference).
+
+Forward, from one masked pass (mu_d, rho_d) = NN(x_<d, c) for every d:
+    log sigma_d = log softplus(rho_d)   (computed without forming a rounded sigma = 0)
+    u_d = (x_d - mu_d) / sigma_d,   log p(x | c) = sum_d [-u_d^2 / 2 - log sigma_d - log(2 pi) / 2]
+Backward from g = dL/dlog p:
+    dL/dmu_d = g u_d / sigma_d,   dL/drho_d = g (u_d^2 - 1) * dlog sigma_d/drho_d,
+    dlog sigma/drho = s(rho) / softplus(rho),   dL/dx_d = -g u_d / sigma_d + (through the network)
+"""
+import numpy as onp
+
+from .. import functional as F
+from ..arm.made import MADE
+from .core import fused
+from .mlp import mlp_backward, mlp_forward
+from .registry import accelerate, traced_once, whole_or_plain
+
+HALF_LOG_2PI = 0.5 * onp.log(2 * onp.pi)
+
+
+def _log_softplus(rho):
+    """log log(1 + e^rho) and its derivative s(rho) / softplus(rho), finite for any rho.
+
+    For rho < -30, softplus(rho) = e^rho (1 - e^rho / 2 + ...) to 1e-26 relative, so
+    log softplus(rho) = rho - e^rho / 2 and the derivative is 1 - e^rho / 2.
+    """
+    sp = F.softplus(rho)
+    low = rho < -30
+    e = onp.exp(onp.minimum(rho, -30.0))
+    log_sigma = onp.where(low, rho - e / 2, onp.log(onp.where(low, 1.0, sp)))
+    dlog = onp.where(low, 1.0 - e / 2, F.sigmoid(rho) / onp.where(low, 1.0, sp))
+    return log_sigma, dlog
+
+
+def _forward(x, context, made, net, mask_set):
+    made.n_passes += 1  # the pass counter the reference keeps in MADE.outputs
+    h = x if context is None else onp.concatenate([x, context], axis=1)
+    out, mlp_res = mlp_forward(made.nets[mask_set], net, h)
+    D = made.dim
+    mu, rho = out[:, :D], out[:, D:]  # raw outputs: the mu block, then the rho block
+    log_sigma, dlog = _log_softplus(rho)
+    inv_sigma = onp.exp(-log_sigma)
+    u = (x - mu) * inv_sigma
+    log_p = onp.sum(-0.5 * u * u - log_sigma, axis=1) - D * HALF_LOG_2PI
+    return log_p, (mlp_res, u, inv_sigma, dlog)
+
+
+def _backward(res, g, argnums, x, context, made, net, mask_set):
+    mlp_res, u, inv_sigma, dlog = res
+    g = g[:, None]
+    g_mu = g * u * inv_sigma
+    g_rho = g * (u * u - 1.0) * dlog
+    g_h, g_net = mlp_backward(made.nets[mask_set], mlp_res, onp.concatenate([g_mu, g_rho], axis=1),
+                              want_params=3 in argnums)
+    D = made.dim
+    grads = {0: -g_mu + g_h[:, :D], 1: g_h[:, D:] if context is not None else None, 3: g_net}
+    return tuple(grads[i] for i in argnums)
+
+
+def _reference(x, context, made, net, mask_set):
+    return MADE._log_prob_e.reference(made, {"net": net}, x, context, mask_set)
+
+
+made_fused = fused(_forward, _backward, _reference, "gaussian_made_log_prob")
+
+
+@accelerate(MADE, "_log_prob_e")
+def log_prob_e(made, params, x, context, e):
+    """``MADE._log_prob_e`` for a Gaussian MADE without direct connections, as one traced operation."""
+    if made.likelihood != "gaussian" or made.direct:
+        return NotImplemented
+    net = params["net"]
+    if not (traced_once(net, x, context) and whole_or_plain(net)):
+        return NotImplemented
+    return made_fused(x, context, made, net, e)
