@@ -10,7 +10,7 @@
 # (the lecture's "MLE as KL minimization"). The exact density of two moons is
 # known (``tinygen.data.two_moons_log_prob``), so the gap is measured, not guessed.
 # Each family is trained by its recipe in ``tinygen.recipes`` (architecture, steps,
-# learning rate and schedule), the same recipe the other demos and the benchmarks use.
+# learning rate and schedule), the same recipe demos 02, 04, 07 and 08 train from.
 #
 # Run: ``python demos/00_two_moons_tour.py`` (about a minute on two idle cores), or
 # ``--models maf,realnvp`` for a subset, ``--save DIR`` / ``--load DIR`` to keep and

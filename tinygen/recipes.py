@@ -2,9 +2,10 @@
 
 A recipe is everything that decides a result besides the seed: the architecture,
 the number of Adam steps, the learning rate and its schedule, the batch size.
-The tour (demos/00), the family demos (02, 04, 07, 08), the benchmarks and the
-README all train from ``RECIPES``, on the same two-moons split (``two_moons_split``),
+The tour (demos/00), the family demos (02, 04, 07, 08) and the README's first
+model all train from ``RECIPES``, on the same two-moons split (``two_moons_split``),
 so the numbers they print can be compared: same recipe, same seed, same result.
+The benchmarks are meant to read the same object.
 
 The step counts share a budget of about a minute on two cores for the six
 families together: cheaper steps get more of them. The flows finish better with
