@@ -48,11 +48,11 @@ from tinygen.vae import VAE
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--out", default="out/")
-parser.add_argument("--steps", type=int, default=3000)
+parser.add_argument("--steps", type=int, default=2000)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--z-dim", type=int, default=4)
 parser.add_argument("--k", type=int, default=200, help="samples per marginal-likelihood estimate")
-parser.add_argument("--curse-steps", type=int, default=600, help="training steps per latent size in the last figure")
+parser.add_argument("--curse-steps", type=int, default=400, help="training steps per latent size in the last figure")
 args = plot.demo_args(parser, quick_values={"steps": 5, "curse_steps": 5, "k": 5})
 rng = onp.random.default_rng(args.seed)
 
