@@ -46,6 +46,14 @@ def test_notebook_matches_its_script(source):
     assert _cells(notebook) == _cells(script), f"{source.name}: the .ipynb has drifted from the .py"
 
 
+@pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(DEMOS)) for p in SOURCES])
+def test_first_code_cell_makes_tinygen_importable(source):
+    # so that the notebook also opens where tinygen is not installed (Colab): the cell imports it,
+    # or else installs the checkout the notebook belongs to
+    first = next(cell for cell in jupytext.read(source).cells if cell.cell_type == "code").source
+    assert first.startswith("try:\n    import tinygen") and "except ImportError:" in first and "pip" in first
+
+
 def _kernel_env(record):
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
     env["TINYGEN_QUICK"] = "1"
