@@ -6,14 +6,13 @@ noise 0.05 (20000 training and 20000 test points, benchmarks/common.py).
 Prints test NLL +- SE, the gap to the exact entropy and the paired KL(p || p_theta)
 (targets: RealNVP <= 0.10 nats, spline flow <= 0.04 nats) and the median steps/s.
 If torch is importable, the same architectures (benchmarks/peers.py, trained weights
-copied in) are timed against tinygen in turns and the speed ratios printed.
+copied in; float32 and float64) are timed against tinygen in turns and the speed ratios printed.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_flows.py [--steps 5000]
 """
 import argparse
 
 import common
-import peers
 from tinygen.flows import NeuralSplineFlow, RealNVP
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,11 +33,4 @@ for name, model, lr, target in [
     print(f"{name}: test NLL {r['nll']:.4f} +- {r['se']:.4f}, gap {r['gap']:.4f} nats "
           f"(paired KL {r['kl']:.4f} +- {r['kl_se']:.4f}; target <= {target}: {met}); "
           f"{rate:.1f} steps/s (median)", flush=True)
-    if peers.available():
-        ours, theirs = common.alternating_rates(
-            [common.tinygen_stepper(model, params, x_train, lr, seed=args.seed),
-             peers.make_peer(model, params).stepper(x_train, lr, seed=args.seed)])
-        print(f"{name} timed in turns: tinygen {ours:.1f} steps/s, PyTorch (same architecture, CPU, 1 thread) "
-              f"{theirs:.1f} steps/s; tinygen / PyTorch speed = {ours / theirs:.2f}", flush=True)
-    else:
-        print("torch not importable: no PyTorch comparison")
+    print(f"{name} {common.versus_torch(model, params, x_train, lr, seed=args.seed)}", flush=True)

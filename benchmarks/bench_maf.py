@@ -3,8 +3,8 @@
 MAF-5 (hidden (64, 64)), two moons noise 0.05, 5000 Adam steps (lr 1e-3 decayed along a cosine, batch 256):
     test NLL +- SE, gap to the exact entropy (target <= 0.08 nats), median steps/s.
     If torch is importable, the same architecture (benchmarks/peers.py: same MADE masks,
-    same reversals, the trained weights copied in) is timed against tinygen in turns
-    and the speed ratio printed.
+    same reversals, the trained weights copied in; float32 and float64) is timed against
+    tinygen in turns and the speed ratios printed.
 MADE (Bernoulli, hidden (128, 128)) on 4x4 bars-and-stripes:
     test NLL vs the exact entropy log 30 (target: within 0.05 nats).
 
@@ -14,7 +14,6 @@ import argparse
 import time
 
 import common
-import peers
 import tinygen
 from tinygen import data, evaluate
 from tinygen.arm import MADE
@@ -38,13 +37,7 @@ print(f"MAF-{n_layers} two moons: test NLL {r['nll']:.4f} +- {r['se']:.4f} (entr
       f"target <= 0.08: {'met' if r['kl'] <= 0.08 else 'NOT met'})")
 print(f"MAF-{n_layers} tinygen: {rate:.1f} steps/s (median)")
 
-if peers.available():
-    ours, theirs = common.alternating_rates([common.tinygen_stepper(maf, params, x_train, args.lr, seed=args.seed),
-                                             peers.make_peer(maf, params).stepper(x_train, args.lr, seed=args.seed)])
-    print(f"MAF-{n_layers} timed in turns: tinygen {ours:.1f} steps/s, PyTorch (same architecture, CPU, 1 thread) "
-          f"{theirs:.1f} steps/s; tinygen / PyTorch speed = {ours / theirs:.2f}")
-else:
-    print("torch not importable: no PyTorch comparison")
+print(f"MAF-{n_layers} {common.versus_torch(maf, params, x_train, args.lr, seed=args.seed)}")
 
 # ---------------------------------------------------------------- MADE on bars and stripes
 size = 4

@@ -3,8 +3,8 @@
 Quality: importance-sampled test NLL (K = 500) and its gap to the exact entropy
 of the two-moons density (target <= 1.0 nats), for the Gaussian posterior and
 flow posteriors. Speed: median steps/s over timed blocks of training steps;
-if PyTorch is importable, the same architecture and loss (benchmarks/peers.py)
-timed against tinygen in turns, block by block, with the ratio.
+if PyTorch is importable, the same architecture and loss (benchmarks/peers.py,
+float32 and float64) timed against tinygen in turns, block by block, with the ratios.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_vae.py [--steps 5000]
 """
@@ -13,7 +13,6 @@ import argparse
 import numpy as onp
 
 import common
-import peers
 from tinygen import evaluate, fit
 from tinygen.vae import VAE
 
@@ -45,13 +44,5 @@ for name in args.flows.split(","):
     print(f"{name:<10} {nll:>8.3f} +- {se:.3f} {neg_elbo:>8.3f} {gap:>7.3f} {rate:>8.1f} "
           f"{history['steps_per_s']:>12.1f}", flush=True)
 
-if peers.available():
-    vae = VAE(2, 2, hidden=(64, 64))
-    params = vae.init(args.seed)
-    ours, theirs = common.alternating_rates(
-        [common.tinygen_stepper(vae, params, x_train, args.lr, args.batch),
-         peers.make_peer(vae, params).stepper(x_train, args.lr, args.batch)], blocks=10, block=50)
-    print(f"Gaussian VAE, timed in turns: tinygen {ours:.1f} steps/s, torch (float64, 1 thread) {theirs:.1f} "
-          f"steps/s; tinygen / torch = {ours / theirs:.2f}")
-else:
-    print("torch: not importable here, no PyTorch comparison")
+vae = VAE(2, 2, hidden=(64, 64))
+print(f"Gaussian VAE {common.versus_torch(vae, vae.init(args.seed), x_train, args.lr, args.batch, blocks=10, block=50)}")

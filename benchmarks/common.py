@@ -1,18 +1,22 @@
-"""Shared pieces of the benchmarks: the two-moons split, timing helpers, the machine line, tables.
+"""Shared pieces of the benchmarks: the two-moons split, timing helpers, the machine line, JSON.
 
 Timing on a shared machine: every speed is a MEDIAN over several timing windows,
 so a window slowed down by another process does not move the figure. When
 tinygen is compared with a peer, the two are timed in turns (tinygen block, peer
 block, tinygen block, ...), so both see the same load.
 """
+import contextlib
 import datetime
 import importlib.metadata
+import json
 import os
 import platform
 import time
 
 import numpy as onp
 
+import tinygen
+from report_tables import markdown_table  # noqa: F401  (the benchmarks' one table writer)
 from tinygen import data, evaluate, fit
 
 NOISE = 0.05
@@ -72,14 +76,40 @@ def alternating_seconds(fns, repeats=3):
     return [float(onp.median(s)) for s in seconds]
 
 
-def tinygen_stepper(model, params, x, lr, batch_size=256, seed=0):
-    """run(m): m more Adam steps of ``tinygen.fit`` from ``params`` (kept between calls)."""
+def tinygen_stepper(model, params, x, lr, batch_size=256, seed=0, fast=True):
+    """run(m): m more Adam steps of ``tinygen.fit`` from ``params`` (kept between calls);
+    fast=False runs them with ``tinygen.fast.disabled()``, on the reference path only."""
     state = {"params": params, "rng": onp.random.default_rng(seed)}
 
     def run(m):
-        state["params"] = fit(model, state["params"], x, steps=m, batch_size=batch_size, lr=lr,
-                              rng=state["rng"], progress=False)[0]
+        with contextlib.nullcontext() if fast else tinygen.fast.disabled():
+            state["params"] = fit(model, state["params"], x, steps=m, batch_size=batch_size, lr=lr,
+                                  rng=state["rng"], progress=False)[0]
     return run
+
+
+def versus_torch(model, params, x, lr, batch_size=256, seed=0, blocks=7, block=40):
+    """One line: training steps/s of tinygen and of its torch peers in float32 and float64 (the same
+    architecture and weights, one thread), timed in turns, with tinygen's speed ratio to each."""
+    import peers
+
+    if not peers.available():
+        return "torch not importable: no PyTorch comparison"
+    runs = [tinygen_stepper(model, params, x, lr, batch_size, seed)]
+    runs += [peers.make_peer(model, params, peers.torch_dtype(k)).stepper(x, lr, batch_size, seed)
+             for k in ("float32", "float64")]
+    ours, f32, f64 = alternating_rates(runs, blocks, block)
+    return (f"timed in turns: tinygen {ours:.1f} steps/s; PyTorch (same architecture, CPU, one thread) "
+            f"float32 {f32:.1f} (tinygen / torch {ours / f32:.2f}), float64 {f64:.1f} ({ours / f64:.2f})")
+
+
+def write_json(obj, path):
+    """``obj`` as indented JSON, written to a temporary file first so a reader never sees half of it."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)
 
 
 def _version(name):
@@ -89,8 +119,8 @@ def _version(name):
         return "not installed"
 
 
-def machine():
-    """One line: CPU model, cores, Python/numpy/autograd/torch versions, date."""
+def machine(date=True):
+    """One line: CPU model, cores, Python/numpy/autograd/torch versions (and today's date)."""
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
@@ -100,17 +130,5 @@ def machine():
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (f"{cpu}, {os.cpu_count()} cores ({usable} usable), OMP_NUM_THREADS="
             f"{os.environ.get('OMP_NUM_THREADS', 'unset')}; Python {platform.python_version()}, "
-            f"numpy {onp.__version__}, autograd {_version('autograd')}, torch {_version('torch')}; "
-            f"{datetime.date.today().isoformat()}")
-
-
-def markdown_table(header, rows):
-    """A Markdown table from a header (list of str) and rows (lists of str/number)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def verdict(ok, margin):
-    """'met' or 'not met (by margin)' for a target."""
-    return "met" if ok else f"not met (by {margin})"
+            f"numpy {onp.__version__}, autograd {_version('autograd')}, torch {_version('torch')}"
+            + (f"; {datetime.date.today().isoformat()}" if date else ""))

@@ -3,18 +3,21 @@
 Each peer is built from a tinygen model AND its params pytree: it reads the
 structure (MADE masks and orderings, coupling masks, permutations, spline bins,
 bound and minimum sizes, soft clamp alpha = s_max tanh(a / s_max)) off the model
-and copies the weights, so both start from the same numbers. Everything runs in
-float64 on one thread, with ReLU MLPs and Adam, as tinygen does.
+and copies the weights, so both start from the same numbers. Each peer runs at one
+dtype: torch.float32 (PyTorch's default, what a user picks instead of tinygen) or
+torch.float64 (tinygen's arithmetic, so its numbers match tinygen's to rounding);
+the weights, masks, data and noise are all cast to it. One thread, ReLU MLPs and
+Adam, as tinygen does.
 
-    peer = make_peer(model, params)
-    peer.log_prob_np(x)          # (n,), numpy in and out, no gradient
+    peer = make_peer(model, params, dtype=torch.float32)
+    peer.log_prob_np(x)          # (n,), numpy in (cast to the peer's dtype) and out, no gradient
     peer.sample_np(n)            # (n, D)
     run = peer.stepper(x_train, lr)  # run(m): m Adam steps on minibatches of 256
-    max_rel_diff(model, params)  # |log p_tinygen - log p_torch| / max(1, |log p|), a few points
+    max_rel_diff(model, params)  # |log p_tinygen - log p_torch| / max(1, |log p|), float64 peer
 
 torch is imported lazily (``available()``); nothing here is needed by tinygen.
-Run ``python benchmarks/peers.py`` to check every peer against tinygen with
-random (non-identity) weights: log_prob, the sampling map x = f(z), the ELBO.
+Run ``python benchmarks/peers.py`` to check every peer, at both dtypes, against
+tinygen with random (non-identity) weights: log_prob, the sampling map x = f(z), the ELBO.
 """
 import math
 
@@ -51,26 +54,49 @@ def _torch():
     return _TORCH[0]
 
 
+def check_dtype(dtype):
+    """The peer's dtype: torch.float32 or torch.float64 (None means float64, the exact peer)."""
+    torch = _torch()
+    if dtype is None:
+        return torch.float64
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype: expected torch.float32 or torch.float64, got {dtype!r}")
+    return dtype
+
+
+def torch_dtype(name):
+    """torch.float32 or torch.float64 from its name."""
+    if name not in ("float32", "float64"):
+        raise ValueError(f"name: expected 'float32' or 'float64', got {name!r}")
+    return getattr(_torch(), name)
+
+
+def dtype_name(dtype):
+    """'float32' or 'float64', the key the report files results under."""
+    return str(check_dtype(dtype)).replace("torch.", "")
+
+
 # ---------------------------------------------------------------- parameters and the MLP
-def to_torch(tree, leaves):
-    """The params pytree as float64 torch leaves (appended to ``leaves`` for the optimizer).
+def to_torch(tree, leaves, dtype):
+    """The params pytree as torch leaves of ``dtype`` (appended to ``leaves`` for the optimizer).
 
     A dense layer's W is stored (n_out, n_in), torch's layout, so ``F.linear`` applies it.
     """
     torch = _torch()
     if isinstance(tree, dict):
-        return {k: to_torch(v.T if k == "W" else v, leaves) for k, v in tree.items()}
+        return {k: to_torch(v.T if k == "W" else v, leaves, dtype) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
-        return [to_torch(v, leaves) for v in tree]
-    leaf = torch.tensor(onp.array(tree, dtype=onp.float64), requires_grad=True)
+        return [to_torch(v, leaves, dtype) for v in tree]
+    leaf = torch.tensor(onp.array(tree, dtype=onp.float64), dtype=dtype, requires_grad=True)
     leaves.append(leaf)
     return leaf
 
 
-def _masks(mlp):
-    """An MLP's binary masks in torch's (n_out, n_in) layout (None if unmasked)."""
+def _masks(mlp, dtype):
+    """An MLP's binary masks in torch's (n_out, n_in) layout (None if unmasked), of the weights'
+    dtype: a float64 mask times a float32 weight would quietly promote the peer to float64."""
     torch = _torch()
-    return None if mlp.masks is None else [torch.tensor(m.T.copy()) for m in mlp.masks]
+    return None if mlp.masks is None else [torch.tensor(m.T.copy(), dtype=dtype) for m in mlp.masks]
 
 
 def _mlp(layers, h, masks=None):
@@ -94,7 +120,21 @@ def _std_normal_log_pdf(z):
 
 
 class _Peer:
-    """Shared part: numpy wrappers, the Adam stepper. Subclasses write log_prob / sample / loss."""
+    """Shared part: dtype, weights, numpy wrappers, the Adam stepper.
+    Subclasses write log_prob / sample / loss."""
+
+    def __init__(self, params, dtype):
+        self.dtype = check_dtype(dtype)
+        self.leaves = []
+        self.params = to_torch(params, self.leaves, self.dtype)
+
+    def randn(self, *shape):
+        """Standard normal noise of the peer's dtype, from torch's global generator."""
+        return _torch().randn(*shape, dtype=self.dtype)
+
+    def tensor(self, x):
+        """A numpy array as a tensor of the peer's dtype."""
+        return _torch().from_numpy(onp.ascontiguousarray(x, dtype=onp.float64)).to(self.dtype)
 
     def loss(self, x):
         return -self.log_prob(x).mean()
@@ -103,7 +143,7 @@ class _Peer:
         """run(m): m Adam steps on minibatches drawn uniformly from x_train."""
         torch = _torch()
         opt = torch.optim.Adam(self.leaves, lr=lr)
-        xt = torch.from_numpy(onp.ascontiguousarray(x_train, dtype=onp.float64))
+        xt = self.tensor(x_train)
         gen = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)  # the VAE's eps and the samplers draw from torch's global generator
 
@@ -118,7 +158,7 @@ class _Peer:
     def log_prob_np(self, x, **kwargs):
         torch = _torch()
         with torch.no_grad():
-            return self.log_prob(torch.from_numpy(onp.asarray(x, dtype=onp.float64)), **kwargs).numpy()
+            return self.log_prob(self.tensor(x), **kwargs).numpy()
 
     def sample_np(self, n):
         with _torch().no_grad():
@@ -129,12 +169,11 @@ class _Peer:
 class MADEPeer(_Peer):
     """Gaussian MADE: one masked pass gives mu_d, sigma_d = softplus(rho_d) for every d."""
 
-    def __init__(self, model, params):
+    def __init__(self, model, params, dtype=None):
         if model.likelihood != "gaussian" or model.n_masks != 1 or model.direct or model.context_dim:
             raise ValueError("model: the MADE peer covers one mask set, Gaussian, no direct path, no context")
-        self.dim, self.order, self.masks = model.dim, model.order, _masks(model.net)
-        self.leaves = []
-        self.params = to_torch(params, self.leaves)
+        super().__init__(params, dtype)
+        self.dim, self.order, self.masks = model.dim, model.order, _masks(model.net, self.dtype)
 
     def _mu_sigma(self, x):
         out = _mlp(self.params["net"], x, self.masks)  # columns: mu_1..mu_D, rho_1..rho_D
@@ -146,10 +185,10 @@ class MADEPeer(_Peer):
 
     def sample(self, n):
         torch = _torch()
-        x = torch.zeros(n, self.dim, dtype=torch.float64)
+        x = torch.zeros(n, self.dim, dtype=self.dtype)
         for d in self.order:  # ancestral: D passes, position by position
             mu, sigma = self._mu_sigma(x)
-            x[:, d] = mu[:, d] + sigma[:, d] * torch.randn(n, dtype=torch.float64)
+            x[:, d] = mu[:, d] + sigma[:, d] * self.randn(n)
         return x
 
 
@@ -204,13 +243,13 @@ def rq_spline(x, w, h, d, bound, inverse=False):
 class _Layer:
     """The structure of one tinygen flow layer, and its two directions in torch."""
 
-    def __init__(self, layer):
+    def __init__(self, layer, dtype):
         torch = _torch()
         self.kind = type(layer)
         if isinstance(layer, Permutation):
             self.perm, self.inv_perm = torch.tensor(layer.perm), torch.tensor(layer.inv_perm)
         elif isinstance(layer, (MAFLayer, IAFLayer)):
-            self.dim, self.s_max, self.masks = layer.dim, layer.s_max, _masks(layer.made.net)
+            self.dim, self.s_max, self.masks = layer.dim, layer.s_max, _masks(layer.made.net, dtype)
         elif isinstance(layer, (AffineCoupling, SplineCoupling)):
             if layer.context_dim:
                 raise ValueError("layer: the coupling peers take no context")
@@ -283,11 +322,10 @@ def flow_inverse(layers, params, x, context=None):
 class FlowPeer(_Peer):
     """A flow density model: log p_x(x) = log N(g(x); 0, I) + log|det dg/dx|; x = f(z), z ~ N(0, I)."""
 
-    def __init__(self, model, params):
+    def __init__(self, model, params, dtype=None):
+        super().__init__(params, dtype)
         self.dim = model.dim
-        self.layers = [_Layer(layer) for layer in model.flow.layers]
-        self.leaves = []
-        self.params = to_torch(params, self.leaves)
+        self.layers = [_Layer(layer, self.dtype) for layer in model.flow.layers]
 
     def forward(self, z):
         return flow_forward(self.layers, self.params, z)
@@ -297,8 +335,7 @@ class FlowPeer(_Peer):
         return _std_normal_log_pdf(z) + log_det
 
     def sample(self, n):
-        torch = _torch()
-        return self.forward(torch.randn(n, self.dim, dtype=torch.float64))[0]
+        return self.forward(self.randn(n, self.dim))[0]
 
 
 # ---------------------------------------------------------------- VAE
@@ -306,15 +343,14 @@ class VAEPeer(_Peer):
     """Gaussian VAE: h = relu(trunk(x)), (mu, rho) = head(h), sigma = softplus(rho), decoder mean
     m(z), global scale s = softplus(rho_x); optional IAF posterior reading h as context."""
 
-    def __init__(self, model, params):
+    def __init__(self, model, params, dtype=None):
         if model.likelihood != "gaussian" or model.decoder_scale != "learned" or model.trunk is None:
             raise ValueError("model: the VAE peer covers a Gaussian decoder with a learned scale and hidden layers")
         if model.posterior == "planar":
             raise ValueError("model: no torch peer for the planar posterior")
+        super().__init__(params, dtype)
         self.z_dim = model.z_dim
-        self.layers = None if model.flow is None else [_Layer(layer) for layer in model.flow.layers]
-        self.leaves = []
-        self.params = to_torch(params, self.leaves)
+        self.layers = None if model.flow is None else [_Layer(layer, self.dtype) for layer in model.flow.layers]
 
     def _posterior(self, x, eps):
         """z = mu + eps sigma (then the IAF), and log q(z | x); eps (S, n, z_dim)."""
@@ -348,48 +384,50 @@ class VAEPeer(_Peer):
         return -reconstruction - complexity
 
     def loss(self, x):
-        torch = _torch()
-        return -self.elbo(x, torch.randn(1, x.shape[0], self.z_dim, dtype=torch.float64)).mean()
+        return -self.elbo(x, self.randn(1, x.shape[0], self.z_dim)).mean()
 
     def log_prob(self, x, k=1):
         """Importance-sampled log p(x) ~ log (1/K) sum_k p(x, z_k) / q(z_k | x)."""
         torch = _torch()
-        z, log_q, _, _ = self._posterior(x, torch.randn(k, x.shape[0], self.z_dim, dtype=torch.float64))
+        z, log_q, _, _ = self._posterior(x, self.randn(k, x.shape[0], self.z_dim))
         log_w = self._log_px_given_z(x, z) + _std_normal_log_pdf(z) - log_q
         return torch.logsumexp(log_w, dim=0) - math.log(k)
 
     def sample(self, n):
-        torch = _torch()
-        F = torch.nn.functional
-        loc = _mlp(self.params["decoder"], torch.randn(n, self.z_dim, dtype=torch.float64))
-        return loc + F.softplus(self.params["rho_x"]) * torch.randn_like(loc)
+        F = _torch().nn.functional
+        loc = _mlp(self.params["decoder"], self.randn(n, self.z_dim))
+        return loc + F.softplus(self.params["rho_x"]) * _torch().randn_like(loc)
 
 
 # ---------------------------------------------------------------- factory and checks
-def make_peer(model, params):
-    """The torch peer of a tinygen MADE, flow model or VAE, with ``params`` copied in."""
+def make_peer(model, params, dtype=None):
+    """The torch peer of a tinygen MADE, flow model or VAE, with ``params`` copied in at ``dtype``
+    (torch.float32 or torch.float64; None is float64)."""
     for cls, peer in ((MADE, MADEPeer), (FlowModel, FlowPeer), (VAE, VAEPeer)):
         if isinstance(model, cls):
-            return peer(model, params)
+            return peer(model, params, dtype)
     raise TypeError(f"model: no torch peer for {type(model).__name__}")
 
 
-def max_rel_diff(model, params, x=None, seed=0):
-    """max |a - b| / max(1, |a|) between tinygen (a) and torch (b) over a few points: log p(x) for
-    MADE and flows; for a VAE the per-sample ELBO with the same eps (tinygen's ``elbo`` draws
-    eps first from its rng). Relative, because random weights can give |log p| ~ 1e6."""
+def max_rel_diff(model, params, x=None, seed=0, dtype=None):
+    """max |a - b| / max(1, |a|) between tinygen (a) and the torch peer at ``dtype`` (b) over a few
+    points: log p(x) for MADE and flows; for a VAE the per-sample ELBO with the same eps (tinygen's
+    ``elbo`` draws eps first from its rng). Relative, because random weights can give |log p| ~ 1e6.
+    The float64 peer (the default) agrees to rounding, ~1e-14; the float32 one to ~1e-6."""
     from tinygen import data
 
     torch = _torch()
     x = data.two_moons(256, rng=seed + 7) if x is None else x
-    peer = make_peer(model, params)
+    peer = make_peer(model, params, dtype)
     with torch.no_grad():
         if isinstance(model, VAE):
             ours = onp.asarray(model.elbo(params, x, rng=seed)["elbo"])
-            eps = torch.from_numpy(onp.random.default_rng(seed).standard_normal((1, len(x), model.z_dim)))
-            theirs = peer.elbo(torch.from_numpy(x), eps).numpy()
+            eps = peer.tensor(onp.random.default_rng(seed).standard_normal((1, len(x), model.z_dim)))
+            theirs = peer.elbo(peer.tensor(x), eps).numpy()
         else:
             ours, theirs = onp.asarray(model.log_prob(params, x)), peer.log_prob_np(x)
+    if theirs.dtype != onp.dtype(dtype_name(dtype)):
+        raise AssertionError(f"the {dtype_name(dtype)} peer computed in {theirs.dtype}")
     return float(onp.max(onp.abs(ours - theirs) / onp.maximum(1.0, onp.abs(ours))))
 
 
@@ -426,17 +464,20 @@ def main():
     x = onp.concatenate([onp.random.default_rng(1).standard_normal((200, 2)) * 3, rng.normal(0, 1, (200, 2))])
     for name, model in models().items():
         params = _perturbed(model.init(0), rng)
-        line = f"{name:8s} log p: max relative difference {max_rel_diff(model, params, x):.1e}"
-        if isinstance(model, FlowModel):  # the sampling map x = f(z) too
-            z = rng.standard_normal((400, 2)) * 2
-            with torch.no_grad():
-                xt, ldt = make_peer(model, params).forward(torch.from_numpy(z))
-            xs, lds = model.forward(params, z)
-            line += (f"; f(z): max |difference| {onp.max(onp.abs(xs - xt.numpy())):.1e}, "
-                     f"log|det df/dz|: {onp.max(onp.abs(lds - ldt.numpy())):.1e}")
-        if name.startswith("vae"):
-            line = line.replace("log p:", "ELBO: ")
-        print(line)
+        for dtype in (torch.float64, torch.float32):
+            line = (f"{name:8s} {dtype_name(dtype)} log p: max relative difference "
+                    f"{max_rel_diff(model, params, x, dtype=dtype):.1e}")
+            if isinstance(model, FlowModel):  # the sampling map x = f(z) too
+                z = rng.standard_normal((400, 2)) * 2
+                peer = make_peer(model, params, dtype)
+                with torch.no_grad():
+                    xt, ldt = peer.forward(peer.tensor(z))
+                xs, lds = model.forward(params, z)
+                line += (f"; f(z): max |difference| {onp.max(onp.abs(xs - xt.numpy())):.1e}, "
+                         f"log|det df/dz|: {onp.max(onp.abs(lds - ldt.numpy())):.1e}")
+            if name.startswith("vae"):
+                line = line.replace("log p:", "ELBO: ")
+            print(line)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ import numpy as onp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
 
 from tinygen.arm import MADE, NaiveARM, sequential_log_prob
+from tinygen.testing.strategies import seeds
 
 small_dims = st.integers(min_value=1, max_value=5)
 
@@ -88,13 +88,13 @@ def test_sequential_helper_detects_a_non_autoregressive_network():
 def test_bad_input_raises_naming_the_argument():
     arm = NaiveARM(2, likelihood="bernoulli")
     params = arm.init(0)
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"^x: "):
         arm.log_prob(params, onp.array([[0.0, 2.0]]))
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"^x: "):
         arm.log_prob(params, onp.zeros((3, 5)))
-    with pytest.raises(ValueError, match="order"):
+    with pytest.raises(ValueError, match=r"^order: "):
         NaiveARM(3, order=[2, 2, 0])
-    with pytest.raises(ValueError, match="likelihood"):
+    with pytest.raises(ValueError, match=r"^likelihood: "):
         NaiveARM(3, likelihood="laplace")
-    with pytest.raises(ValueError, match="context"):
+    with pytest.raises(ValueError, match=r"^context: "):
         NaiveARM(2, context_dim=1).sample(NaiveARM(2, context_dim=1).init(0), 4, 0)

@@ -7,15 +7,16 @@ a false failure is rarer than 1 in 1000, while a wrong formula (a factor 2 in
 a variance, a missing log) moves the estimate by hundreds of SE at S = 20000.
 """
 import itertools
+import re
 
 import numpy as onp
 import pytest
 from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import dims, positive_floats, seeds, vectors
 
 from tinygen import distributions as dist
+from tinygen.testing.strategies import dims, positive_floats, seeds, vectors
 
 S = 20_000  # Monte Carlo sample size; 5 SE at S = 20000 is ~3.5% of one standard deviation
 Z = 5.0  # number of standard errors allowed, see the module docstring
@@ -208,8 +209,167 @@ def test_kl_standard_normal_known_value():
         (lambda: dist.kl_divergence(dist.StandardNormal(1), dist.StandardNormal(3)), ValueError, "q"),
         (lambda: dist.kl_divergence(dist.StandardNormal(1), "normal"), TypeError, "q"),
         (lambda: dist.kl_divergence(dist.StandardNormal(1), dist.Bernoulli(onp.zeros(1))), ValueError, "rng"),
+        (lambda: dist.Normal(onp.zeros(1)), ValueError, "scale"),
+        (lambda: dist.Normal(onp.zeros(1), onp.ones(1), log_scale=onp.zeros(1)), ValueError, "scale"),
+        (lambda: dist.Normal(onp.zeros(1), log_scale=onp.array([onp.nan])), ValueError, "log_scale"),
+        (lambda: dist.Normal(onp.zeros(1), log_scale=onp.array(["0"])), TypeError, "log_scale"),
+        (lambda: dist.Normal(onp.array([1j]), onp.ones(1)), TypeError, "loc"),
+        (lambda: dist.Normal(onp.zeros(1), onp.ones(1)).log_prob(onp.array([[1 + 1j]])), TypeError, "x"),
+        (lambda: dist.Categorical(onp.zeros(3)).log_prob(onp.array(["1"])), TypeError, "x"),
+        (lambda: dist.Bernoulli(onp.array(["1.0"])), TypeError, "logits"),
     ],
 )
 def test_bad_input_names_the_argument(make, error, name):
-    with pytest.raises(error, match=rf"^{name}\b"):
+    with pytest.raises(error, match=rf"^{re.escape(name)}: "):
         make()
+
+
+# ---- extremes, against mpmath (60 digits, the float inputs taken as exact) ---------------------
+EPS = onp.finfo(float).eps
+
+
+def _mp():
+    import mpmath
+
+    mpmath.mp.dps = 60
+    return mpmath
+
+
+def _kl_normal_ref(m1, s1, m2, s2):
+    # The closed form adds terms near 1/2 to one of size 1e-600 and subtracts 1/2 again:
+    # 1000 digits keep the small one
+    mp = _mp()
+    with mp.workdps(1000):
+        m1, s1, m2, s2 = map(mp.mpf, (m1, s1, m2, s2))
+        return float(mp.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - mp.mpf(1) / 2)
+
+
+def _kl_tolerance(m1, s1, m2, s2, want):
+    """Error bound of KL = (expm1(2t) - 2t) / 2 + u^2 / 2, t = log s1 - log s2, u = (m1 - m2) / s2.
+
+    t carries eps * max(1, |log s1|, |log s2|) from the subtraction of logs, which the KL
+    feels through dKL/dt = expm1(2t); the rest is a few roundings of terms of size |t|,
+    u^2 and the result. Near r = s1 / s2 = 1 this leaves a relative error of ~eps / |t|
+    (4e-9 at r = 1 + 1e-8, where the squares of the scales used to lose everything).
+    """
+    t = onp.log(s1) - onp.log(s2)
+    scale = max(1.0, want)  # every term is formed relative to it, so the bound cannot overflow
+    u2 = (abs(m1 - m2) / s2 / onp.sqrt(scale)) ** 2  # u^2 / scale, at most 2 (u^2 / 2 <= KL)
+    # |dKL/dt| = |expm1(2t)| is <= 1 for t <= 0 and <= 2 KL + 2t for t > 0 (KL >= (expm1(2t) - 2t) / 2)
+    slope = 1.0 / scale if t <= 0 else (2 * want + 2 * t) / scale
+    log_size = max(1.0, abs(onp.log(s1)), abs(onp.log(s2)))
+    return 8 * EPS * (abs(t) / scale + u2 + slope * log_size + want / scale) * scale
+
+
+@pytest.mark.parametrize("m1, s1, m2, s2", [
+    (0.0, 1e160, 0.0, 1e160),      # used to be inf / inf = NaN; exact 0
+    (0.0, 1e-200, 0.0, 2e-200),    # used to be 0 / 0 = NaN; exact 0.318147
+    (1e150, 1e160, 0.0, 3e160),
+    (1e-190, 1e-200, 0.0, 1e-200),
+    (0.0, 1e-300, 0.0, 1e300),     # r = s1 / s2 underflows; log r must not
+    (0.0, 1.0, 0.0, 1.0 + 1e-8),   # r near 1
+])
+def test_normal_kl_from_the_ratio_of_scales(m1, s1, m2, s2):
+    got = float(dist.kl_divergence(dist.Normal([m1], [s1]), dist.Normal([m2], [s2])))
+    want = _kl_normal_ref(m1, s1, m2, s2)
+    assert abs(got - want) <= _kl_tolerance(m1, s1, m2, s2, want)
+
+
+def test_normal_kl_matches_the_issue_values():
+    assert float(dist.kl_divergence(dist.Normal([0.0], [1e160]), dist.Normal([0.0], [1e160]))) == 0.0
+    got = float(dist.kl_divergence(dist.Normal([0.0], [1e-200]), dist.Normal([0.0], [2e-200])))
+    assert got == pytest.approx(onp.log(2) - 0.375, rel=1e-12)  # log 2 + 1/8 - 1/2 = 0.318147...
+
+
+@settings(max_examples=100)
+@given(st.floats(-300, 300), st.floats(-300, 300), st.floats(-1e3, 1e3), st.floats(-1e3, 1e3))
+def test_normal_kl_matches_mpmath_over_600_decades(log10_s1, log10_s2, m1, m2):
+    s1, s2 = 10.0 ** log10_s1, 10.0 ** log10_s2
+    want = _kl_normal_ref(m1, s1, m2, s2)
+    with onp.errstate(over="ignore"):  # r^2 = 1e600 overflows: the KL is inf, as it should
+        got = float(dist.kl_divergence(dist.Normal([m1], [s1]), dist.Normal([m2], [s2])))
+    if want > onp.finfo(float).max:
+        assert got == onp.inf  # overflow of the exact value: inf, never NaN
+    else:
+        assert abs(got - want) <= _kl_tolerance(m1, s1, m2, s2, want)
+
+
+def test_normal_with_log_scale_where_sigma_rounds_to_zero():
+    p = dist.Normal(onp.zeros(2), log_scale=onp.array([-1e4, -800.0]))
+    onp.testing.assert_array_equal(p.scale, 0.0)  # sigma itself is not representable
+    assert float(p.log_prob(onp.zeros((1, 2)))[0]) == pytest.approx(1e4 + 800.0 - onp.log(2 * onp.pi), rel=1e-15)
+    assert float(p.entropy()) == pytest.approx(-1e4 - 800.0 + (1 + onp.log(2 * onp.pi)), rel=1e-15)
+    kl = float(dist.kl_divergence(p, dist.StandardNormal(2)))  # sum_d [sigma^2 / 2 - 1/2 - log sigma]
+    assert kl == pytest.approx(1e4 + 800.0 - 1.0, rel=1e-15)
+    onp.testing.assert_array_equal(p.sample(0, 3), 0.0)  # x = mu + sigma eps = mu
+
+
+# The references form log p = -log(1 + e^-l) for l up to 2e3: 1 + e^-2000 needs ~900 digits
+# before the log, so they run at 1000 digits (60 would leave e^-121 with 7 correct digits).
+def _bernoulli_entropy_ref(l):
+    mp = _mp()
+    with mp.workdps(1000):
+        l = mp.mpf(l)
+        p, q = 1 / (1 + mp.exp(-l)), 1 / (1 + mp.exp(l))
+        return float(-p * mp.log(p) - q * mp.log(q))
+
+
+def _categorical_entropy_ref(logits):
+    mp = _mp()
+    with mp.workdps(1000):
+        ls = [mp.mpf(v) for v in logits]
+        lse = mp.log(sum(mp.exp(v) for v in ls))
+        return float(-sum(mp.exp(v - lse) * (v - lse) for v in ls))
+
+
+def _rel_close(got, want, rtol):
+    # below the normal range (1e-300) floats lose relative precision; compare absolutely there
+    return abs(got - want) <= rtol * abs(want) or abs(got - want) <= 1e-300
+
+
+@pytest.mark.parametrize("l", [40.0, -40.0, 37.0, 100.0, -700.0, 700.0, 1e3, -1e3, 0.0, 1e-8])
+def test_bernoulli_entropy_is_accurate_in_relative_terms(l):
+    # H = s(l) softplus(-l) + s(-l) softplus(l): both terms >= 0, each to a few ulp of |l| eps
+    want = _bernoulli_entropy_ref(l)
+    assert _rel_close(float(dist.Bernoulli([l]).entropy()), want, 1e-12)
+
+
+def test_bernoulli_entropy_issue_value():
+    assert float(dist.Bernoulli([40.0]).entropy()) == pytest.approx(1.7418252446695514e-16, rel=1e-12)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=4))
+def test_bernoulli_entropy_and_kl_match_mpmath(logits):
+    logits = onp.array(logits)
+    want = [_bernoulli_entropy_ref(v) for v in logits]
+    got = [float(dist.Bernoulli([v]).entropy()) for v in logits]
+    # exp of an argument near 1e3 with relative error eps is exact to 1e3 eps ~ 2e-13 relative
+    assert all(_rel_close(g, w, 1e-12) for g, w in zip(got, want))
+    mp = _mp()
+    p = dist.Bernoulli(logits)
+    q = dist.Bernoulli(logits[::-1])
+    def ref_kl(a, b):
+        a, b = mp.mpf(a), mp.mpf(b)
+        pa, pb = 1 / (1 + mp.exp(-a)), 1 / (1 + mp.exp(-b))
+        return pa * (mp.log(pa) - mp.log(pb)) + (1 - pa) * (mp.log(1 - pa) - mp.log(1 - pb))
+    with mp.workdps(1000):
+        want_kl = float(sum(ref_kl(a, b) for a, b in zip(logits, logits[::-1])))
+    got_kl = float(dist.kl_divergence(p, q))
+    assert abs(got_kl - want_kl) <= 1e-12 * max(1.0, abs(want_kl)) * len(logits)
+
+
+@pytest.mark.parametrize("logits", [[40.0, 0.0], [1e3, 1e3 - 40.0], [1e3, -1e3], [-1e3, -1e3 + 30.0, 0.0],
+                                    [5.0, 5.0, 5.0], [1e3, 1e3, -1e3]])
+def test_categorical_entropy_is_accurate_in_relative_terms(logits):
+    want = _categorical_entropy_ref(logits)
+    assert _rel_close(float(dist.Categorical(onp.array(logits)).entropy()), want, 1e-12)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=5))
+def test_categorical_entropy_matches_mpmath(logits):
+    want = _categorical_entropy_ref(logits)
+    # log w_i = (l_i - m) - L carries ~|l_i - m| eps absolute, i.e. up to 2e3 eps = 4.4e-13
+    # relative in w_i; every term of H is >= 0, so H has the same relative error
+    assert _rel_close(float(dist.Categorical(onp.array(logits)).entropy()), want, 1e-12)

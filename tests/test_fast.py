@@ -19,13 +19,12 @@ from pathlib import Path
 import autograd.numpy as anp
 import numpy as onp
 import pytest
-from autograd import grad, hessian, jacobian
+from autograd import grad, hessian, jacobian, value_and_grad
 from autograd.misc import flatten
 from autograd.test_util import check_grads
 from flow_cases import CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
 
 import tinygen
 from tinygen import fast
@@ -34,6 +33,8 @@ from tinygen.arm.pixelcnn import patches
 from tinygen.fast.pixelcnn import im2col
 from tinygen.flows import RealNVP
 from tinygen.nn import ACTIVATIONS, MLP
+from tinygen.testing import perturb
+from tinygen.testing.strategies import seeds
 from tinygen.vae import VAE
 
 RTOL1 = 1e-9   # first derivatives and values: see the module docstring
@@ -66,23 +67,12 @@ def _both(fn):
     return fast_out, ref_out
 
 
-def _perturb(params, rng, scale=0.3):
-    """Every float leaf plus N(0, scale^2) noise: away from the identity init, where a wrong term hides."""
-    if isinstance(params, dict):
-        return {k: _perturb(v, rng, scale) for k, v in params.items()}
-    if isinstance(params, (list, tuple)):
-        return type(params)(_perturb(v, rng, scale) for v in params)
-    a = onp.asarray(params)
-    return a + scale * rng.standard_normal(a.shape) if a.dtype.kind == "f" else a
-
-
 # ------------------------------------------------------------------------ the cases
 # Each case: (params, x, f) with f(params, x) -> a float array; x is what f is differentiated in.
 
 def _flow_case(factory, rng):
     dim = max(2, getattr(factory, "min_dim", 1))
-    flow, params = factory(dim, int(rng.integers(2**31)))
-    params = _perturb(params, rng, 0.1)
+    flow, params = factory(dim, int(rng.integers(2**31)))  # params already perturbed by the kit
     c_dim = getattr(flow, "context_dim", 0)
     context = rng.standard_normal((3, c_dim)) if c_dim else None
     x = rng.standard_normal((3, dim))
@@ -98,7 +88,7 @@ def _flow_case(factory, rng):
 def _made_case(likelihood, rng):
     kw = {"n_classes": 3} if likelihood == "categorical" else {}
     model = MADE(3, hidden=(7, 6), likelihood=likelihood, context_dim=2, direct=True, **kw)
-    params = _perturb(model.init(rng), rng)
+    params = perturb(model.init(rng), rng)
     context = rng.standard_normal((4, 2))
     x = rng.standard_normal((4, 3))
 
@@ -110,7 +100,7 @@ def _made_case(likelihood, rng):
 def _made_log_prob_case(rng):
     """A Gaussian MADE's log p(x | c) over two mask sets (each set has its own fused pass)."""
     model = MADE(3, hidden=(7, 6), context_dim=2, n_masks=2, order="random", seed=int(rng.integers(99)))
-    params = _perturb(model.init(rng), rng)
+    params = perturb(model.init(rng), rng)
     context = rng.standard_normal((4, 2))
     x = rng.standard_normal((4, 3))
     return params, x, lambda p, v: model.log_prob(p, v, context[:anp.shape(v)[0]])
@@ -119,21 +109,21 @@ def _made_log_prob_case(rng):
 def _mlp_case(activation, rng):
     masks = [rng.integers(0, 2, (3, 5)).astype(float), None, None]
     mlp = MLP((3, 5, 4, 2), activation=activation, masks=[masks[0], onp.ones((5, 4)), onp.ones((4, 2))])
-    params = _perturb(mlp.init(rng), rng)
+    params = perturb(mlp.init(rng), rng)
     x = rng.standard_normal((2, 2, 3))  # leading axes are folded
     return params, x, lambda p, v: anp.ravel(mlp.apply(p, v))
 
 
 def _pixelcnn_case(rng):
     model = PixelCNN(3, 3, n_channels=3, n_layers=2, kernel_size=3)
-    params = _perturb(model.init(rng), rng)
+    params = perturb(model.init(rng), rng)
     x = rng.standard_normal((2, 3, 3))
     return params, x, lambda p, v: anp.ravel(model.logits(p, v))
 
 
 def _vae_case(posterior, rng, decoder_scale="learned"):
     model = VAE(3, 2, hidden=(6, 5), posterior=posterior, n_flows=2, flow_hidden=(5,), decoder_scale=decoder_scale)
-    params = _perturb(model.init(rng), rng, 0.1)
+    params = perturb(model.init(rng), rng, 0.1)
     x = rng.standard_normal((3, 3))
 
     def f(p, v):
@@ -156,7 +146,7 @@ def _mixed_stack_case(rng):
     from tinygen.flows import ActNorm, AffineCoupling, Compose, MAFLayer, Permutation
     flow = Compose([ActNorm(3), AffineCoupling(3, [1, 0, 1], hidden=(6,), context_dim=2),
                     Permutation(3, "random", rng=1), MAFLayer(3, hidden=(7,), context_dim=2)])
-    params = _perturb(flow.init(rng), rng, 0.3)
+    params = perturb(flow.init(rng), rng, 0.3)
     context = rng.standard_normal((3, 2))
     x = rng.standard_normal((3, 3))
 
@@ -170,7 +160,7 @@ def _iaf_stack_case(rng):
     """An IAF stack's one-pass sampling direction f, as a VAE posterior runs it, with a context."""
     from tinygen.flows import IAF
     flow = IAF(3, n_layers=3, hidden=(7,), context_dim=2).flow
-    params = _perturb(flow.init(rng), rng, 0.3)
+    params = perturb(flow.init(rng), rng, 0.3)
     context = rng.standard_normal((3, 2))
     z = rng.standard_normal((3, 3))
 
@@ -269,12 +259,26 @@ def test_vae_training_runs_one_fused_elbo_and_draws_the_same_noise(monkeypatch):
     calls = _spy(monkeypatch, fast.vae, "elbo_fused")
     model = VAE(2, 2, hidden=(8, 8))
     params, x = model.init(0), onp.random.default_rng(0).standard_normal((16, 2))
-    loss_fast, g_fast = tinygen.optim.value_and_grad(lambda p: model.loss(p, x, rng=3))(params)
+    loss_fast, g_fast = value_and_grad(lambda p: model.loss(p, x, rng=3))(params)
     assert len(calls) == 1
     with fast.disabled():
-        loss_ref, g_ref = tinygen.optim.value_and_grad(lambda p: model.loss(p, x, rng=3))(params)
+        loss_ref, g_ref = value_and_grad(lambda p: model.loss(p, x, rng=3))(params)
     _close(loss_fast, loss_ref, RTOL1, "VAE loss")
     _close(_flat(g_fast), _flat(g_ref), RTOL1, "VAE loss gradient")
+
+
+def test_fast_vae_elbo_is_finite_where_sigma_rounds_to_zero():
+    # rho = -800: sigma = softplus(rho) underflows to 0 in float64, yet log sigma = -800 and the
+    # ELBO (complexity ~ 800 per latent) and its gradient are finite; both paths must say so.
+    model = VAE(2, 2, hidden=(4,))
+    params = model.init(0)
+    params["encoder"]["head"]["b"] = onp.array([0.0, 0.0, -800.0, -800.0])
+    x = onp.random.default_rng(0).standard_normal((3, 2))
+    (v_fast, g_fast), (v_ref, g_ref) = _both(
+        lambda: value_and_grad(lambda p: model.loss(p, x, rng=0))(params))
+    assert onp.isfinite(v_fast) and onp.all(onp.isfinite(_flat(g_fast)))
+    _close(v_fast, v_ref, RTOL1, "VAE loss at rho = -800")
+    _close(_flat(g_fast), _flat(g_ref), RTOL1, "its gradient")
 
 
 def test_made_training_runs_one_fused_pass(monkeypatch):
@@ -289,7 +293,7 @@ def test_made_training_runs_one_fused_pass(monkeypatch):
 def test_log_softplus_of_the_made_kernel_is_exact_at_the_extremes(rho):
     import mpmath
     mpmath.mp.dps = 50
-    log_sigma, dlog = fast.made._log_softplus(onp.array([rho]))
+    log_sigma, dlog = fast.made.log_softplus(onp.array([rho]))
     exact = mpmath.log(mpmath.log1p(mpmath.exp(rho)))
     exact_d = mpmath.diff(lambda r: mpmath.log(mpmath.log1p(mpmath.exp(r))), rho)
     assert abs(log_sigma[0] - float(exact)) <= 1e-15 * max(1.0, abs(float(exact)))
@@ -315,7 +319,7 @@ def test_a_subclass_gets_the_reference_code(monkeypatch):
 def test_jacobian_through_sample_matches(seed):
     rng = onp.random.default_rng(seed)
     model = RealNVP(2, n_layers=2, hidden=(6,))
-    theta, unflatten = flatten(_perturb(model.init(rng), rng, 0.1))
+    theta, unflatten = flatten(perturb(model.init(rng), rng, 0.1))
     j_fast, j_ref = _both(lambda: jacobian(lambda th: model.sample(unflatten(th), 3, rng=seed))(theta))
     _close(j_fast, j_ref, RTOL1, "Jacobian of sample in params")
 
@@ -382,7 +386,7 @@ def test_a_large_evaluation_leaves_nothing_behind():
     # 10^5 points through RealNVP-4 (width 64) make ~100 MB of intermediates; once log_prob
     # has returned only its (n,) result may remain. Allow 1 MB for allocator slack.
     model = RealNVP(2, n_layers=4)
-    params = _perturb(model.init(0), onp.random.default_rng(0), 0.1)
+    params = perturb(model.init(0), onp.random.default_rng(0), 0.1)
     x = onp.random.default_rng(1).standard_normal((100_000, 2))
     for train_mode in (False, True):
         tracemalloc.start()

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from strategies import finite_floats
 from tinygen import functional as F
+from tinygen.testing.strategies import finite_floats
 
 RTOL = 1e-12  # see the module docstring
 BIG = 1e4
@@ -182,3 +182,132 @@ def test_primitive_gradients_match_finite_differences_with_broadcasting():
     check_grads(F.softplus, modes=["rev"], order=2)(rng.normal(size=(4, 3)) * 3)
     check_grads(F.log_normal_pdf, modes=["rev"], order=2)(x, mu, sigma)
     check_grads(lambda mu: F.log_normal_pdf(x, mu, 1.5), modes=["rev"], order=1)(0.3)  # scalar mu
+
+
+# ---- log sigma for a softplus scale, and the normal density from log sigma --------------------
+# References computed with mpmath at 60 significant digits from the float inputs taken as exact.
+EPS = onp.finfo(float).eps
+
+
+def _mp():
+    import mpmath
+
+    mpmath.mp.dps = 60
+    return mpmath
+
+
+def _ref_log_softplus(rho):
+    mp = _mp()
+    return float(mp.log(mp.log1p(mp.exp(mp.mpf(float(rho))))))
+
+
+EXTREMES = [-1e4, -5e3, -800.0, -745.5, -708.5, -40.0, -20.0, -19.999, -1.0, 0.0, 0.5413, 1.0, 20.0, 40.0,
+            800.0, 1e4]
+
+
+@pytest.mark.parametrize("rho", EXTREMES)
+def test_log_softplus_exact_at_the_extremes(rho):
+    # log(softplus(rho)) is -inf below rho = -745 (softplus underflows to 0), though sigma > 0.
+    # Absolute error <= 4 eps max(1, |value|): the log of a softplus that is exact to
+    # ~1 ulp is exact to ~1 eps absolute, which near the value's root at rho = log(e - 1) is
+    # all that any float formula can promise (measured worst: 1.0 eps over [-1e4, 1e4]).
+    want = _ref_log_softplus(rho)
+    got = float(F.log_softplus(onp.array(rho)))
+    assert abs(got - want) <= 4 * EPS * max(1.0, abs(want))
+
+
+@settings(max_examples=200)
+@given(st.floats(min_value=-1e4, max_value=1e4, allow_nan=False))
+def test_log_softplus_matches_mpmath(rho):
+    want = _ref_log_softplus(rho)
+    assert abs(float(F.log_softplus(onp.array(rho))) - want) <= 4 * EPS * max(1.0, abs(want))
+
+
+@pytest.mark.parametrize("rho", EXTREMES)
+def test_log_softplus_gradient_is_exact_and_finite(rho):
+    # d/drho log softplus(rho) = s(rho) / softplus(rho) -> 1 as rho -> -inf; relative 1e-13 allows
+    # the few ulps of the two branches (measured worst 9 eps).
+    mp = _mp()
+    r = mp.mpf(rho)
+    want = float(1 / (1 + mp.exp(-r)) / mp.log1p(mp.exp(r)))
+    got = float(elementwise_grad(F.log_softplus)(onp.array(rho)))
+    assert got == pytest.approx(want, rel=1e-13)
+
+
+def test_normal_log_density_finite_where_sigma_rounds_to_zero():
+    # sigma = softplus(-1e4) = e^-1e4 is 0 in float64; log N(mu; mu, sigma^2) = -log sigma - log(2 pi)/2.
+    rho = onp.array([-1e4, -800.0, -30.0])
+    log_sigma = F.log_softplus(rho)
+    mu = onp.array([0.5, -2.0, 3.0])
+    got = F.log_normal_pdf_log_scale(mu, mu, log_sigma)
+    want = [-_ref_log_softplus(r) - 0.5 * onp.log(2 * onp.pi) for r in rho]
+    onp.testing.assert_allclose(got, want, rtol=4 * EPS)
+    g = grad(lambda ls: onp.sum(F.log_normal_pdf_log_scale(mu, mu, ls)))(log_sigma)
+    onp.testing.assert_array_equal(g, -1.0)  # d/d log sigma at x = mu is exactly -1
+    # away from the mean the exact value is below -1e308: -inf, never NaN
+    with onp.errstate(over="ignore"):  # exp(1e4) overflows: that is the point
+        far = F.log_normal_pdf_log_scale(mu + 1.0, mu, log_sigma)
+    assert far[0] == -onp.inf and far[1] == -onp.inf and onp.isfinite(far[2])
+
+
+@settings(max_examples=100)
+@given(st.floats(-30, 30), st.floats(-5, 5), st.floats(-300, 300))
+def test_log_normal_pdf_log_scale_matches_mpmath(x, mu, log_sigma):
+    mp = _mp()
+    u = (mp.mpf(x) - mp.mpf(mu)) / mp.exp(mp.mpf(log_sigma))
+    want = float(-u ** 2 / 2 - mp.mpf(log_sigma) - mp.log(2 * mp.pi) / 2)
+    got = float(F.log_normal_pdf_log_scale(onp.array(x), onp.array(mu), onp.array(log_sigma)))
+    if not onp.isfinite(want):
+        assert got == want
+    else:
+        # exp(-log sigma) is exact to |log sigma| eps relative; squared, twice that
+        assert got == pytest.approx(want, rel=1e-12 * (1 + abs(log_sigma)), abs=1e-12 * (1 + abs(log_sigma)))
+
+
+def test_log_softmax_keeps_the_tiny_log_of_the_largest_weight():
+    # For l = (40, 0): log w_1 = -log(1 + e^-40) = -4.248e-18, which l - logsumexp(l) rounds to 0.
+    mp = _mp()
+    for l in ([40.0, 0.0], [1e3, 1e3 - 45.0, -1e3], [-1e3, -1e3 - 50.0]):
+        l = onp.array(l)
+        lse = mp.log(sum(mp.exp(mp.mpf(v)) for v in l))
+        want = [float(mp.mpf(v) - lse) for v in l]
+        onp.testing.assert_allclose(F.log_softmax(l), want, rtol=4 * EPS)
+        assert float(F.logsumexp(l)) == pytest.approx(float(lse), rel=4 * EPS)
+
+
+def test_log_softplus_and_log_density_agree_on_mixed_arrays():
+    # An array that needs the series for some entries and the plain form for others takes
+    # the np.where path; every entry must equal its own single-entry value, gradients too.
+    rho = onp.array([-1e4, -745.5, -20.0, -19.0, 0.0, 30.0, 1e4])
+    whole = F.log_softplus(rho)
+    one_by_one = [float(F.log_softplus(onp.array([r]))[0]) for r in rho]
+    onp.testing.assert_array_equal(whole, one_by_one)
+    g_whole = elementwise_grad(F.log_softplus)(rho)
+    g_one = [float(elementwise_grad(F.log_softplus)(onp.array([r]))[0]) for r in rho]
+    onp.testing.assert_allclose(g_whole, g_one, rtol=1e-15)
+    ls = onp.array([-1e4, -5.0, 0.0, 3.0])
+    x, mu = onp.array([0.0, 1.0, -2.0, 4.0]), onp.array([0.0, 0.5, -1.0, 0.0])
+    whole = F.log_normal_pdf_log_scale(x, mu, ls)
+    # entries with log sigma > -700 go through log_normal_pdf on their own; the values agree
+    # to a few ulp (exp(-log sigma) against 1 / exp(log sigma))
+    one_by_one = [float(F.log_normal_pdf_log_scale(x[i:i + 1], mu[i:i + 1], ls[i:i + 1])[0]) for i in range(4)]
+    onp.testing.assert_allclose(whole, one_by_one, rtol=1e-14)
+
+
+@pytest.mark.parametrize("d, log_sigma", [(1e-300, -1000.0), (0.5, -710.0), (1e-200, -1400.0), (3.0, -705.0),
+                                          (1e-320, -1000.0), (0.0, -1e4), (0.0, -1000.0)])
+def test_log_normal_pdf_log_scale_below_the_normal_range_of_sigma(d, log_sigma):
+    # sigma = e^log_sigma < 1e-304 here. Where u = d / sigma and u^2 are floats the density
+    # -u^2 / 2 - log sigma - log(2 pi) / 2 must be finite and right; beyond, -inf (mpmath's
+    # value rounded to a float), never NaN.
+    mp = _mp()
+    u = mp.mpf(d) / mp.exp(mp.mpf(log_sigma))
+    want = float(-u ** 2 / 2 - mp.mpf(log_sigma) - mp.log(2 * mp.pi) / 2)
+    # u = (d h) h rounds twice and h = exp(-log sigma / 2) carries |log sigma| eps / 2:
+    # relative 1e-12 covers |log sigma| up to 1e4; a subnormal d (1e-320) has only 3 digits
+    rel = 1e-3 if 0 < d < 1e-307 else 1e-12
+    with onp.errstate(over="ignore"):  # (0.5, -710) and (3, -705): u^2 > 1e308, the exact value is -inf in floats
+        got = float(F.log_normal_pdf_log_scale(onp.array([d]), onp.array([0.0]), onp.array([log_sigma]))[0])
+    assert got == pytest.approx(want, rel=rel)
+    # (the gradient with respect to x at d != 0 is -u / sigma, beyond 1e300 here: only the
+    # value is checked; at d = 0 the gradients are tested above)

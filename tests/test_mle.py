@@ -4,11 +4,11 @@ import pytest
 from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import seeds
 
 import tinygen
 from tinygen import functional as F
 from tinygen.mle import CategoricalHead, NormalHead
+from tinygen.testing.strategies import seeds
 
 
 def sine_data(n, seed):
@@ -165,7 +165,7 @@ def test_one_context_row_is_repeated_and_same_seed_same_samples():
     ],
 )
 def test_bad_construction(make, error, name):
-    with pytest.raises(error, match=rf"^{name}"):
+    with pytest.raises(error, match=rf"^{name}: "):
         make()
 
 
@@ -192,5 +192,5 @@ C3 = onp.zeros((3, 1))
     ],
 )
 def test_bad_input_names_the_argument(call, error, name):
-    with pytest.raises(error, match=rf"^{name}\b"):
+    with pytest.raises(error, match=rf"^{name}: "):
         call()

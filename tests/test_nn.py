@@ -4,9 +4,9 @@ import pytest
 from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import batch_sizes, seeds
 
 from tinygen import nn
+from tinygen.testing.strategies import batch_sizes, seeds
 
 layer_sizes = st.lists(st.integers(1, 6), min_size=2, max_size=4)
 
@@ -108,7 +108,7 @@ def test_activations_finite_at_1e4():
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, error, name):
-    with pytest.raises(error, match=rf"^{name}"):
+    with pytest.raises(error, match=rf"^{name}: "):
         nn.MLP(**kwargs)
 
 

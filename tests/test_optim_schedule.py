@@ -29,7 +29,7 @@ def test_cosine_schedule_applies_exact_learning_rates():
 
 
 def test_unknown_schedule_is_rejected():
-    with pytest.raises(ValueError, match="lr_schedule"):
+    with pytest.raises(ValueError, match=r"^lr_schedule: "):
         tinygen.fit(Quadratic(), Quadratic().init(0), np.zeros((4, 1)), steps=2, lr_schedule="linear")
 
 

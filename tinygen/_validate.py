@@ -8,21 +8,47 @@ import numbers
 
 import autograd.numpy as anp
 import numpy as onp
-from autograd.tracer import getval
+from autograd.tracer import Box, getval
+
+
+class NonFiniteError(ValueError):
+    """A NaN or an infinity where finite values are expected.
+
+    Raised by every "expected finite values" check. Inside training the data
+    were checked up front, so ``optim.minimize`` reads this error, raised
+    during a step, as "the parameters went bad" (``NonFiniteLossError``).
+    """
 
 
 def as_rng(rng, name="rng"):
-    """Return an ``np.random.Generator`` from a Generator or an int seed.
+    """Return an ``np.random.Generator`` from a Generator or a non-negative int seed.
 
     tinygen never touches NumPy's global random state: same seed, same numbers.
     """
     if isinstance(rng, onp.random.Generator):
         return rng
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"{name}: expected an np.random.Generator or an int seed >= 0, got {rng}")
         return onp.random.default_rng(int(rng))
     raise TypeError(
         f"{name}: expected an np.random.Generator or an int seed, got {type(rng).__name__}"
     )
+
+
+def check_finite(value, name):
+    """Raise NonFiniteError unless every entry of the plain array ``value`` is finite."""
+    if not onp.all(onp.isfinite(value)):
+        raise NonFiniteError(f"{name}: expected finite values, got NaN or inf")
+
+
+def check_real_dtype(value, name):
+    """Real numbers only: bool, int or float. Complex values would lose their imaginary
+    part in float64, and strings ("1.5") would be parsed: both are a TypeError."""
+    kind = onp.asarray(value).dtype.kind
+    if kind not in "biuf":
+        what = {"c": "complex numbers", "U": "strings", "S": "bytes", "O": "objects"}.get(kind, "non-numbers")
+        raise TypeError(f"{name}: expected an array of real numbers, got {what} (dtype {onp.asarray(value).dtype})")
 
 
 def as_float_array(x, name, ndim=None, last_dim=None, finite=True):
@@ -31,18 +57,20 @@ def as_float_array(x, name, ndim=None, last_dim=None, finite=True):
     ``ndim``: required number of axes (None: any). ``last_dim``: required size
     of the last axis (None: any). ``finite``: reject NaN and infinities.
     """
-    if isinstance(x, (str, bytes)) or x is None:
+    if isinstance(x, (str, bytes)) or x is None or isinstance(x, (dict, set)):
         raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
     try:
-        arr = onp.asarray(x, dtype=onp.float64)
-    except (TypeError, ValueError) as err:
+        raw = onp.asarray(x)
+    except (TypeError, ValueError) as err:  # ragged nested lists
         raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}") from err
+    check_real_dtype(raw, name)
+    arr = raw.astype(onp.float64, copy=False)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name}: expected an array with {ndim} axes, got shape {arr.shape}")
     if last_dim is not None and (arr.ndim == 0 or arr.shape[-1] != last_dim):
         raise ValueError(f"{name}: expected last axis of size {last_dim}, got shape {arr.shape}")
-    if finite and not onp.all(onp.isfinite(arr)):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    if finite:
+        check_finite(arr, name)
     return arr
 
 
@@ -59,6 +87,20 @@ def check_binary(x, name="x"):
     return x
 
 
+def check_labels(x, n_classes, name="x"):
+    """Class labels: every value an integer in 0..K-1 (traced or not). Returns them as int64."""
+    v = value_of(x)
+    check_real_dtype(v, name)
+    check_finite(v, name)
+    if not onp.all(v == onp.round(v)):
+        raise ValueError(f"{name}: expected integer class labels in 0..{n_classes - 1}, got non-integer values")
+    if v.size and (v.min() < 0 or v.max() >= n_classes):
+        raise ValueError(
+            f"{name}: expected class labels in 0..{n_classes - 1}, got values in {int(v.min())}..{int(v.max())}"
+        )
+    return v.astype(onp.int64)
+
+
 def check_batch(x, name="x", dim=None):
     """Check a batch of points: finite, shape ``(n, D)`` with ``n >= 1``.
 
@@ -68,13 +110,13 @@ def check_batch(x, name="x", dim=None):
     value = getval(x)  # the plain value under autograd's boxes
     if not hasattr(value, "shape"):
         raise TypeError(f"{name}: expected an array of shape (n, D), got {type(x).__name__}")
+    check_real_dtype(value, name)
     if len(value.shape) != 2 or value.shape[0] < 1:
         expected = "(n, D)" if dim is None else f"(n, {dim})"
         raise ValueError(f"{name}: expected shape {expected}, got {tuple(value.shape)}")
     if dim is not None and value.shape[1] != dim:
         raise ValueError(f"{name}: expected shape (n, {dim}), got {tuple(value.shape)}")
-    if not onp.all(onp.isfinite(value)):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    check_finite(value, name)
     return x
 
 
@@ -119,6 +161,26 @@ def check_positive(value, name):
     if not (onp.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a positive finite number, got {value}")
     return float(value)
+
+
+def check_fraction(value, name):
+    """A number in [0, 1), such as a momentum or a moment-decay rate beta."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number in [0, 1), got {type(value).__name__}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {value}")
+    return float(value)
+
+
+def check_real(value, name):
+    """One finite real number (a loss, an entropy); numeric strings are refused."""
+    return float(as_float_array(value, name, ndim=0))
+
+
+def check_callable(fn, name, what):
+    if not callable(fn):
+        raise TypeError(f"{name}: expected a function {what}, got {type(fn).__name__}")
+    return fn
 
 
 def check_option(value, name, options):
@@ -173,3 +235,129 @@ def permutation(dim, order="reverse", rng=None):
     if perm.shape != (dim,) or not onp.array_equal(onp.sort(perm), onp.arange(dim)):
         raise ValueError(f"order: expected a permutation of 0..{dim - 1}, got {perm.tolist()}")
     return perm.astype(onp.int64)
+
+
+# ---- params pytrees --------------------------------------------------------------------------
+# A model's params must have exactly the tree that its own ``init`` makes: the same
+# dict keys, list lengths and leaf shapes. Otherwise zip() silently drops layers, a
+# reshape crashes deep inside NumPy, or a head of K = 5 answers for K = 3.
+
+
+def param_shapes(tree):
+    """The skeleton of a params pytree: dicts stay dicts, lists and tuples become lists,
+    and every leaf becomes its shape (a tuple)."""
+    tree = getval(tree)
+    if isinstance(tree, dict):
+        return {k: param_shapes(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [param_shapes(v) for v in tree]
+    return tuple(onp.shape(tree))
+
+
+class _Mismatch(Exception):
+    """Internal: where a tree differs from its template; the path is filled in on the way out."""
+
+    def __init__(self, message, kind=ValueError):
+        super().__init__(message)
+        self.message, self.kind, self.path = message, kind, []
+
+
+def _keys(d):
+    return "[" + ", ".join(f'"{k}"' for k in d) + "]"
+
+
+def _describe(value):
+    if isinstance(value, dict):
+        return f"a dict with keys {_keys(value)}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} entries"
+    if hasattr(value, "shape"):
+        return f"an array of shape {tuple(value.shape)}"
+    return type(value).__name__
+
+
+def _not_a_tree(value):
+    """TypeError for things that are no params at all (None, a string), ValueError for another tree."""
+    return ValueError if isinstance(value, (dict, list, tuple)) or hasattr(value, "shape") else TypeError
+
+
+def _walk(value, template, finite):
+    # This runs on every public call, so the common case comes first and is cheap:
+    # plain dicts, lists and float arrays of the right shapes.
+    if isinstance(value, Box):
+        value = getval(value)  # a traced tree (autograd's container boxes) is read, never traced further
+    if type(template) is tuple:  # a leaf: template is its shape
+        if type(value) is not onp.ndarray or value.shape != template or value.dtype.kind not in "iuf":
+            _check_leaf(value, template)
+        if finite and not onp.isfinite(value).all():
+            raise _Mismatch("expected finite values, got NaN or inf", NonFiniteError)
+    elif type(template) is dict:
+        if not isinstance(value, dict):
+            raise _Mismatch(f"expected a dict with keys {_keys(template)}, got {_describe(value)}",
+                            _not_a_tree(value))
+        if value.keys() != template.keys():
+            missing = [k for k in template if k not in value]
+            extra = [k for k in value if k not in template]
+            what = f"missing {_keys(missing)}" if missing else f"unexpected {_keys(extra)}"
+            raise _Mismatch(f"expected a dict with keys {_keys(template)}, got keys {_keys(value)} ({what})")
+        for k, t in template.items():
+            try:
+                _walk(value[k], t, finite)
+            except _Mismatch as m:
+                m.path.append(f'["{k}"]')
+                raise
+    else:  # a list
+        if not isinstance(value, (list, tuple)):
+            raise _Mismatch(f"expected a list of {len(template)} entries, got {_describe(value)}",
+                            _not_a_tree(value))
+        if len(value) != len(template):
+            raise _Mismatch(f"expected a list of {len(template)} entries, got {len(value)}")
+        for i, (v, t) in enumerate(zip(value, template)):
+            try:
+                _walk(v, t, finite)
+            except _Mismatch as m:
+                m.path.append(f"[{i}]")
+                raise
+
+
+def _check_leaf(value, shape):
+    if isinstance(value, (dict, list, tuple)):
+        raise _Mismatch(f"expected an array of shape {shape}, got {_describe(value)}")
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:  # a plain Python number is a leaf of shape ()
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise _Mismatch(f"expected an array of shape {shape}, got {type(value).__name__}", TypeError)
+        got = ()
+    else:
+        if dtype.kind not in "iuf":
+            raise _Mismatch(f"expected an array of real numbers, got dtype {dtype}", TypeError)
+        got = tuple(value.shape)
+    if got != shape:
+        raise _Mismatch(f"expected shape {shape}, got {got}")
+
+
+def check_tree(tree, template, name="params", finite=False):
+    """Compare a pytree with a skeleton from ``param_shapes``; the error names the first
+    mismatching path, e.g. ``params[3]["conditioner"][0]["W"]: expected shape (1, 64), got (2, 64)``.
+    finite: also require finite leaves (NonFiniteError otherwise)."""
+    try:
+        _walk(tree, template, finite)
+    except _Mismatch as m:
+        raise m.kind(f"{name}{''.join(reversed(m.path))}: {m.message}") from None
+    return tree
+
+
+def check_params(params, model, name="params"):
+    """``params`` must have the tree of ``model.init``: same keys, list lengths, leaf shapes.
+
+    The skeleton is computed once per model object, from its own ``init`` (seed 0),
+    and kept on the object like its masks: it is structure, not parameters.
+    Plain (untraced) params must also be finite; traced ones are not scanned, since
+    during training ``optim.minimize`` already checks every loss and gradient.
+    Returns ``params`` unchanged (traced trees keep their gradient).
+    """
+    template = model.__dict__.get("_params_template")
+    if template is None:
+        template = param_shapes(model.init(0))
+        model._params_template = template
+    return check_tree(params, template, name, finite=not isinstance(params, Box))

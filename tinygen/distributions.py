@@ -14,37 +14,34 @@ import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
-from ._validate import as_rng, check_binary, check_positive_int, value_of
+from ._validate import (as_rng, check_binary, check_finite, check_labels, check_positive_int, check_real_dtype,
+                        value_of)
 
 LOG_2PI = onp.log(2 * onp.pi)
 
 
-def _check_numeric(v, name):
-    if v.dtype.kind not in "biuf":  # strings, objects: say so instead of a NumPy ufunc error
-        raise TypeError(f"{name}: expected an array of numbers, got dtype {v.dtype}")
-
-
 def _check_param(a, name, positive=False):
     v = value_of(a)
-    _check_numeric(v, name)
+    check_real_dtype(v, name)
+    check_finite(v, name)  # traced inside a loss, this NonFiniteError tells fit the params went bad
     if hasattr(a, "_value"):
-        # Traced inside a loss: a NaN here is a training failure, not a user's
-        # mistake; let it reach the loss so fit() stops with NonFiniteLossError.
-        return a
-    if not onp.all(onp.isfinite(v)):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+        return a  # traced: keep the box (a traced scale <= 0 shows up as a non-finite loss)
     if positive and not onp.all(v > 0):
         raise ValueError(f"{name}: expected values > 0, got minimum {v.min()!r}")
     return onp.asarray(a, dtype=onp.float64)
 
 
-def _check_x(x, name, event_shape):
+def _check_x(x, name, event_shape, param_shape=()):
     v = value_of(x)
-    _check_numeric(v, name)
-    if not onp.all(onp.isfinite(v)):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    check_real_dtype(v, name)
+    check_finite(v, name)
     if event_shape and tuple(v.shape[-len(event_shape):]) != tuple(event_shape):
         raise ValueError(f"{name}: expected shape (..., {', '.join(map(str, event_shape))}), got {v.shape}")
+    try:
+        onp.broadcast_shapes(v.shape, param_shape)
+    except ValueError:
+        raise ValueError(f"{name}: expected a shape that broadcasts with the parameters' {param_shape}, "
+                         f"got {v.shape}") from None
     return x
 
 
@@ -52,19 +49,55 @@ class Normal:
     """Diagonal Gaussian N(loc, diag(scale^2)) over the last axis.
 
     log N(x; mu, sigma^2) = sum_d [-(x_d - mu_d)^2 / (2 sigma_d^2) - log sigma_d - log(2 pi) / 2]
+
+    Give the scale sigma > 0 or its logarithm ``log_scale`` = log sigma (any real), not
+    both. With log_scale every formula uses log sigma itself, so a sigma too small for a
+    float (sigma = softplus(rho) at rho = -800 rounds to 0) still has a finite log
+    density at x = mu: log sigma = log_softplus(rho) is exact there.
     """
 
-    def __init__(self, loc, scale):
+    def __init__(self, loc, scale=None, log_scale=None):
         self.loc = _check_param(loc, "loc")
-        self.scale = _check_param(scale, "scale", positive=True)
-        shape = onp.broadcast_shapes(value_of(self.loc).shape, value_of(self.scale).shape)
+        if (scale is None) == (log_scale is None):
+            raise ValueError("scale: expected exactly one of scale and log_scale, got "
+                             + ("neither" if scale is None else "both"))
+        # The form not given is computed when first asked for (one traced operation
+        # fewer inside a loss that never needs it).
+        if log_scale is None:
+            self._scale, self._log_scale = _check_param(scale, "scale", positive=True), None
+        else:
+            self._scale, self._log_scale = None, _check_param(log_scale, "log_scale")
+        self._from_log = log_scale is not None
+        given = self._scale if self._log_scale is None else self._log_scale
+        shape = onp.broadcast_shapes(value_of(self.loc).shape, value_of(given).shape)
         if len(shape) == 0:
             raise ValueError("loc: expected at least one axis (the event dimension D), got a scalar")
         self.shape = shape
         self.dim = shape[-1]
 
+    @property
+    def scale(self):
+        """sigma (from log sigma it may round to 0; then it is used only to draw samples)."""
+        if self._scale is None:
+            self._scale = np.exp(self._log_scale)
+        return self._scale
+
+    @property
+    def log_scale(self):
+        if self._log_scale is None:
+            self._log_scale = np.log(self._scale)
+        return self._log_scale
+
+    def standardize(self, x):
+        """u = (x - mu) / sigma, elementwise (from log sigma when that is what was given)."""
+        if self._from_log:
+            return F.standardize(x - self.loc, self.log_scale)
+        return (x - self.loc) / self.scale
+
     def log_prob(self, x):
-        x = _check_x(x, "x", (self.dim,))
+        x = _check_x(x, "x", (self.dim,), self.shape)
+        if self._from_log:
+            return np.sum(F.log_normal_pdf_log_scale(x, self.loc, self.log_scale), axis=-1)
         return np.sum(F.log_normal_pdf(x, self.loc, self.scale), axis=-1)
 
     def sample(self, rng, n=1):
@@ -75,7 +108,7 @@ class Normal:
 
     def entropy(self):
         """H = sum_d [log sigma_d + (1 + log 2 pi) / 2]."""
-        return np.sum(np.log(self.scale * np.ones(self.shape)) + 0.5 * (1 + LOG_2PI), axis=-1)
+        return np.sum(self.log_scale * np.ones(self.shape) + 0.5 * (1 + LOG_2PI), axis=-1)
 
 
 class StandardNormal(Normal):
@@ -107,24 +140,17 @@ class Categorical:
         return F.softmax(self.logits, axis=-1)
 
     def _check_classes(self, x):
-        v = value_of(x)
-        _check_numeric(v, "x")
-        if not onp.all(onp.isfinite(v)) or not onp.all(v == onp.round(v)):
-            raise ValueError("x: expected integer class labels, got non-integer values")
-        if v.size and (v.min() < 0 or v.max() >= self.n_classes):
-            raise ValueError(
-                f"x: expected class labels in 0..{self.n_classes - 1}, got values in {int(v.min())}..{int(v.max())}"
-            )
+        labels = check_labels(x, self.n_classes)
         # x of shape (n, 1) against logits (n, K) would broadcast to (n, n): refuse it.
         try:
-            out = onp.broadcast_shapes(v.shape, self.batch_shape)
+            out = onp.broadcast_shapes(labels.shape, self.batch_shape)
         except ValueError:
             out = None
-        if out not in (v.shape, self.batch_shape):
+        if out not in (labels.shape, self.batch_shape):
             raise ValueError(
-                f"x: expected labels of shape {self.batch_shape} (or broadcastable to it), got shape {v.shape}"
+                f"x: expected labels of shape {self.batch_shape} (or broadcastable to it), got shape {labels.shape}"
             )
-        return v.astype(onp.int64)
+        return labels
 
     def log_prob(self, x):
         x = self._check_classes(x)
@@ -140,7 +166,8 @@ class Categorical:
         return onp.minimum(onp.sum(u > onp.cumsum(p, axis=-1), axis=-1), self.n_classes - 1)
 
     def entropy(self):
-        """H = -sum_i w_i log w_i."""
+        """H = -sum_i w_i log w_i: every term >= 0 (no cancellation), and log w_i from
+        log_softmax keeps its relative accuracy when w_i is near 1 (logits like (40, 0))."""
         logw = F.log_softmax(self.logits, axis=-1)
         return -np.sum(np.exp(logw) * logw, axis=-1)
 
@@ -163,7 +190,7 @@ class Bernoulli:
         return F.sigmoid(self.logits)
 
     def log_prob(self, x):
-        x = _check_x(x, "x", (self.dim,))
+        x = _check_x(x, "x", (self.dim,), self.shape)
         check_binary(x)
         return np.sum(x * F.log_sigmoid(self.logits) + (1 - x) * F.log_sigmoid(-self.logits), axis=-1)
 
@@ -173,17 +200,26 @@ class Bernoulli:
         return (u < value_of(self.probs)).astype(onp.float64)
 
     def entropy(self):
-        p = self.probs
-        return -np.sum(p * F.log_sigmoid(self.logits) + (1 - p) * F.log_sigmoid(-self.logits), axis=-1)
+        """H = sum_d [-p_d log p_d - (1 - p_d) log(1 - p_d)], p_d = s(l_d)
+             = sum_d [s(l_d) softplus(-l_d) + s(-l_d) softplus(l_d)]   (log s(l) = -softplus(-l)).
+
+        1 - p is written s(-l): for l = 40, 1 - s(40) rounds to 0 while s(-40) = 4.2e-18,
+        and that term is most of H = 1.74e-16. Both terms are >= 0, so H keeps its
+        relative accuracy at any logit.
+        """
+        l = self.logits
+        return np.sum(F.sigmoid(l) * F.softplus(-l) + F.sigmoid(-l) * F.softplus(l), axis=-1)
 
 
 def _kl_normal(p, q):
     # KL(N(m1, s1^2) || N(m2, s2^2)) = sum_d [log(s2/s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2]
-    return np.sum(
-        np.log(q.scale) - np.log(p.scale)
-        + (p.scale ** 2 + (p.loc - q.loc) ** 2) / (2 * q.scale ** 2) - 0.5,
-        axis=-1,
-    )
+    #   = sum_d [(r^2 - 1 - 2 log r) / 2 + ((m1 - m2) / s2)^2 / 2],   r = s1 / s2.
+    # Only the ratio r enters, as log r = log s1 - log s2: squaring s1 = 1e160 or
+    # s2 = 1e-200 on its own would overflow or underflow (inf / inf = NaN).
+    # r^2 - 1 - 2 log r = expm1(2 log r) - 2 log r keeps the size of r^2 - 1 for r near 1.
+    log_r = p.log_scale - q.log_scale
+    u = q.standardize(p.loc)  # (m1 - m2) / s2
+    return np.sum(0.5 * (np.expm1(2.0 * log_r) - 2.0 * log_r) + 0.5 * u ** 2, axis=-1)
 
 
 def _kl_categorical(p, q):
@@ -194,11 +230,11 @@ def _kl_categorical(p, q):
 
 
 def _kl_bernoulli(p, q):
-    # KL = sum_d [p_d (log p_d - log q_d) + (1 - p_d) (log(1 - p_d) - log(1 - q_d))]
-    pp = p.probs
+    # KL = sum_d [p_d (log p_d - log q_d) + (1 - p_d) (log(1 - p_d) - log(1 - q_d))],
+    # with 1 - p_d = s(-l_d) (1 - s(l) rounds to 0 for l > 37, see Bernoulli.entropy)
     return np.sum(
-        pp * (F.log_sigmoid(p.logits) - F.log_sigmoid(q.logits))
-        + (1 - pp) * (F.log_sigmoid(-p.logits) - F.log_sigmoid(-q.logits)),
+        F.sigmoid(p.logits) * (F.log_sigmoid(p.logits) - F.log_sigmoid(q.logits))
+        + F.sigmoid(-p.logits) * (F.log_sigmoid(-p.logits) - F.log_sigmoid(-q.logits)),
         axis=-1,
     )
 

@@ -10,7 +10,8 @@ import math
 
 import numpy as onp
 
-from ._validate import as_examples, as_float_array, as_rng, as_rows_like, check_positive_int
+from ._validate import (as_examples, as_float_array, as_rng, as_rows_like, check_callable, check_positive_int,
+                        check_real)
 
 
 def _values(a, name):
@@ -82,7 +83,7 @@ test_nll.__test__ = False  # a library function, not a test for pytest to collec
 def bits_per_dim(nll, dim):
     """NLL in bits per dimension: nll / (D ln 2) (nats to bits, averaged over the D coordinates)."""
     dim = check_positive_int(dim, "dim")
-    return float(nll) / (dim * math.log(2))
+    return check_real(nll, "nll") / (dim * math.log(2))
 
 
 def gap_to_entropy(nll, entropy):
@@ -92,7 +93,7 @@ def gap_to_entropy(nll, entropy):
     gap is >= 0 when the NLL is exact; a test NLL is a sample mean, so the
     gap can dip below 0 by a few standard errors of that mean.
     """
-    return float(nll) - float(entropy)
+    return check_real(nll, "nll") - check_real(entropy, "entropy")
 
 
 def kl_to_truth(model_log_prob_fn, true_log_prob_fn, x_from_truth):
@@ -102,10 +103,16 @@ def kl_to_truth(model_log_prob_fn, true_log_prob_fn, x_from_truth):
     samples for both terms cancels much of their noise, so this se is usually
     far smaller than that of ``gap_to_entropy``.
     """
-    x = as_float_array(x_from_truth, "x_from_truth")
-    if x.ndim < 1 or x.shape[0] < 1:
-        raise ValueError(f"x_from_truth: expected at least one example along axis 0, got shape {x.shape}")
-    diff = _values(true_log_prob_fn(x), "true_log_prob_fn(x)") - _values(model_log_prob_fn(x), "model_log_prob_fn(x)")
+    check_callable(model_log_prob_fn, "model_log_prob_fn", "x -> log p_theta(x)")
+    check_callable(true_log_prob_fn, "true_log_prob_fn", "x -> log p(x)")
+    x = as_examples(x_from_truth, "x_from_truth")
+    values = []
+    for name, fn in (("true_log_prob_fn(x)", true_log_prob_fn), ("model_log_prob_fn(x)", model_log_prob_fn)):
+        v = _values(fn(x), name)
+        if v.shape != (x.shape[0],):
+            raise ValueError(f"{name}: expected one value per example, shape ({x.shape[0]},), got {v.shape}")
+        values.append(v)
+    diff = values[0] - values[1]
     return float(onp.mean(diff)), nll_stats(diff)[1]
 
 
@@ -126,6 +133,7 @@ def grid_integral(log_prob_fn, bounds, n=400):
     edges, where a density with a jump (a checkerboard) is ambiguous.
     Mass outside ``bounds`` is not counted, so the box must hold the density.
     """
+    check_callable(log_prob_fn, "log_prob_fn", "x -> log p(x)")
     n = check_positive_int(n, "n")
     b = as_float_array(bounds, "bounds")
     if b.shape == (2, 2):
@@ -140,7 +148,7 @@ def grid_integral(log_prob_fn, bounds, n=400):
         centres.append(lo + h * (onp.arange(n) + 0.5))
         volume *= h
     pts = onp.column_stack([g.ravel() for g in onp.meshgrid(*centres, indexing="ij")])
-    log_p = onp.asarray(log_prob_fn(pts), dtype=onp.float64).reshape(-1)
+    log_p = as_float_array(log_prob_fn(pts), "log_prob_fn(x)", finite=False).reshape(-1)  # -inf is p = 0
     if log_p.shape != (pts.shape[0],) or onp.any(onp.isnan(log_p)):
         raise ValueError(f"log_prob_fn: expected {pts.shape[0]} non-NaN log-densities, got shape {log_p.shape}")
     return float(onp.sum(onp.exp(log_p)) * volume)

@@ -6,25 +6,44 @@ for inputs as large as +-1e4, where the naive formulas overflow to inf or
 round to log(0) = -inf.
 """
 import autograd.numpy as np
+import numpy as onp
 from autograd.extend import defvjp, primitive
+from autograd.tracer import getval
 
 
-def logsumexp(a, axis=-1, keepdims=False):
-    """log sum_j exp(a_j), computed as m + log sum_j exp(a_j - m) with m = max_j a_j.
+def _shifted(a, axis):
+    """(m, L) with log sum_j exp(a_j) = m + L: m = max_j a_j and L = log1p(sum_{j: a_j < m} exp(a_j - m) + k - 1),
+    k the number of entries equal to m.
 
-    Subtracting the maximum keeps every exponent <= 0, so nothing overflows,
-    and the largest term is exp(0) = 1, so the sum never underflows to 0.
+    Subtracting the maximum keeps every exponent <= 0, so nothing overflows, and the
+    largest term is exp(0) = 1, so the sum never underflows to 0. Writing L with
+    log1p keeps the small terms: for a = (40, 0), L = log1p(e^-40) = 4.2e-18, where
+    log(1 + e^-40) rounds to 0.
     """
     m = np.max(a, axis=axis, keepdims=True)
     # The max is only a shift; if it is -inf (all entries -inf) use 0 instead.
     m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    is_max = getval(a) == getval(m)  # structure, not traced: which entries are the maximum
+    e = np.exp(a - m)
+    rest = np.sum(np.where(is_max, 0.0, e), axis=axis, keepdims=True)
+    return m, np.log1p(rest + (onp.sum(is_max, axis=axis, keepdims=True) - 1.0))
+
+
+def logsumexp(a, axis=-1, keepdims=False):
+    """log sum_j exp(a_j), computed as m + log1p(...) with m = max_j a_j (see ``_shifted``)."""
+    m, tail = _shifted(a, axis)
+    out = m + tail
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def log_softmax(l, axis=-1):
-    """log w_i = l_i - log sum_j exp(l_j): the log of the lecture's softmax."""
-    return l - logsumexp(l, axis=axis, keepdims=True)
+    """log w_i = l_i - log sum_j exp(l_j): the log of the lecture's softmax.
+
+    Computed as (l_i - m) - L (``_shifted``), so log w_i of the largest logit keeps
+    its tiny size (-4.2e-18 for l = (40, 0)) instead of rounding to 40 - 40 = 0.
+    """
+    m, tail = _shifted(l, axis)
+    return (l - m) - tail
 
 
 def softmax(l, axis=-1):
@@ -58,6 +77,24 @@ def inv_softplus(sigma):
     return sigma + np.log(-np.expm1(-sigma))
 
 
+def log_softplus(rho):
+    """log sigma for sigma = softplus(rho) = log(1 + e^rho): exact for rho from -1e4 to 1e4.
+
+    softplus(rho) underflows to 0 for rho < -745 (and loses digits below -708), so
+    log(softplus(rho)) would be -inf there, though sigma > 0 in exact arithmetic.
+    For rho <= -20 use the series softplus(rho) = log1p(e^rho) = e^rho (1 - e^rho / 2 + e^(2 rho) / 3 - ...):
+        log softplus(rho) = rho + log(1 - e^rho / 2 + ...) = rho - e^rho / 2 + (5/24) e^(2 rho) - ...,
+    whose e^(2 rho) term (< 1e-18 here) is below float precision of a value near rho.
+    Above -20, softplus(rho) > 2e-9 and its log is accurate as it is.
+    """
+    small = getval(rho) <= -20.0  # structure, not traced: which entries take the series
+    if not onp.any(small):
+        return np.log(softplus(rho))  # the usual case (sigma > 2e-9), in two traced operations
+    lo = np.where(small, rho, -20.0)  # each branch only ever sees inputs where it is exact and finite,
+    hi = np.where(small, -20.0, rho)  # so the branch np.where drops cannot send a NaN gradient back
+    return np.where(small, lo - 0.5 * np.exp(lo), np.log(softplus(hi)))
+
+
 def log_sigmoid(a):
     """log s(a) = log(1 / (1 + e^-a)) = -softplus(-a), stable at +-1e4."""
     return -softplus(-a)
@@ -82,6 +119,36 @@ def log_normal_pdf(x, mu, sigma):
     (each summed back to its argument's shape where the arguments were broadcast).
     """
     return -0.5 * ((x - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+
+
+def standardize(d, log_sigma):
+    """u = d / sigma from log sigma, elementwise (broadcast): u = d * exp(-log sigma).
+
+    For sigma < 1e-304 (log sigma < -700) exp(-log sigma) nears the float limit, so
+    u = (d h) h with h = exp(-log sigma / 2) = 1 / sqrt(sigma), which overflows only
+    for log sigma < -1419: u stays finite whenever its exact value is (d = 1e-300,
+    log sigma = -1000 gives u = 2e134). Below -1419 every float d != 0 gives |u| > e^675,
+    so u = +-inf is the rounded value, and d = 0 gives u = 0 (not 0 * inf = NaN).
+    """
+    if onp.all(getval(log_sigma) > -700.0):
+        return d * np.exp(-log_sigma)  # the usual case: one multiply
+    mask = (getval(d) == 0) & (getval(log_sigma) < -1400.0)  # where h overflows and u is exactly 0
+    zeros = onp.zeros(mask.shape)
+    safe = np.where(mask, 0.0, log_sigma + zeros)  # h = exp(-0) = 1 where the result is 0 anyway
+    h = np.exp(-0.5 * safe)
+    return np.where(mask, 0.0, ((d + zeros) * h) * h)
+
+
+def log_normal_pdf_log_scale(x, mu, log_sigma):
+    """log N(x; mu, sigma^2) from log sigma: -u^2 / 2 - log sigma - log(2 pi) / 2, u = (x - mu) / sigma.
+
+    Finite whenever the exact value is a float, even where sigma itself rounds to 0
+    (sigma = softplus(rho) at rho = -1e4: log sigma = log_softplus(rho) = -1e4).
+    """
+    if onp.all(getval(log_sigma) > -700.0):  # sigma > 1e-304 is a normal float: the one-primitive form
+        return log_normal_pdf(x, mu, np.exp(log_sigma))
+    u = standardize(x - mu, log_sigma)
+    return -0.5 * u ** 2 - log_sigma - 0.5 * np.log(2 * np.pi)
 
 
 def _unbroadcast(g, like):

@@ -17,7 +17,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
-from ._validate import as_batch, as_float_array, check_context, check_hidden, check_positive_int
+from ._validate import as_batch, as_float_array, check_context, check_hidden, check_params, check_positive_int
 from .distributions import Categorical, Normal
 from .nn import MLP
 
@@ -50,6 +50,7 @@ class _Head:
         if n is None:
             n = onp.shape(context)[0] if onp.ndim(context) > 0 else 1  # a bad context is reported below
         context = check_context(context, onp.empty((n, 0)), self.context_dim)
+        check_params(params, self)  # a K = 5 head's params must not answer for K = 3
         if self.net is None:
             return np.zeros((n, 1)) + params["out"]  # the same outputs for every row
         return self.net.apply(params["net"], context)
@@ -119,8 +120,9 @@ class NormalHead(_Head):
         return mu, F.softplus(rho)  # sigma = log(1 + e^rho) > 0
 
     def _distribution(self, out):
-        # log N(x; mu, sigma^2) = -(x - mu)^2 / (2 sigma^2) - log sigma - log(2 pi) / 2
-        return Normal(*self._mu_sigma(out))
+        # log N(x; mu, sigma^2) = -(x - mu)^2 / (2 sigma^2) - log sigma - log(2 pi) / 2, with
+        # log sigma = log softplus(rho) computed directly: sigma itself rounds to 0 for rho < -745
+        return Normal(out[:, :1], log_scale=F.log_softplus(out[:, 1:]))
 
     def predict(self, params, context=None):
         """(mu, sigma), each of shape (n, 1): the predicted mean and standard deviation for each c."""

@@ -46,7 +46,7 @@ def init_dense(rng, n_in, n_out, init="glorot"):
 def dense(params, x, mask=None):
     """y = x W + b, or y = x (W * M) + b for a binary mask M (masked dense layer, MADE)."""
     W = params["W"] if mask is None else params["W"] * mask
-    return np.dot(x, W) + params["b"]
+    return np.matmul(x, W) + params["b"]
 
 
 class MLP:

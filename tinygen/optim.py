@@ -4,7 +4,8 @@ Optimizers work on any params pytree by flattening it into one vector (one
 array operation per step instead of one per leaf). ``fit`` draws minibatches
 from ``rng``, differentiates ``model.loss`` with autograd, reports progress,
 and stops with ``NonFiniteLossError`` (holding the last finite params) as
-soon as the loss or its gradient stops being finite.
+soon as the loss or its gradient stops being finite, a check inside the model
+finds a NaN, or the loss diverges (``minimize`` states the rule).
 """
 import sys
 import time
@@ -13,7 +14,11 @@ import numpy as onp
 from autograd import value_and_grad
 
 from ._threads import in_hot_loop
-from ._validate import as_examples, as_rng, as_rows_like, check_option, check_positive, check_positive_int
+from ._validate import (NonFiniteError, as_examples, as_rng, as_rows_like, check_callable, check_finite,
+                        check_fraction, check_option, check_positive, check_positive_int, check_real, check_tree,
+                        param_shapes)
+
+MAX_GROWTH = 1e8  # a loss this many times larger than where it started has diverged (see minimize)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -29,14 +34,18 @@ class NonFiniteLossError(FloatingPointError):
         self.history = history
 
 
+class LossDivergedError(NonFiniteLossError):
+    """The loss stayed finite but grew by many orders of magnitude (see ``minimize``'s
+    ``max_growth``): the steps overshoot. ``params`` and ``history`` as for
+    ``NonFiniteLossError``, of which this is a kind."""
+
+
 class SGD:
     """theta <- theta - eta * v, with momentum v <- beta v + grad (beta = 0: plain gradient descent)."""
 
     def __init__(self, lr=1e-2, momentum=0.0):
         self.lr = check_positive(lr, "lr")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum: expected a number in [0, 1), got {momentum}")
-        self.momentum = float(momentum)
+        self.momentum = check_fraction(momentum, "momentum")
 
     def init(self, params):
         return {"v": onp.zeros_like(tree_flatten(params))}
@@ -56,10 +65,8 @@ class Adam:
 
     def __init__(self, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
         self.lr = check_positive(lr, "lr")
-        for name, b in (("b1", b1), ("b2", b2)):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"{name}: expected a number in [0, 1), got {b}")
-        self.b1, self.b2, self.eps = float(b1), float(b2), check_positive(eps, "eps")
+        self.b1, self.b2 = check_fraction(b1, "b1"), check_fraction(b2, "b2")
+        self.eps = check_positive(eps, "eps")
 
     def init(self, params):
         flat = tree_flatten(params)
@@ -136,14 +143,27 @@ def _make_optimizer(optimizer, lr):
 
 @in_hot_loop  # one BLAS thread by default: see tinygen/_threads.py
 def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr_schedule="constant",
-             evaluate=None, eval_every=None, log_every=None, progress=True, callback=None):
+             evaluate=None, eval_every=None, log_every=None, progress=True, callback=None,
+             max_growth=MAX_GROWTH):
     """The training loop itself: theta <- update(theta, grad_theta objective(theta, rng)), ``steps`` times.
 
     objective(params, rng) -> scalar: the loss of one step; it draws whatever it needs
         (a minibatch for ``fit``, fresh eps ~ N(0, I) for reverse-KL fitting) from rng.
     evaluate(params) -> float: an optional held-out score, every ``eval_every`` steps.
-    The other options are ``fit``'s. Returns (params, history) like ``fit``; stops with
-    ``NonFiniteLossError`` (holding the last finite params) when a loss or gradient is NaN/inf.
+    callback(step, params, loss): called after every step with a copy of the params
+        (the optimizer never overwrites it, so a callback may keep it).
+    The other options are ``fit``'s. Returns (params, history) like ``fit``.
+
+    Faults. Training stops with ``NonFiniteLossError`` (``.params`` = the last params
+    whose loss and gradient were finite, ``.history`` = the record so far) when
+      - the loss or its gradient is NaN or inf, or
+      - a check inside the model raises ``NonFiniteError`` during a step (a latent
+        z = g(x) that overflowed, a NaN scale): the data were finite, so the
+        params went bad.
+    Divergence rule: with L_1 the first loss, the run stops with ``LossDivergedError``
+    (a ``NonFiniteLossError``) as soon as |L_t| > max_growth * max(1, |L_1|), i.e. the
+    loss grew by about log10(max_growth) = 8 orders of magnitude (max_growth=None: no limit).
+    Any other exception (a wrong shape) propagates unchanged.
     """
     steps = check_positive_int(steps, "steps")
     rng = as_rng(rng)
@@ -154,11 +174,22 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
     base_lr = getattr(opt, "lr", None)
     log_every = max(1, steps // 10) if log_every is None else check_positive_int(log_every, "log_every")
     eval_every = log_every if eval_every is None else check_positive_int(eval_every, "eval_every")
+    if max_growth is not None:
+        max_growth = check_positive(max_growth, "max_growth")
+    check_callable(objective, "objective", "objective(params, rng) -> scalar loss")
+    if callback is not None:
+        check_callable(callback, "callback", "callback(step, params, loss)")
+    if evaluate is not None:
+        check_callable(evaluate, "evaluate", "evaluate(params) -> float")
 
     # The parameters live in one flat vector and the pytree's leaves are views
     # into it: the optimizer updates the vector in a handful of array ops, and
     # autograd differentiates the pytree directly (no traced unflattening).
+    check_tree(params, param_shapes(params), "params")  # real-valued array leaves only
     flat = tree_flatten(params)
+    check_finite(flat, "params")
+    if flat.size == 0:
+        raise ValueError("params: expected at least one array to train, got a tree without arrays")
     live = tree_views(params, flat)
     state = opt.init(flat)
     last_good = flat.copy()  # at step 1 there is nothing better than the initial params
@@ -166,18 +197,34 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
 
     history = {"step": [], "loss": [], "val_step": [], "val_loss": [], "seconds": 0.0, "steps_per_s": 0.0}
     start = time.perf_counter()
+
+    def stop(error, message, step):
+        history["seconds"] = time.perf_counter() - start
+        if lr_schedule == "cosine":
+            opt.lr = base_lr
+        return error(f"minimize: {message} at step {step}; try a smaller lr; "
+                     "the error's .params holds the last finite parameters", _copy_tree(params, last_good), history)
+
+    limit = None
     for step in range(1, steps + 1):
-        loss, grad = value_grad(live, rng)
+        try:
+            loss, grad = value_grad(live, rng)
+        except NonFiniteError as err:  # noticed inside the model: the params went bad
+            raise stop(NonFiniteLossError, f"a non-finite value inside the model ({err})", step) from err
+        except TypeError as err:
+            if str(err).startswith("value_and_grad only applies to real scalar-output"):  # autograd's words
+                raise TypeError("objective: expected a real scalar loss, got an array or a complex value") from err
+            raise
         grad = tree_flatten(grad)
         loss = float(loss)
         if not (onp.isfinite(loss) and onp.all(onp.isfinite(grad))):
-            history["seconds"] = time.perf_counter() - start
             what = "loss" if not onp.isfinite(loss) else "gradient"
-            raise NonFiniteLossError(
-                f"fit: the {what} became non-finite at step {step} (loss = {loss}); "
-                "try a smaller lr; the error's .params holds the last finite parameters",
-                _copy_tree(params, last_good), history,
-            )
+            raise stop(NonFiniteLossError, f"the {what} became non-finite (loss = {loss})", step)
+        if limit is None and max_growth is not None:
+            limit = max_growth * max(1.0, abs(loss))  # |L_t| > max_growth * max(1, |L_1|): diverged
+        if limit is not None and abs(loss) > limit:
+            raise stop(LossDivergedError, f"the loss diverged to {loss:.3g} (more than {max_growth:.0e} "
+                                          f"times max(1, |first loss|) = {limit / max_growth:.3g})", step)
         # `flat` gave a finite loss and gradient: remember it, since the update
         # below may overflow or land where the next loss is NaN.
         last_good[...] = flat
@@ -188,10 +235,14 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
         history["step"].append(step)
         history["loss"].append(loss)
         if callback is not None:
-            callback(step, live, loss)
+            callback(step, _copy_tree(params, flat), loss)  # a snapshot: the next update cannot change it
         if evaluate is not None and (step % eval_every == 0 or step == steps):
+            try:
+                val = check_real(evaluate(live), "evaluate(params)")  # the held-out data were checked finite
+            except NonFiniteError as err:
+                raise stop(NonFiniteLossError, f"a non-finite value in evaluate ({err})", step) from err
             history["val_step"].append(step)
-            history["val_loss"].append(float(evaluate(live)))
+            history["val_loss"].append(val)
         if progress and (step % log_every == 0 or step == steps):
             rate = step / (time.perf_counter() - start)
             line = f"step {step:>6}/{steps}  loss {loss:9.4f}"
@@ -207,7 +258,7 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
 
 def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=None,
         optimizer="adam", x_val=None, context_val=None, eval_every=None,
-        log_every=None, progress=True, callback=None, lr_schedule="constant"):
+        log_every=None, progress=True, callback=None, lr_schedule="constant", max_growth=MAX_GROWTH):
     """Minimize ``model.loss`` by minibatch gradient descent.
 
     model: anything with ``loss(params, x, rng[, context=])`` returning a scalar.
@@ -216,15 +267,20 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
     optimizer: "adam" or "sgd", or an object with ``init``/``update``.
     x_val (and context_val): held-out data, evaluated every ``eval_every`` steps.
     progress: print "step, loss, steps/s" lines to stderr every ``log_every`` steps.
-    callback(step, params, loss): called after every step.
+    callback(step, params, loss): called after every step, with a copy of the params.
+    max_growth: the divergence rule of ``minimize`` (None: off).
     lr_schedule: "constant", or "cosine": eta_t = eta (1 + cos(pi t / T)) / 2, which
         decays to 0 at the last step and usually buys a lower final loss.
 
     Returns (params, history) where history has lists "step", "loss",
     "val_step", "val_loss" and floats "seconds", "steps_per_s".
     The loop is ``minimize``; fit adds the minibatches: each epoch visits every
-    example once, in an order reshuffled from rng.
+    example once, in an order reshuffled from rng. x and context are checked
+    finite here, so a NaN noticed inside the model during a step means the
+    params went bad: ``NonFiniteLossError`` with the last finite params.
     """
+    if not callable(getattr(model, "loss", None)):
+        raise TypeError(f"model: expected an object with loss(params, x, rng), got {type(model).__name__}")
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     rng = as_rng(rng)
@@ -250,4 +306,4 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
 
     return minimize(objective, params, steps, lr=lr, rng=rng, optimizer=optimizer, lr_schedule=lr_schedule,
                     evaluate=evaluate, eval_every=eval_every, log_every=log_every, progress=progress,
-                    callback=callback)
+                    callback=callback, max_growth=max_growth)

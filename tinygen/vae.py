@@ -14,8 +14,10 @@ With ``posterior="planar"`` or ``"iaf"`` the Gaussian is only the start of a flo
     z_0 ~ q_0 = N(mu, sigma^2),  z_K = f_K o ... o f_1(z_0),
     log q_K(z_K | x) = log q_0(z_0 | x) - sum_k log|det df_k/dz_{k-1}|
 and the complexity is estimated by Monte Carlo, E_q[log q_K(z_K | x) - log p(z_K)].
-The planar layers' parameters are shared by all x; the IAF layers read the
-encoder's last hidden features h(x) as their context, so that flow depends on x.
+With "planar" the layers' parameters are shared by all x (the flow depends on x
+only through q_0); with "amortized_planar" the encoder emits (u_k, w_k, b_k) for
+every x, as in Rezende & Mohamed (2015), each x's layers keeping w_k^T u_hat_k > -1;
+the IAF layers read the encoder's last hidden features h(x) as their context.
 """
 import numbers
 
@@ -24,15 +26,15 @@ import numpy as onp
 
 from . import functional as F
 from ._validate import (as_batch, as_float_array, as_rng, check_binary, check_context, check_hidden, check_option,
-                        check_positive, check_positive_int)
+                        check_params, check_positive, check_positive_int)
 from .distributions import Bernoulli, Normal, StandardNormal, kl_divergence
 from .flows.autoregressive import IAF
 from .flows.base import Compose
-from .flows.planar import PlanarFlow
+from .flows.planar import PlanarFlow, planar_forward
 from .nn import ACTIVATIONS, MLP, dense, init_dense
 
 LIKELIHOODS = ("gaussian", "bernoulli")
-POSTERIORS = ("gaussian", "planar", "iaf")
+POSTERIORS = ("gaussian", "planar", "amortized_planar", "iaf")
 MAX_ROWS = 100_000  # rows per network pass when estimating with many samples (bounds memory)
 
 
@@ -52,8 +54,11 @@ class VAE:
     likelihood: "gaussian" (p(x|z) = N(m_theta(z), s^2)) or "bernoulli" (logits l_theta(z)).
     decoder_scale (Gaussian only): "learned" (one s_d = softplus(rho_d) per dimension),
         "network" (s_theta(z) = softplus of a second decoder head) or a positive number (fixed s).
-    posterior: None / "gaussian", "planar" (n_flows planar layers) or "iaf" (n_flows IAF
-        layers with flow_hidden units, context = encoder features).
+    posterior: None / "gaussian", "planar" (n_flows planar layers, one set of parameters for
+        all x), "amortized_planar" (n_flows planar layers whose u, w, b the encoder emits
+        per x: the paper's construction; "planar" stays as an option, for comparison, and
+        benchmarks/REPORT_vi.md measures both) or "iaf" (n_flows IAF layers with
+        flow_hidden units, context = encoder features).
     """
 
     def __init__(self, x_dim, z_dim, hidden=(64, 64), likelihood="gaussian", posterior=None,
@@ -84,10 +89,11 @@ class VAE:
         self.decoder = MLP((self.z_dim,) + self.hidden + (n_out,), activation)
         self.prior = StandardNormal(self.z_dim)  # p(z) = N(0, I)
         self.flow = None
+        self.n_flows = check_positive_int(n_flows, "n_flows")
         if self.posterior == "planar":
-            self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(check_positive_int(n_flows, "n_flows"))])
+            self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(self.n_flows)])
         elif self.posterior == "iaf":  # the IAF stack (with reversals), context = h(x)
-            self.flow = IAF(self.z_dim, n_layers=check_positive_int(n_flows, "n_flows"),
+            self.flow = IAF(self.z_dim, n_layers=self.n_flows,
                             hidden=check_hidden(flow_hidden, "flow_hidden"),
                             context_dim=self.feature_dim, seed=seed).flow
 
@@ -103,6 +109,13 @@ class VAE:
             params["rho_x"] = onp.zeros(self.x_dim)  # s = softplus(0) = log 2 ~ 0.69 to start
         if self.flow is not None:
             params["flow"] = self.flow.init(rng)
+        if self.posterior == "amortized_planar":
+            # [u_k, w_k, b_k] for k = 1..K from h(x): small weights and a small random bias for
+            # u, w (at u = w = 0 every gradient of a planar layer vanishes), b starting at 0
+            D, K = self.z_dim, self.n_flows
+            head = init_dense(rng, self.feature_dim, K * (2 * D + 1))
+            bias = 0.1 * rng.standard_normal((K, 2 * D + 1)) * (onp.arange(2 * D + 1) < 2 * D)
+            params["encoder"]["planar"] = {"W": 0.1 * head["W"], "b": bias.ravel()}
         return params
 
     # ---- checks -----------------------------------------------------------------------------
@@ -113,27 +126,37 @@ class VAE:
         return x
 
     # ---- encoder / decoder ------------------------------------------------------------------
-    def _encode(self, params, x):
-        """mu_phi(x), sigma_phi(x) = softplus(rho_phi(x)), and the features h(x)."""
+    def _encode_rho(self, params, x):
+        """mu_phi(x), rho_phi(x) (sigma = softplus(rho)), and the features h(x)."""
         enc = params["encoder"]
         h = x if self.trunk is None else ACTIVATIONS[self.activation](self.trunk.apply(enc["trunk"], x))
         out = dense(enc["head"], h)
-        return out[:, :self.z_dim], F.softplus(out[:, self.z_dim:]), h
+        return out[:, :self.z_dim], out[:, self.z_dim:], h
+
+    def _encode(self, params, x):
+        """mu_phi(x), sigma_phi(x) = softplus(rho_phi(x)), and the features h(x)."""
+        mu, rho, h = self._encode_rho(params, x)
+        return mu, F.softplus(rho), h
 
     def encode(self, params, x):
         """(mu, sigma) of q_phi(z | x) = N(mu, sigma^2), each (n, z_dim)."""
+        check_params(params, self)
         mu, sigma, _ = self._encode(params, self._check_x(x))
         return mu, sigma
 
     def decoder_dist(self, params, z):
         """p_theta(x | z) as a Normal or Bernoulli; z of shape (..., z_dim) gives parameters (..., x_dim)."""
+        return self._decoder_dist(check_params(params, self), z)
+
+    def _decoder_dist(self, params, z):
         out = self.decoder.apply(params["decoder"], z)  # the MLP keeps z's leading (sample) axes
         if self.likelihood == "bernoulli":
             return Bernoulli(out)  # p(x_d = 1 | z) = sigmoid(l_d(z))
+        # s = softplus(rho) given by its log (log_softplus), finite where s rounds to 0
         if self.decoder_scale == "network":
-            return Normal(out[..., :self.x_dim], F.softplus(out[..., self.x_dim:]))
+            return Normal(out[..., :self.x_dim], log_scale=F.log_softplus(out[..., self.x_dim:]))
         if self.decoder_scale == "learned":
-            return Normal(out, F.softplus(params["rho_x"]))
+            return Normal(out, log_scale=F.log_softplus(params["rho_x"]))
         return Normal(out, self.decoder_scale * onp.ones(self.x_dim))
 
     def decode(self, params, z):
@@ -142,25 +165,62 @@ class VAE:
         return d.probs if self.likelihood == "bernoulli" else d.loc
 
     # ---- the approximate posterior ----------------------------------------------------------
+    def _planar_layers(self, enc, h):
+        """[(u_k, w_k, b_k)] for k = 1..K, shapes (n, D), (n, D), (n,): the encoder's planar head."""
+        D = self.z_dim
+        out = dense(enc["planar"], h)
+        step = 2 * D + 1
+        return [(out[:, k * step:k * step + D], out[:, k * step + D:k * step + 2 * D], out[:, k * step + 2 * D])
+                for k in range(self.n_flows)]
+
+    def posterior_flow(self, params, x):
+        """(flow, flow_params) of q(z | x) for ONE x (shape (1, x_dim)): z_K = flow(z_0), z_0 ~ q_0.
+
+        For "amortized_planar" these are K ``PlanarFlow`` layers holding that x's (u_k, w_k, b_k),
+        so every flow check applies to each x's posterior; for "planar" the shared flow.
+        """
+        if self.posterior not in ("planar", "amortized_planar"):
+            raise ValueError(f"posterior: expected a planar posterior, got {self.posterior!r}")
+        check_params(params, self)
+        x = self._check_x(x)
+        if x.shape[0] != 1:
+            raise ValueError(f"x: expected one point, shape (1, {self.x_dim}), got {x.shape}")
+        if self.posterior == "planar":
+            return self.flow, params["flow"]
+        layers = self._planar_layers(params["encoder"], self._encode(params, x)[2])
+        return (Compose([PlanarFlow(self.z_dim) for _ in layers]),
+                [{"u": u[0], "w": w[0], "b": b[0]} for u, w, b in layers])
+
     def posterior_sample(self, params, x, rng, n_samples=1):
         """z ~ q(z | x) by reparameterization, with log q(z | x); shapes (S, n, z_dim) and (S, n).
 
-        Also returns (mu, sigma) of the Gaussian q_0 (for the closed-form KL).
+        Also returns (mu, sigma) of the Gaussian q_0.
         """
         x = self._check_x(x)
-        S = check_positive_int(n_samples, "n_samples")
-        mu, sigma, h = self._encode(params, x)
+        z, log_q, (mu, rho) = self._posterior(check_params(params, self), x, rng,
+                                              check_positive_int(n_samples, "n_samples"))
+        return z, log_q, (mu, F.softplus(rho))
+
+    def _posterior(self, params, x, rng, S):
+        """posterior_sample's work on checked inputs; returns (mu, rho), sigma = softplus(rho)."""
+        mu, rho, h = self._encode_rho(params, x)
+        sigma = F.softplus(rho)
         n = x.shape[0]
         eps = as_rng(rng).standard_normal((S, n, self.z_dim))
         z = reparameterize(mu, sigma, eps)  # z_0 = mu + eps * sigma
-        log_q = Normal(mu, sigma).log_prob(z)  # log q_0(z_0 | x), (S, n)
+        # log q_0(z_0 | x), (S, n), from log sigma = log softplus(rho): finite where sigma rounds to 0
+        log_q = Normal(mu, log_scale=F.log_softplus(rho)).log_prob(z)
         if self.flow is not None:
             context = None if self.flow.context_dim == 0 else np.concatenate([h] * S, axis=0)
             zK, log_det = self.flow._forward(params["flow"], np.reshape(z, (S * n, self.z_dim)), context)
             z = np.reshape(zK, (S, n, self.z_dim))
             # log q_K(z_K | x) = log q_0(z_0 | x) - sum_k log|det df_k/dz_{k-1}|
             log_q = log_q - np.reshape(log_det, (S, n))
-        return z, log_q, (mu, sigma)
+        elif self.posterior == "amortized_planar":
+            for u, w, b in self._planar_layers(params["encoder"], h):  # row i: x_i's own layer k
+                z, log_det = planar_forward(u, w, b, z)  # z_k = z_{k-1} + u_hat tanh(w^T z_{k-1} + b)
+                log_q = log_q - log_det  # log q_k = log q_{k-1} - log|det df_k/dz_{k-1}|
+        return z, log_q, (mu, rho)
 
     # ---- ELBO ---------------------------------------------------------------------------------
     def elbo(self, params, x, rng, n_samples=1, analytic_kl=True):
@@ -171,14 +231,16 @@ class VAE:
                            analytic_kl=False; else E_q[log q(z|x) - log p(z)] by Monte Carlo)
         "elbo"           = -reconstruction - complexity <= log p(x)
         """
-        z, log_q, (mu, sigma) = self.posterior_sample(params, x, rng, n_samples)
+        x = self._check_x(x)
+        check_params(params, self)
+        z, log_q, (mu, rho) = self._posterior(params, x, rng, check_positive_int(n_samples, "n_samples"))
         # log p(x) = E_q[log p(x)]                                           (no z inside)
         #          = E_q[log p(x|z) p(z) / p(z|x)]                            (Bayes' rule)
         #          = E_q[log p(x|z)] - E_q[log q(z|x)/p(z)] + E_q[log q(z|x)/p(z|x)]
         #          = -reconstruction - complexity + KL(q || p(z|x)) >= -reconstruction - complexity
-        reconstruction = -np.mean(self.decoder_dist(params, z).log_prob(x), axis=0)
-        if self.flow is None and analytic_kl:
-            complexity = kl_divergence(Normal(mu, sigma), self.prior)
+        reconstruction = -np.mean(self._decoder_dist(params, z).log_prob(x), axis=0)
+        if self.posterior == "gaussian" and analytic_kl:
+            complexity = kl_divergence(Normal(mu, log_scale=F.log_softplus(rho)), self.prior)
         else:
             complexity = np.mean(log_q - self.prior.log_prob(z), axis=0)
         return {"elbo": -reconstruction - complexity, "reconstruction": reconstruction,
@@ -189,6 +251,7 @@ class VAE:
         check_context(context, x, 0)
         if rng is None:
             raise ValueError("rng: the negative ELBO is a Monte Carlo estimate; pass an rng or an int seed")
+        check_params(params, self)  # here too: a registered fast elbo (tinygen.fast) replaces the checked one
         return -np.mean(self.elbo(params, x, rng)["elbo"])
 
     # ---- marginal likelihood estimates --------------------------------------------------------
@@ -200,12 +263,13 @@ class VAE:
     def log_weights(self, params, x, rng, k=100):
         """log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x), z_k ~ q(z | x): shape (K, n)."""
         x = self._check_x(x)
+        check_params(params, self)
         k = check_positive_int(k, "k")
         rng = as_rng(rng)
         out = []
         for s in self._chunks(k, x.shape[0]):
-            z, log_q, _ = self.posterior_sample(params, x, rng, s)
-            out.append(self.decoder_dist(params, z).log_prob(x) + self.prior.log_prob(z) - log_q)
+            z, log_q, _ = self._posterior(params, x, rng, s)
+            out.append(self._decoder_dist(params, z).log_prob(x) + self.prior.log_prob(z) - log_q)
         return np.concatenate(out, axis=0)
 
     def log_prob(self, params, x, rng=0, k=100, context=None):
@@ -246,12 +310,13 @@ class VAE:
         The same K prior draws serve every x (one decoder pass per draw).
         """
         x = self._check_x(x)
+        check_params(params, self)
         k = check_positive_int(k, "k")
         rng = as_rng(rng)
         out = []
         for s in self._chunks(k, x.shape[0]):
             z = self.prior.sample(rng, s)  # (s, z_dim)
-            d = self.decoder_dist(params, z[:, None, :])  # parameters (s, 1, x_dim)
+            d = self._decoder_dist(params, z[:, None, :])  # parameters (s, 1, x_dim)
             out.append(d.log_prob(x))  # log p(x_i | z_k), (s, n)
         log_p = np.concatenate(out, axis=0)
         return F.logsumexp(log_p, axis=0) - np.log(k)
@@ -269,6 +334,7 @@ class VAE:
     def interpolate(self, params, x_a, x_b, steps=8):
         """Decode z_t = (1 - t) mu(x_a) + t mu(x_b), t in [0, 1]: shape (steps, x_dim)."""
         steps = check_positive_int(steps, "steps", minimum=2)
+        check_params(params, self)
         ends = []
         for name, point in (("x_a", x_a), ("x_b", x_b)):
             point = self._check_x(onp.reshape(as_float_array(point, name), (1, -1)), name)

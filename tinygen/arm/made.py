@@ -29,8 +29,8 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import (as_batch, as_rng, check_binary, check_context, check_hidden, check_option,
-                         check_positive_int, permutation, value_of)
+from .._validate import (as_batch, as_rng, check_binary, check_context, check_hidden, check_labels, check_option,
+                         check_params, check_positive_int, permutation)
 from ..distributions import Categorical
 from ..nn import MLP, init_dense
 
@@ -144,12 +144,14 @@ class MADE:
         """Parameters of every p(x_d | x_<d, c) from one pass: a dict of (n, D) arrays
         (mu, sigma / logits; categorical logits are (n, D, K))."""
         x, context = self._check(x, context)
+        check_params(params, self)
         return head_params(self.likelihood, self.outputs(params, x, context, mask_set))
 
     # ---------------------------------------------------------------- density model
     def log_prob(self, params, x, context=None):
         """log p(x | c) = sum_d log p(x_d | x_<d, c), shape (n,); a mixture over mask sets if E > 1."""
         x, context = self._check(x, context)
+        check_params(params, self)
         logs = [self._log_prob_e(params, x, context, e) for e in range(self.n_masks)]
         if self.n_masks == 1:
             return logs[0]
@@ -166,6 +168,7 @@ class MADE:
         if self.n_masks == 1 or rng is None:
             return -np.mean(self.log_prob(params, x, context))
         x, context = self._check(x, context)
+        check_params(params, self)
         e = int(as_rng(rng).integers(self.n_masks))
         return -np.mean(self._log_prob_e(params, x, context, e))
 
@@ -176,6 +179,7 @@ class MADE:
         rng = as_rng(rng)
         x = onp.zeros((n, self.dim))
         context = check_context(context, x, self.context_dim)
+        check_params(params, self)
         which = rng.integers(self.n_masks, size=n) if self.n_masks > 1 else onp.zeros(n, dtype=int)
         for e in onp.unique(which):
             rows = onp.flatnonzero(which == e)
@@ -206,10 +210,8 @@ def check_values(likelihood, x, n_classes=None):
     """Bernoulli x must be 0/1; categorical x integers in 0..K-1."""
     if likelihood == "bernoulli":
         check_binary(x)
-    v = value_of(x)
-    if likelihood == "categorical" and (not onp.all(v == onp.round(v)) or v.min() < 0 or v.max() >= n_classes):
-        raise ValueError(f"x: expected integer categories in 0..{n_classes - 1}, "
-                         f"got values in [{v.min()}, {v.max()}]")
+    if likelihood == "categorical":
+        check_labels(x, n_classes)
 
 
 def head_params(likelihood, raw):
@@ -225,7 +227,8 @@ def head_log_prob(likelihood, raw, x):
     """log p(x_d | x_<d) for every d, shape (n, D)."""
     p = head_params(likelihood, raw)
     if likelihood == "gaussian":
-        return F.log_normal_pdf(x, p["mu"], p["sigma"])  # log N(x_d; mu_d, sigma_d^2)
+        # log N(x_d; mu_d, sigma_d^2) from log sigma_d = log softplus(rho_d), finite where sigma_d rounds to 0
+        return F.log_normal_pdf_log_scale(x, p["mu"], F.log_softplus(raw[:, 1]))
     if likelihood == "bernoulli":
         # x_d log s(l_d) + (1 - x_d) log s(-l_d)
         return x * F.log_sigmoid(p["logits"]) + (1 - x) * F.log_sigmoid(-p["logits"])

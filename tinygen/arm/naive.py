@@ -15,7 +15,7 @@ autoregressive, this equals its one-pass ``log_prob``.
 import autograd.numpy as np
 import numpy as onp
 
-from .._validate import as_rng, check_context, check_hidden, check_option, check_positive_int
+from .._validate import as_rng, check_context, check_hidden, check_option, check_params, check_positive_int
 from ..nn import MLP
 from .made import LIKELIHOODS, check_arm_input, check_order, head_log_prob, head_sample
 
@@ -54,6 +54,7 @@ class NaiveARM:
 
     def outputs(self, params, x, context=None):
         """Raw outputs (n, P, D) like ``MADE.outputs``, assembled from D passes."""
+        check_params(params, self)
         raw = [self._raw_t(params, x, context, t) for t in range(self.dim)]
         return np.stack([raw[t] for t in self.position], axis=2)  # back to coordinate order
 
@@ -71,6 +72,7 @@ class NaiveARM:
         rng = as_rng(rng)
         x = onp.zeros((n, self.dim))
         context = check_context(context, x, self.context_dim)
+        check_params(params, self)
         for t, d in enumerate(self.order):
             x[:, d] = head_sample(self.likelihood, onp.asarray(self._raw_t(params, x, context, t)), rng)
         return x
@@ -87,6 +89,7 @@ def sequential_log_prob(made, params, x, context=None, mask_set=0):
     output for x_{o_t} does not read x_{o_t}, x_{o_{t+1}}, ... (autoregressive).
     """
     x, context = made._check(x, context)
+    check_params(params, made)
     order = made.orders[mask_set]
     raw = []
     for t, d in enumerate(order):

@@ -30,7 +30,8 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import as_float_array, as_rng, check_batch, check_context, check_option, check_positive_int
+from .._validate import (as_float_array, as_rng, check_batch, check_binary, check_context, check_option,
+                         check_params, check_positive_int)
 from ..distributions import Bernoulli
 from ..nn import ACTIVATIONS, dense, init_dense
 
@@ -158,12 +159,13 @@ class PixelCNN:
 
         x may hold any finite values here (e.g. to take Jacobians); log_prob needs {0, 1}.
         """
-        return self._logits(params, self._check_x(x))
+        return self._logits(check_params(params, self), self._check_x(x))
 
     def log_prob(self, params, x, context=None):
         """log p(x) = sum_d [x_d log s(l_d) + (1 - x_d) log s(-l_d)], shape (n,)."""
         x = self._check_x(x)
         check_context(context, x, 0)  # unconditional: context must be None
+        check_params(params, self)
         n = x.shape[0]
         l = np.reshape(self._logits(params, x), (n, self.dim))
         return Bernoulli(l).log_prob(np.reshape(x, (n, self.dim)))  # also checks x in {0, 1}
@@ -182,9 +184,49 @@ class PixelCNN:
         rng = as_rng(rng)
         x = onp.zeros((n, self.height, self.width))
         check_context(context, x, 0)
+        check_params(params, self)
         for d in range(self.dim):
             i, j = divmod(d, self.width)
             p = F.sigmoid(self._logits(params, x[:, :i + 1])[:, i, j])  # p(x_d = 1 | x_{<d})
             x[:, i, j] = rng.uniform(size=n) < p
         return x
 
+
+    def inpaint(self, params, x, rng, n_known=None):
+        """Complete images from their first ``n_known`` pixels in raster order (default: the top half).
+
+        x: (n, H, W); its first n_known pixels x_1..x_m (rows 1..H/2 by default)
+        are observed and must be 0/1, the rest are ignored. The missing pixels
+        are drawn one at a time, x_d ~ p(x_d | x_<d) for d = m + 1, ..., D. Every
+        observed pixel comes before every missing one in the raster order, so
+        the product rule gives the conditional exactly:
+
+            p(x_{m+1..D} | x_{1..m}) = prod_{d > m} p(x_d | x_<d),
+
+        and this is exact sampling from the model's p(bottom | top), in D - m passes.
+        Observed pixels are copied into the result, never redrawn.
+
+        Why not an arbitrary mask: if a missing pixel d comes BEFORE an observed
+        pixel d' in the ordering, p(x_d | x_<d) never looks at x_{d'}, so drawing
+        x_d from it ignores evidence. The exact p(x_d | x_observed) is proportional
+        to a sum of p(x) over every completion of the pixels between them (2^m
+        terms for m such pixels); a fixed ordering only conditions on its prefix.
+        Exact inpainting of any region needs a model trained for that ordering
+        (or an ensemble of orderings, or MCMC).
+        """
+        params = check_params(params, self)
+        x = onp.array(self._check_x(x), dtype=onp.float64)
+        rng = as_rng(rng)
+        m = (self.height // 2) * self.width if n_known is None else n_known
+        m = check_positive_int(m, "n_known", minimum=0)
+        if m > self.dim:
+            raise ValueError(f"n_known: expected at most H W = {self.dim} observed pixels, got {m}")
+        flat = x.reshape(len(x), self.dim)
+        check_binary(flat[:, :m])  # the observed pixels x_1..x_m
+        flat[:, m:] = 0.0  # not yet drawn: no logit reads them (masks), their value is irrelevant
+        x = flat.reshape(x.shape)
+        for d in range(m, self.dim):
+            i, j = divmod(d, self.width)
+            p = F.sigmoid(self._logits(params, x[:, :i + 1])[:, i, j])  # p(x_d = 1 | x_<d)
+            x[:, i, j] = rng.uniform(size=len(x)) < p
+        return x

@@ -240,11 +240,19 @@ class GaussianMixture:
     """p(x) = sum_k w_k N(x; mu_k, sigma^2 I); ``eight_gaussians`` puts 8 of them on a circle."""
 
     def __init__(self, means, sigma, weights=None, bounds=None, name="gaussian_mixture"):
+        """means: (K, 2), K >= 1. weights: K positive numbers, None for 1/K each; they are
+        divided by their sum (so counts like (1, 3) mean w = (1/4, 3/4))."""
         self.means = as_float_array(means, "means", ndim=2, last_dim=2)
         self.sigma = check_positive(sigma, "sigma")
         k = len(self.means)
+        if k < 1:
+            raise ValueError("means: expected at least one component, got shape (0, 2)")
         w = onp.full(k, 1.0 / k) if weights is None else as_float_array(weights, "weights", ndim=1)
-        self.weights = w / w.sum()
+        if w.shape != (k,):
+            raise ValueError(f"weights: expected {k} weights, one per row of means, got shape {w.shape}")
+        if not onp.all(w > 0):  # log w_k of a zero or negative weight is -inf or NaN
+            raise ValueError(f"weights: expected positive weights, got minimum {w.min()!r}")
+        self.weights = w / w.sum()  # w_k / sum_j w_j: sum_k w_k = 1
         self.bounds = bounds
         self.name = name
 

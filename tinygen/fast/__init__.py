@@ -7,8 +7,9 @@ and the model module never knows:
 
     mlp.py        MLP.apply as one operation with a hand-written backward pass
     coupling.py   AffineCoupling's density direction, likewise
+    spline.py     SplineCoupling's density direction (the rational-quadratic spline's inverse)
     made.py       a Gaussian MADE's log-likelihood
-    flow.py       a whole stack's density direction (coupling, MAF, permutation, ActNorm layers)
+    flow.py       a whole stack's density direction (coupling, spline, MAF, permutation, ActNorm layers)
     vae.py        the Gaussian VAE's ELBO (encoder, reparameterization, decoder, closed-form KL)
     pixelcnn.py   PixelCNN's patch gathering by strided views (im2col / col2im)
 
@@ -24,7 +25,7 @@ Training loops run with one BLAS thread (faster at these sizes, and robust on a
 busy machine); ``set_blas_threads(None)`` or ``with blas_threads(n):`` opts out.
 """
 from .._threads import blas_threads, set_blas_threads
-from . import coupling, flow, made, mlp, pixelcnn, vae  # noqa: F401  (importing a kernel module registers it)
+from . import coupling, flow, made, mlp, pixelcnn, spline, vae  # noqa: F401  (importing a kernel module registers it)
 from .registry import KERNELS, accelerate, reference_of
 from .switch import disabled, enabled, is_enabled
 

@@ -8,8 +8,8 @@ NumPy for stacks made of the layers below, and the backward pass walks the stack
 the other way, each layer turning (dL/dz_k, dL/dlog_det) into dL/dz_{k-1} and its
 parameter gradient. ``Compose._inverse`` (flows/base.py) is the reference.
 
-Layers with a density step here: AffineCoupling, MAFLayer, Permutation, ActNorm;
-with a one-pass sampling step (``Compose._forward``): IAFLayer, Permutation. A
+Layers with a density step here: AffineCoupling, SplineCoupling, MAFLayer, Permutation,
+ActNorm; with a one-pass sampling step (``Compose._forward``): IAFLayer, Permutation. A
 stack holding any other layer runs the reference code, whose MLPs still use the
 fused MLP.
 """
@@ -17,26 +17,22 @@ import numpy as onp
 
 from ..flows.autoregressive import IAFLayer, MAFLayer
 from ..flows.base import Compose
-from ..flows.coupling import AffineCoupling
+from ..flows.coupling import AffineCoupling, SplineCoupling
 from ..flows.linear import ActNorm, Permutation
 from .core import fused
 from .coupling import density_backward as coupling_backward
 from .coupling import density_forward as coupling_forward
+from .coupling import stack_steps
 from .mlp import mlp_backward, mlp_forward
 from .registry import accelerate, traced_once, whole_or_plain
+from .spline import backward_step as spline_bwd
+from .spline import forward_step as spline_fwd
 
 
 # ---- one layer each: forward(layer, p, x, c) -> (z, log_det, residuals); backward(layer, p, res, gz, gl)
 #      -> (gx, gc or None, gp)
 
-def _coupling_fwd(layer, p, x, c):
-    (z, log_det), res = coupling_forward(layer, p["conditioner"], x, c if layer.context_dim else None)
-    return z, log_det, res
-
-
-def _coupling_bwd(layer, p, res, gz, gl):
-    gx, gc, gnet = coupling_backward(layer, res, gz, gl)
-    return gx, gc, {"conditioner": gnet}
+_coupling_fwd, _coupling_bwd = stack_steps(coupling_forward, coupling_backward)
 
 
 def _maf_fwd(layer, p, x, c):
@@ -84,6 +80,7 @@ def _actnorm_bwd(layer, p, res, gz, gl):
 
 STEPS = {
     AffineCoupling: (_coupling_fwd, _coupling_bwd),
+    SplineCoupling: (spline_fwd, spline_bwd),
     MAFLayer: (_maf_fwd, _maf_bwd),
     Permutation: (_permutation_fwd, _permutation_bwd),
     ActNorm: (_actnorm_fwd, _actnorm_bwd),

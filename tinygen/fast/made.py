@@ -18,7 +18,7 @@ from .registry import accelerate, traced_once, whole_or_plain
 HALF_LOG_2PI = 0.5 * onp.log(2 * onp.pi)
 
 
-def _log_softplus(rho):
+def log_softplus(rho):
     """log log(1 + e^rho) and its derivative s(rho) / softplus(rho), finite for any rho.
 
     For rho < -30, softplus(rho) = e^rho (1 - e^rho / 2 + ...) to 1e-26 relative, so
@@ -38,7 +38,7 @@ def _forward(x, context, made, net, mask_set):
     out, mlp_res = mlp_forward(made.nets[mask_set], net, h)
     D = made.dim
     mu, rho = out[:, :D], out[:, D:]  # raw outputs: the mu block, then the rho block
-    log_sigma, dlog = _log_softplus(rho)
+    log_sigma, dlog = log_softplus(rho)
     inv_sigma = onp.exp(-log_sigma)
     u = (x - mu) * inv_sigma
     log_p = onp.sum(-0.5 * u * u - log_sigma, axis=1) - D * HALF_LOG_2PI

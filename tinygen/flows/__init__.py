@@ -1,7 +1,7 @@
 """Normalizing flows: x = f(z), z ~ p_z, log p_x(x) = log p_z(g(x)) + log|det dg/dx|."""
 from .base import Compose, Flow, FlowModel
 from .splines import ElementwiseSpline, rq_spline
-from .planar import PlanarFlow, constrained_u
+from .planar import PlanarFlow, constrained_u, planar_model
 from .elementwise import ElementwiseAffine, Exp, Scale, Uniform
 from .linear import ActNorm, LULinear, Permutation
 from .autoregressive import IAF, MAF, IAFLayer, MAFLayer

@@ -10,12 +10,13 @@ g = f^-1: x -> z.
 (nflows uses the opposite names: its ``forward`` is our ``inverse``.)
 
 A layer subclasses ``Flow`` and writes ``_forward`` and ``_inverse``; the
-public ``forward``/``inverse`` check the input once and call them. Inside a
+public ``forward``/``inverse`` check the input and the params tree once
+(against the tree the layer's own ``init`` makes) and call them. Inside a
 ``Compose`` the checks are not repeated.
 """
 import autograd.numpy as np
 
-from .._validate import as_batch, as_rng, check_context, check_positive_int
+from .._validate import NonFiniteError, as_batch, as_rng, check_context, check_params, check_positive_int
 from ..distributions import StandardNormal
 
 
@@ -34,18 +35,19 @@ class Flow:
         return {}
 
     def data_init(self, params, x, context=None):
-        """Data-dependent initialization (ActNorm); the default changes nothing."""
+        """Data-dependent initialization (ActNorm); the default checks x and changes nothing."""
+        as_batch(x, "x", self.dim)
         return params
 
     def forward(self, params, z, context=None):
         """x = f(z) and log|det df/dz|, shape (n,)."""
         z = as_batch(z, "z", self.dim)
-        return self._forward(params, z, self._check_context(context, z))
+        return self._forward(check_params(params, self), z, self._check_context(context, z))
 
     def inverse(self, params, x, context=None):
         """z = g(x) and log|det dg/dx|, shape (n,)."""
         x = as_batch(x, "x", self.dim)
-        return self._inverse(params, x, self._check_context(context, x))
+        return self._inverse(check_params(params, self), x, self._check_context(context, x))
 
     def _forward(self, params, z, context):
         raise NotImplementedError(f"{type(self).__name__} must implement _forward")
@@ -64,6 +66,8 @@ class Compose(Flow):
     """
 
     def __init__(self, layers):
+        if isinstance(layers, (Flow, str, dict)) or not hasattr(layers, "__iter__"):
+            raise TypeError(f"layers: expected a list of flows, got {type(layers).__name__}")
         layers = list(layers)
         if not layers:
             raise ValueError("layers: expected at least one flow, got an empty list")
@@ -117,6 +121,7 @@ class Compose(Flow):
         """[z_0, z_1, ..., z_K] with z_k = f_k(z_{k-1}): the per-layer picture."""
         z = as_batch(z, "z", self.dim)
         context = self._check_context(context, z)
+        check_params(params, self)
         out = [z]
         for layer, p in zip(self.layers, params):
             z, _ = layer._forward(p, z, context)
@@ -140,10 +145,11 @@ class FlowModel:
         self.flow = flow
         self.dim = flow.dim
         self.context_dim = flow.context_dim
-        self.base = StandardNormal(flow.dim) if base is None else base
+        self.base = StandardNormal(flow.dim) if base is None else _check_base(base, flow.dim)
 
     def init(self, rng, x=None, context=None):
-        """Parameters; with data x, also run data-dependent initialization (ActNorm)."""
+        """Parameters (the flow's: forward/inverse check them); with data x, also run
+        data-dependent initialization (ActNorm)."""
         params = self.flow.init(as_rng(rng))
         if x is not None:
             params = self.flow.data_init(params, x, context)
@@ -157,7 +163,11 @@ class FlowModel:
 
     def log_prob(self, params, x, context=None):
         z, log_det = self.flow.inverse(params, x, context)
-        return self.base.log_prob(z) + log_det
+        try:
+            return self.base.log_prob(z) + log_det
+        except NonFiniteError as err:  # the base density named its own argument: say which one it was
+            raise NonFiniteError("x: the latent z = g(x) is NaN or inf (x too far out for this flow, "
+                                 "or params that went bad)") from err
 
     def loss(self, params, x, rng=None, context=None):
         return -np.mean(self.log_prob(params, x, context))
@@ -179,3 +189,14 @@ class FlowModel:
         if isinstance(self.flow, Compose):
             return self.flow.forward_all(params, z, context)
         return [z, self.flow.forward(params, z, context)[0]]
+
+
+def _check_base(base, dim):
+    """p_z: anything with log_prob(z) and sample(rng, n) over R^D, D the flow's dim."""
+    for method in ("log_prob", "sample"):
+        if not callable(getattr(base, method, None)):
+            raise TypeError(f"base: expected a distribution with log_prob and sample, got {type(base).__name__}")
+    base_dim = getattr(base, "dim", dim)
+    if base_dim != dim:
+        raise ValueError(f"base: expected a distribution over R^{dim} like the flow, got dim {base_dim}")
+    return base

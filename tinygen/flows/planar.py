@@ -21,6 +21,11 @@ whose left side is strictly increasing in a (derivative 1 + c (1 - tanh^2 a)
 > 0 as c > -1), and |c tanh a| <= |c| brackets the root in [y - |c|, y + |c|].
 ``_inverse`` finds a by vectorized bisection plus Newton polishing, then
 z = x - u_hat tanh(a) and log|det dg/dx| = -log|1 + c (1 - tanh^2 a)|.
+
+``planar_forward`` is the forward map on its own, for one layer shared by
+every z or for one layer per row (the VAE's amortized posterior, whose encoder
+emits u, w, b for each x). ``planar_model`` stacks K layers on a learned
+Gaussian, the flow that ``tinygen.vi`` fits to U1-U4 as in the paper.
 """
 import autograd.numpy as np
 import numpy as onp
@@ -28,7 +33,8 @@ from autograd.tracer import getval
 
 from .. import functional as F
 from .._validate import as_rng, check_positive, check_positive_int
-from .base import Flow
+from .base import Compose, Flow, FlowModel
+from .elementwise import ElementwiseAffine
 
 BISECTION_STEPS = 60  # halves a bracket of width 2|c| to 2|c| / 2^60: below float64 spacing
 NEWTON_STEPS = 3  # from a bisected start, quadratic convergence reaches round-off in 1-2 steps
@@ -37,23 +43,37 @@ NEWTON_STEPS = 3  # from a bisected start, quadratic convergence reaches round-o
 TINY = onp.finfo(onp.float64).tiny  # w = 0 has no direction to correct along: then u_hat = u
 
 
+def _constraint(u, w):
+    """(u_hat, 1 + w^T u_hat) from one w^T u and one |w|^2; u, w of shape (D,) or (..., D).
+
+    u_hat = u + (m(w^T u) - w^T u) w / |w|^2,  m(a) = -1 + softplus(a),
+    1 + w^T u_hat = 1 + m(w^T u) = softplus(w^T u) > 0, written without the
+    cancellation of 1 + (-1 + softplus), which rounds to exactly 0 once w^T u < -37.
+    For w = 0 there is no direction to correct along: u_hat = u and 1 + w^T u_hat = 1.
+    """
+    wu = np.sum(w * u, axis=-1, keepdims=True)
+    ww = np.sum(w ** 2, axis=-1, keepdims=True)
+    s = F.softplus(wu)  # 1 + m(w^T u)
+    u_hat = u + (s - 1.0 - wu) * w / np.maximum(ww, TINY)
+    return u_hat, np.where(ww > 0, s, 1.0)[..., 0]
+
+
 def constrained_u(u, w):
-    """u_hat = u + (m(w^T u) - w^T u) w / |w|^2 with m(a) = -1 + softplus(a), so w^T u_hat > -1."""
-    wu = np.sum(w * u)
-    m = -1.0 + F.softplus(wu)
-    return u + (m - wu) * w / np.maximum(np.sum(w ** 2), TINY)
+    """u_hat = u + (m(w^T u) - w^T u) w / |w|^2 with m(a) = -1 + softplus(a), so w^T u_hat > -1.
+
+    u, w of shape (D,), or (..., D) for one layer per row (the amortized VAE posterior).
+    """
+    return _constraint(u, w)[0]
 
 
 def one_plus_c(u, w):
-    """1 + w^T u_hat, without cancellation: = softplus(w^T u) > 0 for w != 0 (since w^T u_hat
-    = m(w^T u) = -1 + softplus(w^T u)), and = 1 for w = 0 (u_hat = u, w^T u_hat = 0).
-    Computing 1 + (-1 + softplus) instead rounds to exactly 0 once w^T u < -37."""
-    return np.where(np.sum(w ** 2) > 0, F.softplus(np.sum(w * u)), 1.0)
+    """1 + w^T u_hat (= softplus(w^T u) > 0, or 1 for w = 0), shape (...,) for u, w (..., D)."""
+    return _constraint(u, w)[1]
 
 
-def _log_slope(t, u, w):
+def _log_slope(t, one_plus_wu_hat):
     """log(1 + (1 - t^2) w^T u_hat) = log(t^2 + (1 - t^2)(1 + w^T u_hat)), both terms >= 0."""
-    return np.log(t ** 2 + (1.0 - t ** 2) * one_plus_c(u, w))
+    return np.log(t ** 2 + (1.0 - t ** 2) * one_plus_wu_hat)
 
 
 def _tanh(a):
@@ -82,6 +102,20 @@ def solve_along_w(y, c, steps=BISECTION_STEPS, newton=NEWTON_STEPS):
     return a
 
 
+def planar_forward(u, w, b, z):
+    """x = z + u_hat tanh(w^T z + b) and log|det df/dz|, for z of shape (..., D).
+
+    One layer for every z: u, w (D,), b (). One layer per row (the amortized
+    posterior, where an encoder emits the layer for each x): u, w (n, D), b (n,)
+    with z (..., n, D); each row's layer keeps w^T u_hat > -1 on its own.
+    """
+    u_hat, one_plus_wu_hat = _constraint(u, w)
+    t = _tanh(np.sum(z * w, axis=-1) + b)  # tanh(w^T z + b), shape (...,)
+    x = z + t[..., None] * u_hat  # f(z) = z + u_hat h(w^T z + b)
+    # log|1 + u_hat^T psi(z)| = log(1 + (1 - tanh^2) w^T u_hat), > 0 inside by the constraint
+    return x, _log_slope(t, one_plus_wu_hat)
+
+
 class PlanarFlow(Flow):
     """x = z + u_hat tanh(w^T z + b) in ``dim`` dimensions (no context).
 
@@ -103,17 +137,11 @@ class PlanarFlow(Flow):
         }
 
     def _forward(self, params, z, context):
-        w, b = params["w"], params["b"]
-        u_hat = constrained_u(params["u"], w)
-        t = _tanh(np.dot(z, w) + b)  # tanh(w^T z + b), shape (n,)
-        x = z + t[:, None] * u_hat  # f(z) = z + u_hat h(w^T z + b)
-        # log|1 + u_hat^T psi(z)| = log(1 + (1 - tanh^2) w^T u_hat), > 0 inside by the constraint
-        log_det = _log_slope(t, params["u"], w)
-        return x, log_det
+        return planar_forward(params["u"], params["w"], params["b"], z)
 
     def _inverse(self, params, x, context):
         w, b = params["w"], params["b"]
-        u_hat = constrained_u(params["u"], w)
+        u_hat, one_plus_wu_hat = _constraint(params["u"], w)
         c = np.dot(w, u_hat)  # w^T u_hat > -1
         y = np.dot(x, w) + b  # y = a + c tanh(a)
         a0 = solve_along_w(getval(y), float(getval(c)))
@@ -125,5 +153,19 @@ class PlanarFlow(Flow):
         a = a0 - (a0 + c * t0 - y) / (1.0 + c * (1.0 - t0 ** 2))
         t = _tanh(a)
         z = x - t[:, None] * u_hat  # z = x - u_hat tanh(a)
-        log_det = -_log_slope(t, params["u"], w)  # minus the forward log-det at z
+        log_det = -_log_slope(t, one_plus_wu_hat)  # minus the forward log-det at z
         return z, log_det
+
+
+def planar_model(dim, n_layers, init_scale=0.1):
+    """A density model of K = ``n_layers`` planar layers on a learned Gaussian, as in a flow posterior:
+
+        z_0 = a * eps + b, eps ~ N(0, I)    (q_0 = N(b, diag(a^2)), an ``ElementwiseAffine``)
+        z_K = f_K o ... o f_1(z_0),         log q_K(z_K) = log q_0(z_0) - sum_k log|det df_k/dz_{k-1}|
+
+    The first layer lets q_0 match the target's location and scale, which K planar
+    bends alone do slowly. Its ``log_prob`` needs every planar inverse (a 1-D solve
+    each); ``tinygen.vi`` samples with log q in one forward pass instead.
+    """
+    n_layers = check_positive_int(n_layers, "n_layers")
+    return FlowModel(Compose([ElementwiseAffine(dim)] + [PlanarFlow(dim, init_scale) for _ in range(n_layers)]))

@@ -116,7 +116,9 @@ def rq_spline(x, widths, heights, derivatives, bound, inverse=False):
         c = -s_k * dy                        # c = -s_k (y - y^(k))
         disc = np.maximum(b ** 2 - 4 * a * c, 0.0)  # >= 0 in exact arithmetic; guard rounding
         xi = 2 * c / (-b - np.sqrt(disc))    # xi = 2c / (-b - sqrt(b^2 - 4ac)): no cancellation
-        xi = np.clip(xi, 0.0, 1.0)
+        # a root that rounding put just outside [0, 1] is clipped; at xi = 0 or 1 exactly (an input
+        # on a knot) the gradient must still pass, which np.clip's own gradient would not do
+        xi = np.where((xi < 0.0) | (xi > 1.0), np.clip(xi, 0.0, 1.0), xi)
         out = x_k + xi * w_k                 # x = x^(k) + xi w_k
     else:
         xi = (v - x_k) / w_k                 # xi = (x - x^(k)) / w_k

@@ -1,0 +1,128 @@
+"""The README's benchmark table is generated from benchmarks/results.json, never typed.
+
+Fast: no torch, no training; only the rendering in benchmarks/report_tables.py and the
+splicing in benchmarks/readme_tables.py.
+"""
+import copy
+import json
+import os
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(os.path.join(ROOT, "benchmarks"))  # after everything else: shadows nothing
+import readme_tables  # noqa: E402
+import report_tables  # noqa: E402
+
+RUN = {"command": "python benchmarks/report.py --steps 3", "date": "2026-01-02 03:04 UTC", "machine": "a CPU",
+       "seed": 0, "noise": 0.05, "n_train": 10, "n_test": 10, "entropy": 0.3, "blocks": 2, "block": 5,
+       "repeats": 1, "k": 4}
+
+
+def entry(label="Flow", rates=(150.0, 50.0, 100.0, 60.0), seconds=(1.0, 2.0, 4.0), target=1.5, run=RUN):
+    """A results.json entry with chosen figures: rates = tinygen, reference, torch f32, torch f64 steps/s;
+    seconds = tinygen, f32, f64 for both sampling and log p (None for a figure torch did not give)."""
+    t, ref, f32, f64 = rates
+    s = dict(zip(("tinygen", "float32", "float64"), seconds))
+    return {"label": label, "params": 7, "steps": 3, "lr": 1e-3, "schedule": "cosine", "batch_size": 256,
+            "quality": {"nll": 0.5, "se": 0.01, "gap": 0.2, "kl": 0.2, "kl_se": 0.01, "n_test": 10,
+                        "gap_target": 0.1},
+            "train": {"run": t, "tinygen": t, "reference": ref, "float32": f32, "float64": f64, "target": target},
+            "sample_s": dict(s), "log_p_s": dict(s), "peer_check": {"float64": 1e-15, "float32": 1e-6},
+            "run": dict(run)}
+
+
+def test_readme_table_is_the_one_results_json_renders():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    assert readme_tables.marked(readme) == readme_tables.render().strip("\n"), \
+        "README.md's benchmark table is stale: run python benchmarks/readme_tables.py"
+
+
+def test_the_table_names_the_command_and_date_of_every_run():
+    results = report_tables.load(readme_tables.RESULTS)
+    table = readme_tables.render()
+    for e in results["families"].values():
+        assert f"`{e['run']['command']}` on {e['run']['date']}" in table
+
+
+def test_ratios_against_both_dtypes_and_the_target():
+    # tinygen 150 steps/s against torch f32 100 and f64 60: 1.50x (the target 1.5x, met) and 2.50x;
+    # sampling 1 s against 2 s and 4 s: 2.00x and 4.00x as fast
+    table = report_tables.readme_table({"families": {"a": entry()}})
+    row = table.splitlines()[2]
+    assert "| 150 (50) | 100 / 60 | 1.50× (≥ 1.5×: met) | 2.50× | 2.00× / 4.00× | 2.00× / 4.00× |" in row
+    slow = report_tables.readme_table({"families": {"a": entry(rates=(120.0, 50.0, 100.0, 60.0))}})
+    assert "1.20× (≥ 1.5×: not met (by 0.30×))" in slow
+    report = report_tables.report_markdown({"families": {"a": entry()}})
+    assert "| Flow | 150.0 | 150.0 | 50.0 | 3.00× | 100.0 | 60.0 | 1.50× | ≥ 1.5× | met | 2.50× |" in report
+
+
+@given(st.floats(0.01, 100), st.floats(0.01, 100), st.floats(0.1, 3))
+def test_verdict_is_met_exactly_when_the_ratio_reaches_the_target(ours, theirs, target):
+    r = report_tables.speedup(ours, theirs)
+    assert (report_tables.verdict(r, target) == "met") == (ours / theirs >= target)
+    # seconds: the speed ratio is the peer's time over ours
+    assert report_tables.speedup(ours, theirs, seconds=True) == theirs / ours
+
+
+def test_missing_torch_figures_render_as_dashes():
+    results = {"families": {"a": entry(rates=(150.0, 50.0, None, None), seconds=(1.0, None, None))}}
+    results["families"]["a"]["peer_check"] = {"float64": None, "float32": None}
+    table = report_tables.readme_table(results)
+    assert "| — / — | — (≥ 1.5×: —) | — | — / — | — / — |" in table
+    assert "| — | — |" in report_tables.report_markdown(results)
+
+
+def test_each_run_is_named_with_its_families():
+    other = dict(RUN, command="python benchmarks/report.py --families b", date="2026-01-03 00:00 UTC")
+    results = {"families": {"a": entry("A"), "b": entry("B", run=other)}}
+    text = report_tables.sources(results)
+    assert f"`{RUN['command']}` on {RUN['date']} (A)." in text
+    assert f"`{other['command']}` on {other['date']} (B)." in text
+
+
+no_markers = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40).filter(
+    lambda s: "<!--" not in s)
+
+
+@given(no_markers, no_markers, no_markers, no_markers)
+def test_splice_replaces_only_the_marked_part(before, old, after, table):
+    doc = before + readme_tables.BEGIN + old + readme_tables.END + after
+    new = readme_tables.splice(doc, table)
+    assert readme_tables.marked(new) == table.strip("\n")
+    assert new.startswith(before + readme_tables.BEGIN) and new.endswith(readme_tables.END + after)
+    assert readme_tables.splice(new, table) == new
+
+
+@pytest.mark.parametrize("doc", ["no markers", readme_tables.END + " x " + readme_tables.BEGIN,
+                                 readme_tables.BEGIN * 2 + readme_tables.END])
+def test_markers_must_appear_once_and_in_order(doc):
+    with pytest.raises(ValueError, match=r"^readme: "):
+        readme_tables.marked(doc)
+
+
+def test_load_rejects_a_file_without_families(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"rows": []}))
+    with pytest.raises(ValueError, match=r"^path: "):
+        report_tables.load(str(path))
+
+
+def test_check_reports_a_stale_readme(tmp_path):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"families": {"a": entry()}}))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{readme_tables.BEGIN}\nold\n{readme_tables.END}\nrest\n")
+    argv = ["--results", str(results), "--readme", str(readme)]
+    assert readme_tables.main(argv + ["--check"]) == 1
+    assert readme_tables.main(argv) == 0
+    assert readme_tables.main(argv + ["--check"]) == 0
+    assert readme.read_text().endswith(f"{readme_tables.END}\nrest\n")
+    changed = copy.deepcopy(json.loads(results.read_text()))
+    changed["families"]["a"]["train"]["tinygen"] = 300.0
+    results.write_text(json.dumps(changed))
+    assert readme_tables.main(argv + ["--check"]) == 1

@@ -1,0 +1,28 @@
+"""Property checks for your own layers and models: point them at your code.
+
+    from tinygen.testing import check_flow
+    report = check_flow(my_layer)      # draws and perturbs params itself
+    print(report)                      # a table: property, worst case, tolerance, pass/FAIL
+    report.assert_ok()                 # in a pytest test
+
+Every check returns a ``Report``: truthy iff every property holds, printed as a
+short table that names, for a failure, the input where it failed and by how much.
+
+* ``check_flow``: invertibility both ways, hand-written log-dets against autograd's
+  Jacobian, their cancelling, a gradient for every parameter, large inputs.
+* ``check_normalized``: the density sums / integrates to one (enumeration,
+  quadrature or importance sampling, and it says which).
+* ``check_autoregressive``: output at position t reads only inputs at positions < t.
+* ``check_bound``: an ELBO / IWAE estimate stays below log p(x) within its Monte
+  Carlo error, rises with K, and is tight at the exact posterior.
+
+``tinygen.testing.strategies`` holds the hypothesis strategies tinygen's own tests use.
+"""
+from .autoregressive import check_autoregressive
+from .bound import check_bound
+from .density import check_normalized
+from .flows import check_flow, leaves, perturb
+from .report import Report, Row
+
+__all__ = ["Report", "Row", "check_autoregressive", "check_bound", "check_flow", "check_normalized", "leaves",
+           "perturb"]
