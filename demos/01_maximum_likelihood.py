@@ -13,36 +13,55 @@
 #
 # Run: python demos/01_maximum_likelihood.py --out out/ --steps 1500
 
+# %% [markdown]
+# The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
+# it does nothing; otherwise it installs the checkout this notebook belongs to: the
+# folder above `demos/`, or a clone inside the current folder (as in Colab).
+
+# %%
+try:
+    import tinygen  # noqa: F401
+except ImportError:
+    import importlib
+    import pathlib
+    import subprocess
+    import sys
+
+    here = pathlib.Path.cwd().resolve()
+    roots = [p for p in (here, *here.parents, *here.glob("*")) if (p / "tinygen" / "__init__.py").is_file()]
+    if not roots:
+        raise ImportError(f"tinygen: not installed, and no checkout of it in or above {here}") from None
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", str(roots[0])])
+    sys.path.insert(0, str(roots[0]))  # the checkout itself, so that edits to it take effect
+    importlib.invalidate_caches()
+
 # %%
 import argparse
-import os
 import sys
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as onp
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as onp  # noqa: E402
-
-import tinygen  # noqa: E402
-from tinygen import evaluate, plot  # noqa: E402
-from tinygen.distributions import Categorical, Normal  # noqa: E402
-from tinygen.mle import CategoricalHead, NormalHead  # noqa: E402
+import tinygen
+from tinygen import evaluate, plot
+from tinygen.distributions import Categorical, Normal
+from tinygen.mle import CategoricalHead, NormalHead
+from tinygen.recipes import report
 
 parser = argparse.ArgumentParser(description="Maximum likelihood with categorical and normal heads.")
 parser.add_argument("--out", default="out/", help="folder for the PNGs")
 parser.add_argument("--steps", type=int, default=1500, help="training steps per model")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--n", type=int, default=500, help="training pairs (x, c) for the main fits")
-args = parser.parse_args(sys.argv[1:] if "ipykernel" not in sys.modules else [])
-os.makedirs(args.out, exist_ok=True)
+args = plot.demo_args(parser, quick_values={"steps": 5, "n": 50})
 rng = onp.random.default_rng(args.seed)
 
 # %% [markdown]
 # ## Two conditionals we know exactly
 #
 # c ~ U(-1, 1). Normal: x | c ~ N(sin(3c), (0.1 + 0.2|c|)^2).
-# Categorical, K = 3: w(c) = softmax(-4c, 1 - 6c^2, 4c) (class 0 on the left, 1 in the middle, 2 on the right).
+# Categorical, K = 3: w(c) = softmax(-4c, 1 - 6c^2, 4c) (class 1 on the left, 2 in the middle, 3 on the right;
+# the code stores the classes as 0, 1, 2, the figures and the text count from 1 as the lecture does).
 
 
 # %%
@@ -70,6 +89,11 @@ print(f"exact E_c[H(p(x|c))]: normal {H_normal:.4f} nats, categorical {H_class:.
 
 # %% [markdown]
 # ## Fit both heads, recording the gap to the exact entropy as training proceeds
+#
+# A negative NLL is not a bug. The normal conditionals are narrow (sigma between 0.1 and
+# 0.3), so their densities exceed 1 near the mean, log p > 0 there, and the exact entropy
+# E_c[H] is itself negative: a continuous density is not a probability and can be above 1.
+# A categorical NLL can never be negative (each w_k <= 1).
 
 
 # %%
@@ -116,6 +140,8 @@ for name, head in heads.items():
     shown = onp.unique(onp.linspace(0, len(curve) - 1, 6).astype(int))
     progress = ", ".join(f"step {int(curve[i, 0])}: {curve[i, 2]:.4f}" for i in shown)
     print(f"{'':>14}E_c[KL] during training: {progress}")
+    report(f"01/{name}/test_nll", nll)
+    report(f"01/{name}/kl", kl)
 
 # %% [markdown]
 # ## What the networks learned
@@ -128,12 +154,12 @@ w_true, w_fit = true_categorical(grid).probs, heads["categorical"].predict(fits[
 class_colours = ["tab:blue", "tab:orange", "tab:green"]
 for k in range(3):
     ax.plot(grid[:, 0], w_true[:, k], "--", color=class_colours[k], lw=1.5)
-    ax.plot(grid[:, 0], w_fit[:, k], "-", color=class_colours[k], lw=2, label=f"$w_{k}(c)$")
+    ax.plot(grid[:, 0], w_fit[:, k], "-", color=class_colours[k], lw=2, label=f"$w_{k + 1}(c)$")
     seen = c_train[y_train == k, 0]
     ax.plot(seen, onp.full_like(seen, -0.04 - 0.03 * k), "|", color=class_colours[k], ms=6, alpha=0.5)
 ax.set_ylim(-0.14, 1.02)
 ax.set_xlabel("c")
-ax.set_ylabel("p(x = k | c)")
+ax.set_ylabel("$w_k(c) = p(x = k | c)$")
 ax.set_title("categorical head: learned (solid) vs true (dashed)\nticks: training labels")
 ax.legend(loc="center right")
 
@@ -151,7 +177,7 @@ ax.set_xlabel("c")
 ax.set_ylabel("x")
 ax.set_title(r"normal head: $\sigma$ = softplus($\rho$) follows the noise")
 ax.legend(loc="lower right", fontsize=8)
-plot.save(fig, os.path.join(args.out, "01_conditional_fits.png"))
+plot.show(fig, "01_conditional_fits", args.out)
 
 # %% [markdown]
 # ## MLE is KL minimization: the gap shrinks with training and with n
@@ -208,5 +234,4 @@ ax.text(0.03, 0.04, "at large n what is left is the error\nof finite training an
         transform=ax.transAxes, fontsize=8, color="grey")
 ax.legend()
 fig.tight_layout()
-plot.save(fig, os.path.join(args.out, "01_gap_to_entropy.png"))
-print(f"\nwrote {os.path.join(args.out, '01_conditional_fits.png')} and {os.path.join(args.out, '01_gap_to_entropy.png')}")
+plot.show(fig, "01_gap_to_entropy", args.out)

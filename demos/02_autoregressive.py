@@ -11,28 +11,49 @@
 #
 # Run: python demos/02_autoregressive.py --out out/ --steps 1500
 
+# %% [markdown]
+# The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
+# it does nothing; otherwise it installs the checkout this notebook belongs to: the
+# folder above `demos/`, or a clone inside the current folder (as in Colab).
+
+# %%
+try:
+    import tinygen  # noqa: F401
+except ImportError:
+    import importlib
+    import pathlib
+    import subprocess
+    import sys
+
+    here = pathlib.Path.cwd().resolve()
+    roots = [p for p in (here, *here.parents, *here.glob("*")) if (p / "tinygen" / "__init__.py").is_file()]
+    if not roots:
+        raise ImportError(f"tinygen: not installed, and no checkout of it in or above {here}") from None
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", str(roots[0])])
+    sys.path.insert(0, str(roots[0]))  # the checkout itself, so that edits to it take effect
+    importlib.invalidate_caches()
+
 # %%
 import argparse
-import os
 import sys
 import time
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as onp
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as onp  # noqa: E402
-
-import tinygen  # noqa: E402
-from tinygen import data, evaluate, plot  # noqa: E402
-from tinygen.arm import MADE, NaiveARM, sequential_log_prob  # noqa: E402
+import tinygen
+from tinygen import data, evaluate, plot
+from tinygen.arm import MADE, NaiveARM, sequential_log_prob
+from tinygen.data import two_moons_log_prob
+from tinygen.recipes import RECIPES, report, score, two_moons_split
 
 parser = argparse.ArgumentParser(description="Naive ARM vs MADE; MADE on two moons and bars-and-stripes")
 parser.add_argument("--out", default="out/", help="folder for the PNGs")
-parser.add_argument("--steps", type=int, default=1500, help="training steps per model")
+parser.add_argument("--steps", type=int, default=None,
+                    help="training steps per model (default: the MADE recipe's, as in the tour)")
 parser.add_argument("--seed", type=int, default=0)
-args = parser.parse_args(sys.argv[1:] if "ipykernel" not in sys.modules else [])
-os.makedirs(args.out, exist_ok=True)
+parser.add_argument("--n-images", type=int, default=3000, help="bars-and-stripes training and test images each")
+args = plot.demo_args(parser, quick_values={"steps": 5, "n_images": 300})
 
 
 def timed(fn, repeats=5):
@@ -54,26 +75,26 @@ def timed(fn, repeats=5):
 # The gap to the exact entropy shows the price; a MAF (demo 08) stacks such layers to pay less.
 
 # %%
-noise = 0.05
-x_train = data.two_moons(5000, noise=noise, rng=args.seed)
-x_test = data.two_moons(5000, noise=noise, rng=args.seed + 1)
-H = data.two_moons_entropy(noise)
-made2 = MADE(2, hidden=(64, 64), likelihood="gaussian", seed=args.seed)
-p2, hist2 = tinygen.fit(made2, made2.init(args.seed), x_train, steps=args.steps, lr=2e-3, rng=args.seed)
-log_p = made2.log_prob(p2, x_test)
-nll, nll_se = evaluate.nll_stats(log_p)
-gap = evaluate.gap_to_entropy(nll, H)
-kl, kl_se = evaluate.kl_to_truth(lambda x: made2.log_prob(p2, x),
-                                 lambda x: data.two_moons_log_prob(x, noise=noise), x_test)
-print(f"two moons, MADE: test NLL {nll:.4f} +- {nll_se:.4f} nats, exact entropy {H:.4f}, gap {gap:.4f} "
+x_train, x_test, H = two_moons_split(args.seed)
+recipe = RECIPES["made"]  # the same MADE, steps and lr as in the tour (demo 00)
+print(f"{recipe.label}: {recipe.steps if args.steps is None else args.steps} steps, lr {recipe.lr:g} ({recipe.schedule})",
+      file=sys.stderr)
+made2, p2, hist2 = recipe.train(x_train, seed=args.seed, steps=args.steps)
+r = score(made2, p2, x_test, H)
+kl, kl_se = evaluate.kl_to_truth(lambda x: made2.log_prob(p2, x), two_moons_log_prob, x_test)
+print(f"two moons, MADE: test NLL {r['nll']:.4f} +- {r['se']:.4f} nats, exact entropy {H:.4f}, gap {r['gap']:.4f} "
       f"(paired KL estimate {kl:.4f} +- {kl_se:.4f})")
+report("02/made_two_moons/gap", r["gap"])
 
-bounds = ((-1.5, 2.5), (-1.0, 1.5))
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-plot.density(axes[0], lambda x: data.two_moons_log_prob(x, noise=noise), bounds, title="exact p(x)")
-plot.density(axes[1], lambda x: made2.log_prob(p2, x), bounds, title=f"MADE p(x): NLL {nll:.3f}, gap {gap:.3f}")
+bounds = plot.DEFAULT_BOUNDS
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
+top = plot.max_density(two_moons_log_prob, bounds)  # one colour scale for both
+im = plot.density(axes[0], two_moons_log_prob, bounds, title="exact p(x)", vmax=top)
+plot.density(axes[1], lambda x: made2.log_prob(p2, x), bounds, vmax=top,
+             title=f"MADE p(x): test NLL {r['nll']:.3f}, gap {r['gap']:.3f} nats")
+plot.colorbar(im, list(axes[:2]))
 plot.samples(axes[2], made2.sample(p2, 2000, args.seed), bounds=bounds, title="MADE samples")
-print("wrote", plot.save(fig, os.path.join(args.out, "02_made_two_moons.png")))
+plot.show(fig, "02_made_two_moons", args.out)
 
 # %% [markdown]
 # ## MADE (Bernoulli) on 4x4 bars and stripes
@@ -85,20 +106,22 @@ print("wrote", plot.save(fig, os.path.join(args.out, "02_made_two_moons.png")))
 # %%
 size = 4
 D = size * size
-b_train = data.bars_and_stripes(3000, size=size, rng=args.seed).reshape(-1, D)
-b_test = data.bars_and_stripes(3000, size=size, rng=args.seed + 1).reshape(-1, D)
+b_train = data.bars_and_stripes(args.n_images, size=size, rng=args.seed).reshape(-1, D)
+b_test = data.bars_and_stripes(args.n_images, size=size, rng=args.seed + 1).reshape(-1, D)
 H_bs = data.bars_and_stripes_entropy(size)
 made16 = MADE(D, hidden=(64, 64), likelihood="bernoulli", seed=args.seed)
-p16, hist16 = tinygen.fit(made16, made16.init(args.seed), b_train, steps=args.steps, lr=3e-3, rng=args.seed)
+p16, hist16 = tinygen.fit(made16, made16.init(args.seed), b_train, steps=args.steps or RECIPES["made"].steps,
+                          lr=3e-3, rng=args.seed)
 log_p16 = made16.log_prob(p16, b_test)
 nll16, se16 = evaluate.nll_stats(log_p16)
 print(f"bars and stripes 4x4, MADE: test NLL {nll16:.4f} +- {se16:.4f} nats, "
       f"exact entropy log 30 = {H_bs:.4f}, gap {evaluate.gap_to_entropy(nll16, H_bs):.4f}")
+report("02/made_bars_stripes/gap", evaluate.gap_to_entropy(nll16, H_bs))
 valid = {tuple(v) for v in b_train.astype(int)}
 s16 = made16.sample(p16, 64, args.seed)
 print(f"  {sum(tuple(v) in valid for v in s16.astype(int))}/64 samples are valid bars-and-stripes patterns")
 fig = plot.image_grid(s16.reshape(-1, size, size), ncols=16, title="MADE samples, 4x4 bars and stripes")
-print("wrote", plot.save(fig, os.path.join(args.out, "02_made_bars_stripes_samples.png")))
+plot.show(fig, "02_made_bars_stripes_samples", args.out)
 
 # %% [markdown]
 # ## One pass vs D passes
@@ -129,28 +152,42 @@ print(f"sampling {len(b_test)} images: NaiveARM {naive.n_passes} passes {1e3 * t
 # ## The masks
 #
 # First a tiny MADE (D = 3, ordering x_2, x_3, x_1 as in the lecture's picture, two
-# hidden layers of 5) with its degrees; the product of the masks shows which input each
-# output can reach: strictly lower triangular in the ordering. Then the bars-and-stripes MADE.
+# hidden layers of 5) with its degrees m(k); black = 1 (connection kept). Inputs and
+# outputs are numbered from 1 as in the lecture; hidden units k = 1..5. The product of the
+# masks says which input each output can reach; drawn in the ordering (x_2, x_3, x_1), it
+# is strictly lower triangular: p(x_d | ...) reads only the inputs before x_d.
+# Then the bars-and-stripes MADE.
 
 # %%
 tiny = MADE(3, hidden=(5, 5), likelihood="bernoulli", order=[1, 2, 0], seed=1)
 M1, M2, M3 = tiny.masks
-reach = ((M1 @ M2 @ M3) > 0).astype(float)  # input k' -> output d through some path
+reach = ((M1 @ M2 @ M3) > 0).astype(float)  # reach[k', d] = 1: input x_k' -> output d through some path
 m_in, m_h1, m_h2 = tiny.degrees[0]
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.8), gridspec_kw={"width_ratios": [3, 5, 5, 3]})
-plot.matrix(axes[0], M1.T, annotate=True,
-            title=f"W1 mask, hidden k x input k' (black = 1)\nm_in = {m_in.tolist()}\nm_h1 = {m_h1.tolist()}")
-plot.matrix(axes[1], M2.T, title=f"W2 mask, m(k) >= m(k')\nm_h2 = {m_h2.tolist()}", annotate=True)
-plot.matrix(axes[2], M3.T, title="output mask, m(d) > m(k')", annotate=True)
-plot.matrix(axes[3], reach.T, title="output d reaches input k'\n(rows d, columns k')", annotate=True)
-print("wrote", plot.save(fig, os.path.join(args.out, "02_made_masks_tiny.png")))
+x_names = [f"$x_{d + 1}$\nm={m}" for d, m in enumerate(m_in)]
+h1_names = [f"{k + 1}: m={m}" for k, m in enumerate(m_h1)]
+h2_names = [f"{k + 1}: m={m}" for k, m in enumerate(m_h2)]
+out_names = [f"$p(x_{d + 1}|.)$\nm={m}" for d, m in enumerate(m_in)]
+order = onp.argsort(m_in)  # the ordering x_2, x_3, x_1 (0-based positions 1, 2, 0)
+fig, axes = plt.subplots(1, 4, figsize=(16, 4.4), gridspec_kw={"width_ratios": [3, 5, 5, 3]})
+plot.matrix(axes[0], M1.T, annotate=True, title="input mask: m(k) >= m(k')", row_labels=h1_names, col_labels=x_names)
+plot.matrix(axes[1], M2.T, annotate=True, title="hidden mask: m(k) >= m(k')", row_labels=h2_names, col_labels=h1_names)
+plot.matrix(axes[2], M3.T, annotate=True, title="output mask: m(d) > m(k')", row_labels=out_names, col_labels=h2_names)
+plot.matrix(axes[3], reach[onp.ix_(order, order)].T, annotate=True, title="output d reaches input k'\n(in the ordering)",
+            row_labels=[out_names[d] for d in order], col_labels=[x_names[d] for d in order])
+for ax, (rows, cols) in zip(axes, [("layer 1 unit k", "input k'"), ("layer 2 unit k", "layer 1 unit k'"),
+                                   ("output d", "layer 2 unit k'"), ("output d", "input k'")]):
+    ax.set_ylabel(rows)
+    ax.set_xlabel(cols)
+plot.show(fig, "02_made_masks_tiny", args.out)
 # Units sorted by degree (display only): the masks become staircases.
 sort = [onp.argsort(m, kind="stable") for m in made16.degrees[0]] + [onp.arange(D)]
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-for l, (ax, M, name) in enumerate(zip(axes, made16.masks, ("W1", "W2", "output"))):
+for l, (ax, M, name) in enumerate(zip(axes, made16.masks, ("input", "hidden", "output"))):
     M = M[onp.ix_(sort[l], sort[l + 1])]
-    plot.matrix(ax, M.T, title=f"bars-and-stripes MADE: {name} mask {M.T.shape}\n(out x in, by degree; black = 1)")
+    plot.matrix(ax, M.T, title=f"bars-and-stripes MADE: {name} mask {M.T.shape}\n(black = 1)")
     ax.set_aspect("auto")
     ax.set_xticks([])
     ax.set_yticks([])
-print("wrote", plot.save(fig, os.path.join(args.out, "02_made_masks.png")))
+    ax.set_xlabel("units of the layer below, by degree")
+    ax.set_ylabel("units of this layer, by degree")
+plot.show(fig, "02_made_masks", args.out)

@@ -13,20 +13,38 @@
 #
 #     python demos/03_pixelcnn.py --out out/ --steps 400
 
+# %% [markdown]
+# The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
+# it does nothing; otherwise it installs the checkout this notebook belongs to: the
+# folder above `demos/`, or a clone inside the current folder (as in Colab).
+
+# %%
+try:
+    import tinygen  # noqa: F401
+except ImportError:
+    import importlib
+    import pathlib
+    import subprocess
+    import sys
+
+    here = pathlib.Path.cwd().resolve()
+    roots = [p for p in (here, *here.parents, *here.glob("*")) if (p / "tinygen" / "__init__.py").is_file()]
+    if not roots:
+        raise ImportError(f"tinygen: not installed, and no checkout of it in or above {here}") from None
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", str(roots[0])])
+    sys.path.insert(0, str(roots[0]))  # the checkout itself, so that edits to it take effect
+    importlib.invalidate_caches()
+
 # %%
 import argparse
-import os
-import sys
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from tinygen import data, fit, plot  # noqa: E402
-from tinygen.arm import MADE, PixelCNN, mask  # noqa: E402
-from tinygen.evaluate import bits_per_dim, gap_to_entropy, nll_stats  # noqa: E402
+from tinygen import data, fit, plot
+from tinygen.arm import MADE, PixelCNN, mask
+from tinygen.evaluate import bits_per_dim, gap_to_entropy, nll_stats
+from tinygen.recipes import report
 
 parser = argparse.ArgumentParser(description="PixelCNN vs MADE on 4x4 bars and stripes and 8x8 shapes")
 parser.add_argument("--out", default="out/", help="folder for the PNGs")
@@ -34,7 +52,7 @@ parser.add_argument("--steps", type=int, default=400, help="training steps per m
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--n-train", type=int, default=2000)
 parser.add_argument("--n-test", type=int, default=1000)
-args = parser.parse_args([] if "ipykernel" in sys.modules else None)
+args = plot.demo_args(parser, quick_values={"steps": 5, "n_train": 100, "n_test": 100})
 rng = np.random.default_rng(args.seed)
 
 # %% [markdown]
@@ -54,7 +72,7 @@ for ax, kind in zip(axes, "AB"):
     ax.set_yticks(range(5), range(-2, 3))
 fig.suptitle("masked kernels (red: the centre = the pixel being predicted)")
 fig.tight_layout()
-print("wrote", plot.save(fig, os.path.join(args.out, "03_pixelcnn_masks.png")))
+plot.show(fig, "03_pixelcnn_masks", args.out)
 
 # %% [markdown]
 # ## Training both models on both data sets
@@ -103,10 +121,12 @@ print(f"\nbars and stripes 4x4: exact entropy log 30 = {entropy:.4f} nats")
 for model_name, (_, _, _, log_p) in results["bars and stripes 4x4"].items():
     mean, se = nll_stats(log_p)
     print(f"  {model_name:9s} test NLL {mean:.4f} +- {se:.4f} nats   gap {gap_to_entropy(mean, entropy):+.4f} nats")
+    report(f"03/{model_name}/bars_stripes_gap", gap_to_entropy(mean, entropy))
 print("shapes 8x8 (D = 64):")
 for model_name, (_, _, _, log_p) in results["shapes 8x8"].items():
     mean, se = nll_stats(log_p)
     print(f"  {model_name:9s} test NLL {mean:.3f} +- {se:.3f} nats = {bits_per_dim(mean, 64):.4f} bits/dim")
+    report(f"03/{model_name}/shapes_bits_per_dim", bits_per_dim(mean, 64), fmt=".4f", unit="bits/dim")
 
 # %% [markdown]
 # ## Samples: data (top row), PixelCNN (middle), MADE (bottom)
@@ -124,7 +144,7 @@ for set_name, (x_train, _) in sets.items():
         if k % 8 == 0:
             ax.text(-0.15, 0.5, ["data", "PixelCNN", "MADE"][k // 8], transform=ax.transAxes,
                     ha="right", va="center")
-    print("wrote", plot.save(fig, os.path.join(args.out, f"03_pixelcnn_samples_{set_name.split()[0]}.png")))
+    plot.show(fig, f"03_pixelcnn_samples_{set_name.split()[0]}", args.out)
 
 # %% [markdown]
 # ## Training curves (held-out NLL)
@@ -138,4 +158,4 @@ for ax, (set_name, res) in zip(axes, results.items()):
         ax.axhline(entropy, color="k", ls="--", lw=1, label="entropy log 30")
         ax.legend()
 fig.tight_layout()
-print("wrote", plot.save(fig, os.path.join(args.out, "03_pixelcnn_training.png")))
+plot.show(fig, "03_pixelcnn_training", args.out)

@@ -13,29 +13,47 @@
 #
 # Run: python demos/05_vae_images.py [--steps N] [--out DIR] [--seed S]
 
+# %% [markdown]
+# The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
+# it does nothing; otherwise it installs the checkout this notebook belongs to: the
+# folder above `demos/`, or a clone inside the current folder (as in Colab).
+
+# %%
+try:
+    import tinygen  # noqa: F401
+except ImportError:
+    import importlib
+    import pathlib
+    import subprocess
+    import sys
+
+    here = pathlib.Path.cwd().resolve()
+    roots = [p for p in (here, *here.parents, *here.glob("*")) if (p / "tinygen" / "__init__.py").is_file()]
+    if not roots:
+        raise ImportError(f"tinygen: not installed, and no checkout of it in or above {here}") from None
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", str(roots[0])])
+    sys.path.insert(0, str(roots[0]))  # the checkout itself, so that edits to it take effect
+    importlib.invalidate_caches()
+
 # %%
 import argparse
-import os
 import sys
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as onp
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as onp  # noqa: E402
-
-from tinygen import data, evaluate, fit, plot  # noqa: E402
-from tinygen.vae import VAE  # noqa: E402
+from tinygen import data, evaluate, fit, plot
+from tinygen.recipes import report
+from tinygen.vae import VAE
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--out", default="out/")
-parser.add_argument("--steps", type=int, default=3000)
+parser.add_argument("--steps", type=int, default=2000)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--z-dim", type=int, default=4)
 parser.add_argument("--k", type=int, default=200, help="samples per marginal-likelihood estimate")
-parser.add_argument("--curse-steps", type=int, default=600, help="training steps per latent size in the last figure")
-args, _ = parser.parse_known_args()
-os.makedirs(args.out, exist_ok=True)
+parser.add_argument("--curse-steps", type=int, default=400, help="training steps per latent size in the last figure")
+args = plot.demo_args(parser, quick_values={"steps": 5, "curse_steps": 5, "k": 5})
 rng = onp.random.default_rng(args.seed)
 
 # %% Data: 8x8 binary shapes, flattened to x in {0, 1}^64
@@ -56,26 +74,30 @@ elbo = vae.elbo(params, x_test, args.seed + 2)
 print(f"test NLL (IWAE K={args.k}): {nll:.2f} +- {se:.2f} nats "
       f"({evaluate.bits_per_dim(nll, side * side):.3f} bits/pixel);  -ELBO {-onp.mean(elbo['elbo']):.2f} = "
       f"reconstruction {onp.mean(elbo['reconstruction']):.2f} + complexity {onp.mean(elbo['complexity']):.2f}")
+report("05/test_nll", nll, fmt=".2f")
+report("05/reconstruction", onp.mean(elbo["reconstruction"]), fmt=".2f")
+# A Bernoulli p(x|z) is a probability (<= 1), so this reconstruction loss is >= 0, unlike the
+# Gaussian one of demo 04; NLLs of binary images are likewise never negative.
 
 # %% Figure 1: test images (top) and their reconstructions p(x_d = 1 | z = mu(x)) (bottom)
 originals = x_test[:12]
 recon = vae.decode(params, vae.encode(params, originals)[0])
 fig = plot.image_grid(onp.concatenate([originals, recon]).reshape(-1, side, side), ncols=12,
                       title="test images (top) and reconstructions from mu(x) (bottom)")
-print("wrote", plot.save(fig, os.path.join(args.out, "05_vae_reconstructions.png")))
+plot.show(fig, "05_vae_reconstructions", args.out)
 
 # %% Figure 2: samples: decoder probabilities (top two rows) and binary draws x ~ p(x | z) (bottom)
 probs = vae.sample(params, 16, args.seed + 3, mean=True)
 draws = vae.sample(params, 8, args.seed + 4)
 fig = plot.image_grid(onp.concatenate([probs, draws]).reshape(-1, side, side), ncols=8,
                       title="samples: p(x|z) for z ~ N(0, I) (rows 1-2), binary draws (row 3)")
-print("wrote", plot.save(fig, os.path.join(args.out, "05_vae_samples.png")))
+plot.show(fig, "05_vae_samples", args.out)
 
 # %% Figure 3: interpolation z_t = (1 - t) mu(x_a) + t mu(x_b), decoded, for three pairs
 paths = [vae.interpolate(params, x_test[i], x_test[j], steps=10) for i, j in ((0, 1), (2, 3), (4, 5))]
 fig = plot.image_grid(onp.concatenate(paths).reshape(-1, side, side), ncols=10,
                       title="latent interpolation between pairs of test images")
-print("wrote", plot.save(fig, os.path.join(args.out, "05_vae_interpolation.png")))
+plot.show(fig, "05_vae_interpolation", args.out)
 
 # %% Figure 4: the curse of dimensionality of the naive estimator
 # For each latent size, train a VAE, then estimate log p(x) of the same test images
@@ -104,17 +126,19 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 axes[0].semilogy(rows[:, 0], rows[:, 1], "o-", label="naive, z ~ p(z)")
 axes[0].semilogy(rows[:, 0], rows[:, 2], "s-", label="importance, z ~ q(z|x)")
 axes[0].set_title(f"std of log p_hat(x) over {R} runs, K = {args.k}")
+axes[0].set_ylabel("std of log p_hat(x) (nats, log scale)")
 axes[1].semilogy(rows[:, 0], onp.maximum(rows[:, 3], 1e-3), "o-", label="naive, z ~ p(z)")
 axes[1].semilogy(rows[:, 0], onp.maximum(rows[:, 4], 1e-3), "s-", label="importance, z ~ q(z|x)")
-axes[1].set_title(f"log p(x) - E[log p_hat(x)]  (ref: IWAE K = {20 * args.k})")
+axes[1].set_title(f"log p(x) - E[log p_hat(x)]  (ref: IWAE K = {20 * args.k})\nvalues below 1e-3 drawn at 1e-3", fontsize=10)
+axes[1].set_ylabel("shortfall (nats, log scale)")
 for ax in axes:
     for d, a, y in zip(rows[:, 0], rows[:, 5], rows[:, 1] if ax is axes[0] else onp.maximum(rows[:, 3], 1e-3)):
         ax.annotate(f"KL {a:.1f}", (d, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
     ax.set_ylim(top=ax.get_ylim()[1] * 2.5)  # room for the labels
     ax.set_xscale("log", base=2)
     ax.set_xticks(z_dims, [str(d) for d in z_dims])
-    ax.set_xlabel("latent dimension")
+    ax.set_xlabel("latent dimension (z_dim)")
     ax.legend()
 fig.suptitle("naive vs importance-sampled estimates of log p(x); labels: mean KL(q(z|x) || p(z)) in nats", fontsize=10)
 fig.tight_layout()
-print("wrote", plot.save(fig, os.path.join(args.out, "05_vae_curse.png")))
+plot.show(fig, "05_vae_curse", args.out)

@@ -1,9 +1,12 @@
 # %% [markdown]
 # # Change of variables in 1-D, and elementwise flows
 #
-# If x = f(z) with f strictly increasing and g = f^-1, then
+# If x = f(z) with f invertible and g = f^-1, then
 #
-#     p_x(x) = p_z(g(x)) dg(x)/dx,   log p_x(x) = log p_z(g(x)) + log|det dg/dx|.
+#     p_x(x) = p_z(g(x)) |dg(x)/dx|,   log p_x(x) = log p_z(g(x)) + log|det dg/dx|.
+#
+# The absolute value matters: for a decreasing f (x = -2z, say) dg/dx < 0, and without it the
+# "density" would be negative. Only for an increasing f may it be dropped (the lecture's form).
 #
 # 1. The lecture's first example: z ~ U(0, 2), x = 4z, so p_x(4) = 1/2 * 1/4 = 1/8.
 # 2. The log-normal: z ~ N(mu, sigma^2), x = exp(z), so p_x(x) = p_z(log x) / x.
@@ -13,22 +16,40 @@
 #
 # Run: python demos/06_change_of_variables.py --out out/ --steps 1500
 
+# %% [markdown]
+# The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
+# it does nothing; otherwise it installs the checkout this notebook belongs to: the
+# folder above `demos/`, or a clone inside the current folder (as in Colab).
+
+# %%
+try:
+    import tinygen  # noqa: F401
+except ImportError:
+    import importlib
+    import pathlib
+    import subprocess
+    import sys
+
+    here = pathlib.Path.cwd().resolve()
+    roots = [p for p in (here, *here.parents, *here.glob("*")) if (p / "tinygen" / "__init__.py").is_file()]
+    if not roots:
+        raise ImportError(f"tinygen: not installed, and no checkout of it in or above {here}") from None
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", str(roots[0])])
+    sys.path.insert(0, str(roots[0]))  # the checkout itself, so that edits to it take effect
+    importlib.invalidate_caches()
+
 # %%
 import argparse
-import os
-import sys
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as onp
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as onp  # noqa: E402
-
-import tinygen  # noqa: E402
-from tinygen import evaluate, plot  # noqa: E402
-from tinygen.distributions import Normal  # noqa: E402
-from tinygen.flows import ElementwiseAffine, ElementwiseSpline, Exp, FlowModel, Scale, Uniform  # noqa: E402
-from tinygen.flows.splines import spline_knots  # noqa: E402
+import tinygen
+from tinygen import evaluate, plot
+from tinygen.distributions import Normal
+from tinygen.flows import ElementwiseAffine, ElementwiseSpline, Exp, FlowModel, Scale, Uniform
+from tinygen.flows.splines import spline_knots
+from tinygen.recipes import report
 
 parser = argparse.ArgumentParser(description="1-D change of variables and elementwise flows")
 parser.add_argument("--out", default="out/", help="folder for the PNGs")
@@ -36,8 +57,7 @@ parser.add_argument("--steps", type=int, default=1500, help="training steps per 
 parser.add_argument("--bins", type=int, default=10, help="spline bins K")
 parser.add_argument("--n", type=int, default=5000, help="training points")
 parser.add_argument("--seed", type=int, default=0)
-args = parser.parse_args(sys.argv[1:] if "ipykernel" not in sys.modules else [])
-os.makedirs(args.out, exist_ok=True)
+args = plot.demo_args(parser, quick_values={"steps": 5, "n": 200})
 rng = onp.random.default_rng(args.seed)
 
 # %% [markdown]
@@ -72,11 +92,13 @@ axes[0].plot(u[:, 0], onp.exp(uniform_model.log_prob({}, u)), label="p_x, x = 4z
 axes[0].plot([4.0], [p_x4], "ko")
 axes[0].annotate("p_x(4) = 1/8", (4.0, p_x4), textcoords="offset points", xytext=(8, 10))
 axes[0].set_xlabel("z or x")
+axes[0].set_ylabel("density")
 axes[0].legend()
 axes[0].set_title("scaling by 4 divides the density by 4")
 axes[1].bar(edges_ln[:-1], hist_ln, width=onp.diff(edges_ln), align="edge", alpha=0.4, label="histogram of exp(z)")
 axes[1].plot(grid_ln[:, 0], p_ln, "C3", label="p_z(log x) / x")
 axes[1].set_xlabel("x")
+axes[1].set_ylabel("density")
 axes[1].legend()
 axes[1].set_title(f"log-normal, z ~ N({mu}, {sigma}^2)")
 zz = onp.linspace(-2, 2, 400)
@@ -84,7 +106,7 @@ axes[2].plot(zz, onp.exp(zz), "C2")
 axes[2].set_xlabel("z")
 axes[2].set_ylabel("x = f(z) = exp(z)")
 axes[2].set_title("f stretches z > 0, squeezes z < 0")
-print("wrote", plot.save(fig, os.path.join(args.out, "06_change_of_variables.png")))
+plot.show(fig, "06_change_of_variables", args.out)
 
 # %% [markdown]
 # ## 3. Fitting elementwise flows to a skewed, bimodal density
@@ -139,6 +161,7 @@ for name, flow in flows.items():
     kl, kl_se = evaluate.kl_to_truth(lambda x: model.log_prob(params, x), true_log_prob, x_test)
     print(f"{name:>28}: test NLL {nll:.4f} +- {se:.4f} nats; gap to H = {H:.4f}: "
           f"NLL - H = {evaluate.gap_to_entropy(nll, H):.4f}, paired KL estimate {kl:.4f} +- {kl_se:.4f}")
+    report(f"06/{name.split(' (')[0].replace(' ', '_')}/kl", kl, fmt=".4f")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2, 1]})
@@ -150,12 +173,12 @@ for (name, (model, params)), c in zip(fitted.items(), ["C0", "C3"]):
 axes[0].set_xlabel("x")
 axes[0].set_ylabel("density")
 axes[0].legend()
-axes[0].set_title("learned densities p_theta(x) = p_z(g(x)) g'(x)")
+axes[0].set_title("learned densities p_theta(x) = p_z(g(x)) |g'(x)|")
 plot.curves(axes[1], histories, title="held-out NLL during training", ylabel="nats")
 axes[1].axhline(H, color="k", ls="--", lw=1)
 axes[1].text(axes[1].get_xlim()[1], H, " H(p)", va="bottom", ha="right")
 axes[1].set_ylim(H - 0.2, H + 1.5)
-print("wrote", plot.save(fig, os.path.join(args.out, "06_fitted_densities.png")))
+plot.show(fig, "06_fitted_densities", args.out)
 
 # %% [markdown]
 # ## The spline's transfer function
@@ -187,4 +210,4 @@ axes[1].set_yscale("log")
 axes[1].set_xlabel("z")
 axes[1].set_ylabel("f'(z)")
 axes[1].set_title("slope f'(z) (log scale): small slope = high density in x")
-print("wrote", plot.save(fig, os.path.join(args.out, "06_spline_transfer.png")))
+plot.show(fig, "06_spline_transfer", args.out)

@@ -9,109 +9,131 @@
 #     z_{d+1:D} = (x_{d+1:D} - mu(x_{1:d})) * exp(-alpha(x_{1:d}))           (inverse g)
 #     log|det dg/dx| = -sum_i alpha_i(x_{1:d})
 #
+# with 1 <= d < D: the lecture writes d <= D, but d = D would copy every coordinate and
+# transform none (the identity map).
+#
 # The Neural Spline Flow replaces the affine map by a monotonic rational-quadratic spline.
 # Both directions are one network pass, so training (density) and sampling are fast.
 # We fit both to two moons, compare with the exact density and entropy, look at the
 # samples after every layer and at a coupling Jacobian, and fit a conditional flow p(x | moon).
 #
-# Run: python demos/07_coupling_flows.py --out out/ --steps 1000 --realnvp-steps 3000
+# Run: python demos/07_coupling_flows.py [--out DIR] [--steps N] [--seed S]
+
+# %% [markdown]
+# The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
+# it does nothing; otherwise it installs the checkout this notebook belongs to: the
+# folder above `demos/`, or a clone inside the current folder (as in Colab).
+
+# %%
+try:
+    import tinygen  # noqa: F401
+except ImportError:
+    import importlib
+    import pathlib
+    import subprocess
+    import sys
+
+    here = pathlib.Path.cwd().resolve()
+    roots = [p for p in (here, *here.parents, *here.glob("*")) if (p / "tinygen" / "__init__.py").is_file()]
+    if not roots:
+        raise ImportError(f"tinygen: not installed, and no checkout of it in or above {here}") from None
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", str(roots[0])])
+    sys.path.insert(0, str(roots[0]))  # the checkout itself, so that edits to it take effect
+    importlib.invalidate_caches()
 
 # %%
 import argparse
-import os
 import sys
 
-import matplotlib
+import autograd
+import matplotlib.pyplot as plt
+import numpy as onp
 
-matplotlib.use("Agg")
-import autograd  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as onp  # noqa: E402
-
-import tinygen  # noqa: E402
-from tinygen import data, evaluate, plot  # noqa: E402
-from tinygen.flows import AffineCoupling, NeuralSplineFlow, RealNVP  # noqa: E402
+import tinygen
+from tinygen import data, evaluate, plot
+from tinygen.flows import AffineCoupling, RealNVP
+from tinygen.recipes import RECIPES, report, two_moons_split
 
 parser = argparse.ArgumentParser(description="RealNVP and a Neural Spline Flow on two moons")
 parser.add_argument("--out", default="out/", help="folder for the PNGs")
-parser.add_argument("--steps", type=int, default=1000, help="training steps, spline and conditional flows")
-parser.add_argument("--realnvp-steps", type=int, default=3000, help="training steps, RealNVP (learns slower)")
-parser.add_argument("--lr", type=float, default=2e-3, help="initial Adam step size")
+parser.add_argument("--steps", type=int, default=None,
+                    help="training steps of every flow (default: the recipes', and 1000 for the conditional flow)")
 parser.add_argument("--seed", type=int, default=0)
-args = parser.parse_args(sys.argv[1:] if "ipykernel" not in sys.modules else [])
-os.makedirs(args.out, exist_ok=True)
+args = plot.demo_args(parser, quick_values={"steps": 3})
 
-noise = 0.05
-x_train, k_train = data.two_moons(20000, noise=noise, rng=args.seed, labels=True)
-x_test, k_test = data.two_moons(5000, noise=noise, rng=args.seed + 1, labels=True)
-H = data.two_moons_entropy(noise)
-bounds = ((-1.5, 2.5), (-1.0, 1.5))
+(x_train, k_train), (x_test, k_test), H = two_moons_split(args.seed, labels=True)  # the tour's split
+bounds = plot.DEFAULT_BOUNDS
+COND_STEPS, COND_LR = 1000, 2e-3  # the conditional flow below is this demo's own
 
 
-def train(name, model, steps, context=None, context_test=None, labels_test=None):
-    """Fit by maximum likelihood, print test NLL +- SE and the gap to the exact density
-    p(x) (NLL - H(p)), or to p(x | k) given labels_test (E[log p - log p_theta] = KL).
-
-    Adam's step size decays along a cosine, lr_t = lr (1 + cos(pi t / T)) / 2: large steps
-    early, small ones at the end to settle into the thin moons (this matters more than
-    any architecture choice for a short run)."""
-    params = model.init(args.seed)
-    print(f"{name}: {len(model.flow.layers)} layers, {tinygen.nn.count_params(params)} parameters, "
-          f"{steps} steps")
-    params, history = tinygen.fit(model, params, x_train, steps=steps, batch_size=256, lr=args.lr,
-                                  lr_schedule="cosine", rng=args.seed, context=context)
+def scores(name, model, params, context_test=None, labels_test=None):
+    """Print test NLL +- SE and the gap to the exact density p(x) (NLL - H(p)), or to
+    p(x | k) given labels_test (E[log p - log p_theta] = KL); return (NLL, gap)."""
     log_p = model.log_prob(params, x_test, context=context_test)
     nll, nll_se = evaluate.nll_stats(log_p)
     # KL(p || p_theta) = E_p[log p(x) - log p_theta(x)], on the same test points as the NLL.
     kl, kl_se = evaluate.kl_to_truth(lambda x: model.log_prob(params, x, context=context_test),
-                                     lambda x: data.two_moons_log_prob(x, noise=noise, labels=labels_test),
-                                     x_test)
+                                     lambda x: data.two_moons_log_prob(x, labels=labels_test), x_test)
     if labels_test is None:
         gap = evaluate.gap_to_entropy(nll, H)
-        print(f"  test NLL {nll:.4f} +- {nll_se:.4f} nats; exact entropy H(p) = {H:.4f}, gap {gap:.4f} nats "
+        print(f"{name}: test NLL {nll:.4f} +- {nll_se:.4f} nats; exact entropy H(p) = {H:.4f}, gap {gap:.4f} nats "
               f"(KL(p || p_theta) = {kl:.4f} +- {kl_se:.4f})")
     else:  # no closed-form H(x | k): the gap is the KL to the exact p(x | k)
         gap = kl
-        print(f"  test NLL {nll:.4f} +- {nll_se:.4f} nats; gap KL(p(x | k) || p_theta(x | k)) = "
+        print(f"{name}: test NLL {nll:.4f} +- {nll_se:.4f} nats; gap KL(p(x | k) || p_theta(x | k)) = "
               f"{kl:.4f} +- {kl_se:.4f} nats")
-    return params, nll, gap
+    return nll, gap
+
+
+def train(name):
+    """Fit a family by its recipe (as in the tour). The flows' recipes decay Adam's step size along
+    a cosine, lr_t = lr (1 + cos(pi t / T)) / 2: large steps early, small ones at the end to settle
+    into the thin moons (this matters more than any architecture choice for a short run)."""
+    recipe = RECIPES[name]
+    model, params, _ = recipe.train(x_train, seed=args.seed, steps=args.steps)
+    print(f"{recipe.label}: {len(model.flow.layers)} layers, {tinygen.nn.count_params(params)} parameters, "
+          f"{args.steps or recipe.steps} steps, lr {recipe.lr:g} ({recipe.schedule})")
+    nll, gap = scores(recipe.label, model, params)
+    report(f"07/{name}/gap", gap)
+    return model, params, nll, gap
 
 
 # %% [markdown]
 # ## RealNVP: 8 affine couplings, masks [1, 0] and [0, 1] alternating
 #
-# RealNVP learns two moons slower than the spline flow, and a short run is sensitive to
-# the seed and step size: at 1000 steps the gap ranged from 0.1 to 0.8 nats, at 3000
-# steps from 0.05 to 0.3 (the flow must learn to tear N(0, I) into two moons).
-# benchmarks/bench_flows.py trains 5000 steps and reaches a gap of about 0.03 nats.
+# RealNVP learns two moons slower than the spline flow, and a short run is sensitive to the
+# seed: the flow must learn to tear N(0, I) into two moons, and some runs keep a thin bridge
+# between them. The value printed beside the result is the mean and spread over seeds of this
+# very recipe.
 
 # %%
-realnvp = RealNVP(2, n_layers=8, hidden=(64, 64))
-p_nvp, nll_nvp, gap_nvp = train("RealNVP", realnvp, args.realnvp_steps)
+realnvp, p_nvp, nll_nvp, gap_nvp = train("realnvp")
 
 # %% [markdown]
 # ## Neural Spline Flow: 4 spline couplings (8 bins on [-4, 4]) with reversals between
 
 # %%
-nsf = NeuralSplineFlow(2, n_layers=4, hidden=(64, 64), bins=8)
-p_nsf, nll_nsf, gap_nsf = train("Neural Spline Flow", nsf, args.steps)
+nsf, p_nsf, nll_nsf, gap_nsf = train("spline")
 
 # %% [markdown]
 # ## Learned densities next to the exact one, and samples x = f(z), z ~ N(0, I)
+#
+# The three densities share one colour scale (the bar), topped at the exact density's maximum.
 
 # %%
-fig, axes = plt.subplots(2, 3, figsize=(13, 6.6))
-plot.density(axes[0, 0], lambda x: data.two_moons_log_prob(x, noise=noise), bounds, title="exact p(x)")
-plot.density(axes[0, 1], lambda x: realnvp.log_prob(p_nvp, x), bounds,
+fig, axes = plt.subplots(2, 3, figsize=(14, 7), layout="constrained")
+top = plot.max_density(data.two_moons_log_prob, bounds)
+im = plot.density(axes[0, 0], data.two_moons_log_prob, bounds, title="exact p(x)", vmax=top)
+plot.density(axes[0, 1], lambda x: realnvp.log_prob(p_nvp, x), bounds, vmax=top,
              title=f"RealNVP: NLL {nll_nvp:.3f}, gap {gap_nvp:.3f}")
-plot.density(axes[0, 2], lambda x: nsf.log_prob(p_nsf, x), bounds,
+plot.density(axes[0, 2], lambda x: nsf.log_prob(p_nsf, x), bounds, vmax=top,
              title=f"spline flow: NLL {nll_nsf:.3f}, gap {gap_nsf:.3f}")
+plot.colorbar(im, list(axes[0]))
 plot.samples(axes[1, 0], x_test[:2000], bounds=bounds, title="data")
 plot.samples(axes[1, 1], realnvp.sample(p_nvp, 2000, args.seed), bounds=bounds, title="RealNVP samples")
 plot.samples(axes[1, 2], nsf.sample(p_nsf, 2000, args.seed), bounds=bounds, title="spline flow samples")
-fig.suptitle(f"two moons (noise {noise}), exact entropy {H:.3f} nats")
-fig.tight_layout()
-print("wrote", plot.save(fig, os.path.join(args.out, "07_densities_and_samples.png")))
+fig.suptitle(f"two moons (noise 0.05), exact entropy {H:.3f} nats")
+plot.show(fig, "07_densities_and_samples", args.out)
 
 # %% [markdown]
 # ## Samples after every layer, z_0 ~ N(0, I) -> z_K = x (colour: the angle of z_0)
@@ -127,7 +149,7 @@ for name, model, params in (("realnvp", realnvp, p_nvp), ("spline", nsf, p_nsf))
     titles[-1] = titles[-1].replace(f"z_{{{len(zs) - 1}}}", f"z_{{{len(zs) - 1}}} = x")
     fig = plot.layer_panels(zs, bounds=((-3.5, 3.5), (-3.5, 3.5)), titles=[t.replace("Coupling", "")
                                                                           for t in titles])
-    print("wrote", plot.save(fig, os.path.join(args.out, f"07_layers_{name}.png")))
+    plot.show(fig, f"07_layers_{name}", args.out)
 
 # %% [markdown]
 # ## The Jacobian of a coupling layer is block triangular
@@ -162,7 +184,7 @@ for ax in axes:
     ax.set_ylabel("output coordinate i (z_i)")
 fig.suptitle("dg/dx = [[I, 0], [dz_{d+1:D}/dx_{1:d}, diag(exp(-alpha))]]: block lower triangular")
 fig.tight_layout()
-print("wrote", plot.save(fig, os.path.join(args.out, "07_coupling_jacobian.png")))
+plot.show(fig, "07_coupling_jacobian", args.out)
 
 # %% [markdown]
 # ## A conditional flow p(x | moon): every conditioner also sees the one-hot label c
@@ -173,14 +195,20 @@ print("wrote", plot.save(fig, os.path.join(args.out, "07_coupling_jacobian.png")
 # %%
 onehot = onp.eye(2)
 cond = RealNVP(2, n_layers=6, hidden=(32, 32), context_dim=2)
-p_cond, nll_cond, gap_cond = train("conditional RealNVP p(x | moon)", cond, args.steps,
-                                   context=onehot[k_train], context_test=onehot[k_test], labels_test=k_test)
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+print(f"conditional RealNVP p(x | moon): {args.steps or COND_STEPS} steps", file=sys.stderr)
+p_cond, _ = tinygen.fit(cond, cond.init(args.seed), x_train, context=onehot[k_train], steps=args.steps or COND_STEPS,
+                        lr=COND_LR, lr_schedule="cosine", rng=args.seed)
+nll_cond, gap_cond = scores("conditional RealNVP", cond, p_cond, context_test=onehot[k_test], labels_test=k_test)
+report("07/conditional/kl", gap_cond)
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.9), layout="constrained")
+top = plot.max_density(lambda x: data.two_moons_log_prob(x, labels=onp.zeros(len(x), int)), bounds)
 for k in (0, 1):
-    plot.density(axes[k], lambda x, k=k: cond.log_prob(p_cond, x, context=onehot[k:k + 1]), bounds,
-                 title=f"p_theta(x | moon {k})")
-both = onp.concatenate([cond.sample(p_cond, 1000, args.seed + k, context=onehot[k:k + 1]) for k in (0, 1)])
-plot.samples(axes[2], both, c=onp.repeat([0, 1], 1000), bounds=bounds,
-             title=f"samples given the label: NLL {nll_cond:.3f}, gap {gap_cond:.3f}")
-fig.tight_layout()
-print("wrote", plot.save(fig, os.path.join(args.out, "07_conditional.png")))
+    im = plot.density(axes[k], lambda x, k=k: cond.log_prob(p_cond, x, context=onehot[k:k + 1]), bounds, vmax=top,
+                      title=f"p_theta(x | moon {k + 1})")
+plot.colorbar(im, list(axes[:2]), label="density p(x | moon)")
+for k, colour in ((0, "tab:red"), (1, "tab:purple")):
+    plot.samples(axes[2], cond.sample(p_cond, 1000, args.seed + k, context=onehot[k:k + 1]), c=colour, s=3,
+                 bounds=bounds, label=f"given moon {k + 1}")
+axes[2].set_title(f"samples given the label: NLL {nll_cond:.3f}, gap {gap_cond:.3f}")
+axes[2].legend(markerscale=3, fontsize=8)
+plot.show(fig, "07_conditional", args.out)

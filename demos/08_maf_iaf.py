@@ -12,72 +12,87 @@
 #
 # We fit a MAF to two moons, score it against the exact entropy, and time sampling.
 #
-# Run: python demos/08_maf_iaf.py --out out/ --steps 3000
+# Run: python demos/08_maf_iaf.py [--out DIR] [--steps N] [--seed S]
+
+# %% [markdown]
+# The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
+# it does nothing; otherwise it installs the checkout this notebook belongs to: the
+# folder above `demos/`, or a clone inside the current folder (as in Colab).
+
+# %%
+try:
+    import tinygen  # noqa: F401
+except ImportError:
+    import importlib
+    import pathlib
+    import subprocess
+    import sys
+
+    here = pathlib.Path.cwd().resolve()
+    roots = [p for p in (here, *here.parents, *here.glob("*")) if (p / "tinygen" / "__init__.py").is_file()]
+    if not roots:
+        raise ImportError(f"tinygen: not installed, and no checkout of it in or above {here}") from None
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", str(roots[0])])
+    sys.path.insert(0, str(roots[0]))  # the checkout itself, so that edits to it take effect
+    importlib.invalidate_caches()
 
 # %%
 import argparse
-import os
-import sys
 import time
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as onp
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as onp  # noqa: E402
-
-import tinygen  # noqa: E402
-from tinygen import data, evaluate, plot  # noqa: E402
-from tinygen.flows import IAF, MAF  # noqa: E402
+import tinygen
+from tinygen import data, evaluate, plot
+from tinygen.flows import IAF, MAF, MAFLayer
+from tinygen.recipes import RECIPES, report, two_moons_split
 
 parser = argparse.ArgumentParser(description="MAF on two moons; IAF vs MAF sampling speed")
 parser.add_argument("--out", default="out/", help="folder for the PNGs")
-parser.add_argument("--steps", type=int, default=3000, help="training steps")
-parser.add_argument("--layers", type=int, default=5, help="MAF layers")
-parser.add_argument("--lr", type=float, default=1e-3)
+parser.add_argument("--steps", type=int, default=None, help="training steps (default: the MAF recipe's)")
 parser.add_argument("--seed", type=int, default=0)
-args = parser.parse_args(sys.argv[1:] if "ipykernel" not in sys.modules else [])
-os.makedirs(args.out, exist_ok=True)
+parser.add_argument("--n-time", type=int, default=1000, help="points sampled and scored in the timing")
+args = plot.demo_args(parser, quick_values={"steps": 5, "n_time": 50})
 
 # %% [markdown]
 # ## MAF on two moons (noise 0.05), whose exact entropy H(p) we know
+#
+# Trained by the MAF recipe of ``tinygen.recipes`` on the tour's split: the same numbers as demo 00.
 
 # %%
-noise = 0.05
-x_train = data.two_moons(5000, noise=noise, rng=args.seed)
-x_test = data.two_moons(5000, noise=noise, rng=args.seed + 1)
-H = data.two_moons_entropy(noise)
-
-maf = MAF(2, n_layers=args.layers, hidden=(64, 64), seed=args.seed)
-params = maf.init(args.seed)
-print(f"MAF: {args.layers} layers, {tinygen.nn.count_params(params)} parameters, {args.steps} steps")
-params, history = tinygen.fit(maf, params, x_train, steps=args.steps, batch_size=256, lr=args.lr,
-                              rng=args.seed, x_val=x_test[:1000])
+x_train, x_test, H = two_moons_split(args.seed)
+recipe = RECIPES["maf"]
+maf, params, history = recipe.train(x_train, seed=args.seed, steps=args.steps, x_val=x_test[:1000])
+n_layers = sum(isinstance(layer, MAFLayer) for layer in maf.flow.layers)  # the reversals between do not count
+print(f"{recipe.label}: {n_layers} layers, {tinygen.nn.count_params(params)} parameters, "
+      f"{args.steps or recipe.steps} steps, lr {recipe.lr:g} ({recipe.schedule})")
 
 log_p = maf.log_prob(params, x_test)
 nll, nll_se = evaluate.nll_stats(log_p)
 gap = evaluate.gap_to_entropy(nll, H)
-kl, kl_se = evaluate.kl_to_truth(lambda x: maf.log_prob(params, x),
-                                 lambda x: data.two_moons_log_prob(x, noise=noise), x_test)
+kl, kl_se = evaluate.kl_to_truth(lambda x: maf.log_prob(params, x), data.two_moons_log_prob, x_test)
 print(f"test NLL {nll:.4f} +- {nll_se:.4f} nats  (exact entropy {H:.4f}), gap to the entropy {gap:.4f}")
 print(f"paired estimate of KL(p || p_theta) on the same test points: {kl:.4f} +- {kl_se:.4f} nats")
-print("(a short run: benchmarks/bench_maf.py trains 5000 steps on 20000 points and gets much closer)")
+report("08/maf/gap", gap)
 
 # %%
-bounds = ((-1.5, 2.5), (-1.0, 1.5))
-fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
-plot.density(axes[0], lambda x: data.two_moons_log_prob(x, noise=noise), bounds, title="exact p(x)")
-plot.density(axes[1], lambda x: maf.log_prob(params, x), bounds,
+bounds = plot.DEFAULT_BOUNDS
+fig, axes = plt.subplots(1, 4, figsize=(18, 3.9), layout="constrained")
+top = plot.max_density(data.two_moons_log_prob, bounds)  # one colour scale
+im = plot.density(axes[0], data.two_moons_log_prob, bounds, title="exact p(x)", vmax=top)
+plot.density(axes[1], lambda x: maf.log_prob(params, x), bounds, vmax=top,
              title=f"MAF p(x): test NLL {nll:.3f}, gap {gap:.3f}")
+plot.colorbar(im, list(axes[:2]))
 plot.samples(axes[2], maf.sample(params, 2000, args.seed), bounds=bounds,
              title="MAF samples (D passes per layer)")
-plot.curves(axes[3], {"train": (history["step"], history["loss"]),
+plot.curves(axes[3], {"train minibatch": (history["step"], history["loss"]),
                       "held out": (history["val_step"], history["val_loss"])},
             title="NLL during training", ylabel="nats")
 axes[3].axhline(H, color="k", ls="--", lw=1, label="exact entropy H(p)")
 axes[3].legend()
 axes[3].set_ylim(H - 0.2, H + 1.5)
-print("wrote", plot.save(fig, os.path.join(args.out, "08_maf_two_moons.png")))
+plot.show(fig, "08_maf_two_moons", args.out)
 
 # %% [markdown]
 # ## Samples after each layer: how the flow bends N(0, I) into the moons (colour: angle of z)
@@ -87,10 +102,10 @@ zs = maf.sample_layers(params, 2000, args.seed)
 # zs = [z, after MAF 1, after reversal, after MAF 2, ...]: keep the MAF outputs, and swap the
 # two coordinates back where an odd number of reversals is still to come, so every panel
 # is drawn in the axes of x.
-zs = [zs[0]] + [zs[2 * k + 1][:, ::-1] if (args.layers - 1 - k) % 2 else zs[2 * k + 1]
-                for k in range(args.layers)]
+zs = [zs[0]] + [zs[2 * k + 1][:, ::-1] if (n_layers - 1 - k) % 2 else zs[2 * k + 1]
+                for k in range(n_layers)]
 fig = plot.layer_panels(zs, titles=["z ~ N(0, I)"] + [f"after MAF layer {k + 1}" for k in range(len(zs) - 1)])
-print("wrote", plot.save(fig, os.path.join(args.out, "08_maf_layers.png")))
+plot.show(fig, "08_maf_layers", args.out)
 
 # %% [markdown]
 # ## Sampling speed: IAF's one pass against MAF's D passes
@@ -109,11 +124,11 @@ def time_it(fn, repeats=5):
     return onp.median(times)
 
 
-n = 1000
+n = args.n_time
 for dim in (2, 16):
     row = []
     for cls in (MAF, IAF):
-        model = cls(dim, n_layers=args.layers, hidden=(64, 64))
+        model = cls(dim, n_layers=n_layers, hidden=(64, 64))
         p = model.init(0)
         made = model.flow.layers[0].made
         made.n_passes = 0

@@ -1,7 +1,9 @@
-"""Smoke tests for demos/: each script runs end to end with a tiny step count and writes its PNGs.
+"""Demos as scripts: the command line, --out, and the tour's main(argv).
 
-These check that the demos still work against the library (names, signatures,
-shapes), not that they learn anything: a few steps cannot fit a model.
+Every demo also runs as a notebook in tests/test_notebooks.py (at TINYGEN_QUICK
+sizes, checking its figures inline and as PNGs); here only what a script does
+differently is checked. These check that the demos work against the library
+(names, signatures, shapes), not that they learn anything: a few steps cannot fit a model.
 """
 import math
 import os
@@ -12,40 +14,46 @@ from pathlib import Path
 
 import pytest
 
+from tinygen.recipes import RECIPES
+
 DEMOS = Path(__file__).resolve().parent.parent / "demos"
+SCRIPTS = sorted(DEMOS.glob("[0-9][0-9]_*.py"))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-# Flags that make each demo tiny: a few steps, small data sets, few importance samples.
-TINY = {
-    "01_maximum_likelihood.py": ["--steps", "5", "--n", "50"],
-    "02_autoregressive.py": ["--steps", "5"],
-    "03_pixelcnn.py": ["--steps", "5", "--n-train", "100", "--n-test", "100"],
-    "04_vae.py": ["--steps", "5", "--k", "5"],
-    "05_vae_images.py": ["--steps", "5", "--curse-steps", "5", "--k", "5"],
-    "06_change_of_variables.py": ["--steps", "5", "--n", "200"],
-    "07_coupling_flows.py": ["--steps", "3", "--realnvp-steps", "3"],
-    "08_maf_iaf.py": ["--steps", "5"],
-    "09_reverse_kl.py": ["--steps", "3", "--asym-steps", "3", "--ks", "2", "--n-eval", "200", "--grid", "20"],
-    "10_sequences.py": ["--steps", "5", "--n-train", "200", "--n-test", "100", "--name-steps", "5",
-                        "--image-steps", "5", "--made-steps", "5"],
-}
+
+def _run(script, *flags, quick=True):
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    if quick:
+        env["TINYGEN_QUICK"] = "1"
+    return subprocess.run([sys.executable, str(script), *flags], cwd=DEMOS.parent, env=env,
+                          capture_output=True, text=True)
 
 
-def _pngs(folder):
-    return sorted(Path(folder).glob("*.png"))
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
+def test_demo_reads_its_command_line(script):
+    done = _run(script, "--help")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "--out" in done.stdout and "--seed" in done.stdout
 
 
-def test_every_demo_has_a_smoke_run():
-    # a new demo must get its tiny flags here (00 is run by test_tour_runs_end_to_end)
-    scripts = {p.name for p in DEMOS.glob("[0-9][0-9]_*.py")} - {"00_two_moons_tour.py"}
-    assert scripts == set(TINY)
+def test_script_flags_override_quick_sizes_and_write_pngs_to_out(tmp_path):
+    bad = _run(DEMOS / "06_change_of_variables.py", "--no-such-option")
+    assert bad.returncode == 2 and "unrecognized arguments: --no-such-option" in bad.stderr
+    done = _run(DEMOS / "06_change_of_variables.py", "--out", str(tmp_path / "figs"), "--steps", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    # --steps 2 beats the quick value (5): fit's progress counts to 2, for both flows
+    assert done.stderr.count("step      2/2") == 2 and "/5 " not in done.stderr
+    pngs = sorted((tmp_path / "figs").glob("*.png"))
+    assert len(pngs) == done.stdout.count("wrote ") >= 1
+    for png in pngs:
+        assert png.read_bytes()[:8] == PNG_MAGIC
 
 
 def test_tour_runs_end_to_end_and_reloads_what_it_saved(tmp_path):
     tour = runpy.run_path(str(DEMOS / "00_two_moons_tour.py"), run_name="tour")
-    tiny = ["--n-train", "300", "--n-test", "200", "--out", str(tmp_path)]
+    tiny = ["--n-train", "300", "--n-test", "200", "--k", "5", "--out", str(tmp_path)]
     rows = tour["main"](["--steps", "3", "--save", str(tmp_path / "params"), *tiny])
-    assert [r["model"] for r in rows] == [label for label, *_ in tour["MODELS"].values()]
+    assert [r["model"] for r in rows] == [recipe.label for recipe in RECIPES.values()]
     for r in rows:
         assert set(r) == {"model", "params", "steps", "seconds", "nll", "se", "gap"}
         assert r["steps"] == 3
@@ -58,15 +66,3 @@ def test_tour_runs_end_to_end_and_reloads_what_it_saved(tmp_path):
     reloaded = tour["main"](["--load", str(tmp_path / "params"), *tiny])
     assert [r["steps"] for r in reloaded] == [0] * len(rows)
     assert [r["nll"] for r in reloaded] == [r["nll"] for r in rows]
-
-
-@pytest.mark.parametrize("script", sorted(TINY))
-def test_demo_runs_tiny(script, tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-    done = subprocess.run([sys.executable, str(DEMOS / script), "--out", str(tmp_path), *TINY[script]],
-                          cwd=DEMOS.parent, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"{script} failed:\n{done.stderr[-3000:]}"
-    pngs = _pngs(tmp_path)
-    assert pngs, f"{script} wrote no PNG to --out"
-    for png in pngs:
-        assert png.read_bytes()[:8] == PNG_MAGIC, f"{png.name} is not a PNG"

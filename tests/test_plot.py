@@ -64,3 +64,42 @@ def test_density_clip_caps_the_colour_scale_at_a_quantile():
     with pytest.raises(ValueError, match=r"^clip: "):
         plot.density(ax, StandardNormal(2).log_prob, n=5, clip=1.5)
     plt.close(fig)
+
+
+def test_density_panels_share_a_colour_scale_and_a_colour_bar():
+    fig, axes = plt.subplots(1, 2)
+    top = plot.max_density(data.two_moons_log_prob, n=50)
+    p = np.exp(data.two_moons_log_prob(plot.grid_points(plot.DEFAULT_BOUNDS, 50)[2]))
+    assert top == pytest.approx(p.max(), rel=1e-12)
+    ims = [plot.density(ax, fn, n=50, vmax=top) for ax, fn in
+           zip(axes, [data.two_moons_log_prob, StandardNormal(2).log_prob])]
+    assert [im.norm.vmax for im in ims] == [top, top] and [im.norm.vmin for im in ims] == [0, 0]
+    bar = plot.colorbar(ims[0], list(axes), label="p(x)")
+    assert bar.ax.get_ylabel() == "p(x)"
+    assert axes[0].get_xlabel() == "$x_1$" and axes[0].get_ylabel() == "$x_2$"  # the lecture's names
+    with pytest.raises(ValueError, match=r"^clip: "):
+        plot.density(axes[0], data.two_moons_log_prob, n=5, clip=0.9, vmax=top)
+    with pytest.raises(ValueError, match=r"^vmax: "):
+        plot.density(axes[0], data.two_moons_log_prob, n=5, vmax=-1.0)
+    plt.close(fig)
+
+
+def test_quick_runs_cap_the_density_grid(monkeypatch):
+    fig, ax = plt.subplots()
+    monkeypatch.setenv(plot.QUICK_ENV, "1")
+    assert plot.density(ax, StandardNormal(2).log_prob, n=200).get_array().shape == (plot.QUICK_GRID,) * 2
+    monkeypatch.setenv(plot.QUICK_ENV, "0")
+    assert plot.density(ax, StandardNormal(2).log_prob, n=40).get_array().shape == (40, 40)
+    plt.close(fig)
+
+
+def test_matrix_counts_rows_and_columns_from_one_unless_named():
+    fig, ax = plt.subplots()
+    plot.matrix(ax, np.tril(np.ones((3, 4))))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "3"]
+    plot.matrix(ax, np.eye(2), row_labels=["$x_2$", "$x_1$"], col_labels=["a", "b"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["$x_2$", "$x_1$"]
+    with pytest.raises(ValueError, match=r"^row_labels: expected 2 labels, got 1"):
+        plot.matrix(ax, np.eye(2), row_labels=["only one"])
+    plt.close(fig)

@@ -356,3 +356,36 @@ def test_posterior_flow_needs_a_planar_posterior_and_one_point():
         vae.posterior_flow(params, np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"^posterior: "):
         VAE(2, 2, hidden=(4,)).posterior_flow(VAE(2, 2, hidden=(4,)).init(0), np.zeros((1, 2)))
+
+
+# ---- the third term: the latent loss KL(q(z|x) || p(z|x)) ------------------------------------
+def test_latent_loss_is_zero_for_the_true_posterior_and_tends_to_the_exact_kl():
+    rng = np.random.default_rng(5)
+    vae, params, W, b, s = ppca(rng, x_dim=4, z_dim=2, orthogonal=True)
+    M = W.T @ W + s ** 2 * np.eye(2)
+    A = W @ np.linalg.inv(M)
+    x = rng.normal(size=(3, 4)) * 2
+    # q = p(z|x): every importance weight is p(x) and every ELBO sample log p(x), so the
+    # estimate is 0 up to round-off of O(10) sums, whatever k and the draws
+    set_encoder(params, A, -b @ A, s / np.sqrt(np.diag(M)))
+    assert np.allclose(vae.latent_loss(params, x, rng, k=3, n_samples=2), 0.0, atol=1e-9)
+    # a q off the posterior: the exact KL from the closed forms, against the estimate's mean over
+    # R independent repeats per point
+    set_encoder(params, 1.1 * A, -b @ A + 0.2, 1.3 * s / np.sqrt(np.diag(M)))  # wider than p(z|x)
+    mu, sigma = vae.encode(params, x)
+    exact = analytic_terms(x, mu, sigma, W, b, s)[2]
+    assert np.all(exact > 0.1)  # far enough from q = p(z|x) for the comparison to say something
+    # R independent repeats per point; 200 ELBO samples each keep the ELBO's own noise small
+    R = 200
+    xs = np.repeat(x, R, axis=0)
+    for K, floor in ((1, None), (1000, 0.9)):
+        est = vae.latent_loss(params, xs, rng, k=K, n_samples=200).reshape(3, R)
+        m, se = est.mean(1), est.std(1, ddof=1) / np.sqrt(R)
+        # 5 standard errors: each comparison fails by chance with probability < 1e-6
+        if floor is None:  # K = 1: log p_hat_1 is a one-sample ELBO, so the estimate is 0 in expectation
+            assert np.all(np.abs(m) < 5 * se)
+        else:  # E[log p_hat_K] <= log p(x): not above the exact KL beyond noise, and at K = 1000 the
+            # IWAE shortfall (about chi^2(p(z|x) || q) / (2K) for a q wider than p(z|x)) leaves
+            # at least 90% of it
+            assert np.all(m < exact + 5 * se)
+            assert np.all(m > floor * exact)

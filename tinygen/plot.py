@@ -17,11 +17,12 @@ import matplotlib.pyplot as plt
 import numpy as onp
 from matplotlib.colors import TwoSlopeNorm
 
-from ._validate import as_float_array, check_positive_int
+from ._validate import as_float_array, check_positive, check_positive_int
 
 QUICK_ENV = "TINYGEN_QUICK"  # "1": demos run at the tiny sizes they declare (tests, a first look)
 
 DEFAULT_BOUNDS = ((-1.5, 2.5), (-1.0, 1.5))  # frames the two moons at noise <= 0.1
+QUICK_GRID = 30  # density grids are at most this many points a side with TINYGEN_QUICK=1
 
 
 def _bounds(bounds):
@@ -38,37 +39,74 @@ def grid_points(bounds, n):
     return X, Y, onp.column_stack([X.ravel(), Y.ravel()])
 
 
-def density(ax, log_prob_fn, bounds=DEFAULT_BOUNDS, n=200, title=None, cmap="viridis", clip=None):
-    """Heat map of p(x) = exp(log_prob_fn(x)) on an n x n grid over ``bounds``.
+def density(ax, log_prob_fn, bounds=DEFAULT_BOUNDS, n=200, title=None, cmap="viridis", clip=None, vmax=None,
+            labels=("$x_1$", "$x_2$")):
+    """Heat map of p(x) = exp(log_prob_fn(x)) on an n x n grid over ``bounds``; returns the image.
 
     ``log_prob_fn`` maps an (m, 2) array to (m,) log-densities (a model's
     ``lambda x: model.log_prob(params, x)`` or an exact ``data.two_moons_log_prob``).
-    clip: optional quantile in (0, 1] for the top of the colour scale; a noisy
-    estimate (a VAE's importance-sampled density) can have a few lucky grid
-    points that would otherwise make everything else look black.
+    vmax: the density at the top of the colour scale; give panels shown side by side
+        the same vmax (and one ``colorbar``) so that their colours can be compared.
+    clip: optional quantile in (0, 1] for the top of the colour scale instead; a noisy
+        estimate (a VAE's importance-sampled density) can have a few lucky grid
+        points that would otherwise make everything else look black.
+    labels: the axis labels, in the lecture's notation (None: none).
+    With TINYGEN_QUICK=1 the grid is at most QUICK_GRID points a side (tests, a first look).
     """
-    n = check_positive_int(n, "n", minimum=2)
-    X, Y, pts = grid_points(bounds, n)
-    log_p = onp.asarray(log_prob_fn(pts), dtype=onp.float64).reshape(n, n)
-    p = onp.exp(onp.where(onp.isnan(log_p), -onp.inf, log_p))
+    p, n = _grid_density(log_prob_fn, bounds, n)
     b = _bounds(bounds)
-    vmax = None
     if clip is not None:
         if not 0 < clip <= 1:
             raise ValueError(f"clip: expected a quantile in (0, 1], got {clip!r}")
+        if vmax is not None:
+            raise ValueError("clip: give either clip or vmax, not both")
         vmax = onp.quantile(p, clip)
+    elif vmax is not None:
+        vmax = check_positive(vmax, "vmax")
     im = ax.imshow(p, origin="lower", extent=(*b[0], *b[1]), aspect="auto", cmap=cmap, vmin=0, vmax=vmax)
     ax.set_xlim(*b[0])
     ax.set_ylim(*b[1])
+    _label(ax, labels)
     if title:
         ax.set_title(title)
     return im
 
 
-def samples(ax, x, c=None, title=None, bounds=None, s=2, cmap="coolwarm"):
-    """Scatter of (n, 2) points, optionally coloured by ``c`` (labels or values)."""
+def _grid_density(log_prob_fn, bounds, n):
+    """p(x) on the n x n grid (NaN log-densities count as p = 0), and the n used."""
+    n = check_positive_int(n, "n", minimum=2)
+    n = min(n, QUICK_GRID) if quick() else n
+    log_p = onp.asarray(log_prob_fn(grid_points(bounds, n)[2]), dtype=onp.float64).reshape(n, n)
+    return onp.exp(onp.where(onp.isnan(log_p), -onp.inf, log_p)), n
+
+
+def max_density(log_prob_fn, bounds=DEFAULT_BOUNDS, n=200):
+    """The largest p(x) on the grid that ``density`` draws: the top of a colour scale shared by
+    panels side by side (give it the exact density, and a model's excess mass saturates)."""
+    return float(_grid_density(log_prob_fn, bounds, n)[0].max())
+
+
+def colorbar(im, ax, label="density p(x)"):
+    """A colour bar for ``im`` beside ``ax`` (one axis, or a list of axes sharing the scale)."""
+    axes = list(onp.ravel(ax)) if isinstance(ax, (list, tuple, onp.ndarray)) else [ax]
+    bar = axes[0].figure.colorbar(im, ax=axes, fraction=0.046, pad=0.03)
+    bar.set_label(label)
+    return bar
+
+
+def _label(ax, labels):
+    if labels is not None:
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1])
+
+
+def samples(ax, x, c=None, title=None, bounds=None, s=2, cmap="coolwarm", labels=("$x_1$", "$x_2$"), label=None):
+    """Scatter of (n, 2) points, optionally coloured by ``c`` (labels or values);
+    ``label`` names the points in a legend."""
     x = as_float_array(x, "x", ndim=2, last_dim=2)
-    ax.scatter(x[:, 0], x[:, 1], c=c, s=s, cmap=cmap if c is not None else None, linewidths=0)
+    mapped = c is not None and not isinstance(c, str)  # values to colour by, not one colour name
+    ax.scatter(x[:, 0], x[:, 1], c=c, s=s, cmap=cmap if mapped else None, linewidths=0, label=label)
+    _label(ax, labels)
     if bounds is not None:
         b = _bounds(bounds)
         ax.set_xlim(*b[0])
@@ -94,19 +132,21 @@ def layer_panels(zs, bounds=None, titles=None, c=None, s=2):
     fig, axes = plt.subplots(1, len(zs), figsize=(2.6 * len(zs), 2.8), squeeze=False)
     for k, (ax, z) in enumerate(zip(axes[0], zs)):
         title = titles[k] if titles is not None else f"$z_{{{k}}}$"
-        samples(ax, z, c=c, title=title, bounds=bounds, s=s, cmap="hsv")
+        samples(ax, z, c=c, title=title, bounds=bounds, s=s, cmap="hsv", labels=None)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
     return fig
 
 
-def matrix(ax, M, title=None, cmap=None, annotate=False, diverging=None):
+def matrix(ax, M, title=None, cmap=None, annotate=False, diverging=None, row_labels=None, col_labels=None):
     """Show a 2-D array: a MADE mask, a PixelCNN mask, a Jacobian.
 
     A matrix with negative entries (a Jacobian) gets a diverging colormap
     centred at 0 (``diverging=None`` decides from the values); a 0/1 mask gets
     greys. ``annotate=True`` writes each value in its cell (small masks).
+    Rows and columns are numbered from 1, as the lecture counts (x_1, ..., x_D),
+    unless ``row_labels`` / ``col_labels`` name them.
     """
     M = as_float_array(M, "M", ndim=2)
     if diverging is None:
@@ -123,8 +163,14 @@ def matrix(ax, M, title=None, cmap=None, annotate=False, diverging=None):
             text = f"{v:g}" if v == round(v) else f"{v:.2f}"
             colour = "white" if abs(v) > 0.6 * hi and not diverging else "black"
             ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=9)
-    ax.set_xticks(range(M.shape[1]) if M.shape[1] <= 16 else [])
-    ax.set_yticks(range(M.shape[0]) if M.shape[0] <= 16 else [])
+    for arg, set_ticks, size, names in (("col_labels", ax.set_xticks, M.shape[1], col_labels),
+                                        ("row_labels", ax.set_yticks, M.shape[0], row_labels)):
+        if names is not None and len(names) != size:
+            raise ValueError(f"{arg}: expected {size} labels, got {len(names)}")
+        if names is None and size > 16:
+            set_ticks([])
+        else:
+            set_ticks(range(size), names if names is not None else [str(i + 1) for i in range(size)])
     if title:
         ax.set_title(title)
     return im

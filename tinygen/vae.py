@@ -7,7 +7,8 @@ Encoder:           q_phi(z | x) = N(mu_phi(x), sigma_phi(x)^2),  sigma = softplu
 The lecture's decomposition, for any q:
     log p(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z)) + KL(q(z|x) || p(z|x))
              >= E_q[log p(x|z)] - KL(q(z|x) || p(z)) = ELBO
-    reconstruction loss = E_q[-log p(x|z)],  complexity loss = KL(q(z|x) || p(z)).
+    reconstruction loss = E_q[-log p(x|z)],  complexity loss = KL(q(z|x) || p(z)),
+    latent loss = KL(q(z|x) || p(z|x)) = log p(x) - ELBO (estimated by ``latent_loss``).
 
 With ``posterior="planar"`` or ``"iaf"`` the Gaussian is only the start of a flow:
     z_0 ~ q_0 = N(mu, sigma^2),  z_K = f_K o ... o f_1(z_0),
@@ -285,6 +286,22 @@ class VAE:
         check_context(context, x, 0)
         log_w = self.log_weights(params, x, rng, k)
         return F.logsumexp(log_w, axis=0) - np.log(log_w.shape[0])
+
+    def latent_loss(self, params, x, rng, k=100, n_samples=1, analytic_kl=False):
+        """Estimate of the ELBO's third term, the latent loss KL(q(z|x) || p(z|x)), (n,):
+
+            KL(q(z|x) || p(z|x)) = log p(x) - ELBO ~ log p_hat_K(x) - ELBO_hat
+
+        log p_hat_K is the importance-sampled estimate with ``k`` samples (``log_prob``) and
+        ELBO_hat the ``n_samples`` Monte Carlo ELBO. E[log p_hat_K] <= log p(x), so the estimate
+        is low on average, by the IWAE bound's own gap, which shrinks as k grows; k = 1 gives 0
+        in expectation. Both parts are noisy: a single value can be negative. By default the
+        ELBO is the Monte Carlo one, E_q[log p(x, z) / q(z|x)]: when q is the true posterior
+        every sample of it equals log p(x), and so does log p_hat_K, so the estimate is 0 exactly.
+        """
+        rng = as_rng(rng)
+        elbo = self.elbo(params, x, rng, n_samples, analytic_kl=analytic_kl)["elbo"]
+        return self.log_prob(params, x, rng, k=k) - elbo
 
     def log_prob_prior_mc(self, params, x, rng, k=1000):
         """Naive Monte Carlo over the prior (lecture), (n,):

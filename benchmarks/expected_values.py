@@ -1,0 +1,96 @@
+"""Measure the values the demos print at their defaults, over a few seeds, into tinygen/expected.json.
+
+Each demo reports its headline numbers through ``tinygen.recipes.report``; with env
+TINYGEN_RECORD set to a file, report also appends every value to that file. This
+script runs every demo as a plain script (``--seed s``, defaults otherwise, one
+BLAS thread) once per seed, collects those values and stores, per key, the mean,
+the sample standard deviation over seeds and the values themselves. The demos then
+print each value beside "expected at the defaults mean ± sd over n seeds".
+
+Run (about 5 minutes per seed on two idle cores):
+
+    OMP_NUM_THREADS=1 python benchmarks/expected_values.py [--seeds 3] [--demos 04_vae,08_maf_iaf]
+
+With --demos, only those demos are rerun; the values of the others are kept.
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tinygen.recipes import EXPECTED_PATH, RECORD_ENV, expected_values, summarize  # noqa: E402
+
+
+def demos(selection):
+    found = {p.stem: p for p in sorted((ROOT / "demos").glob("[0-9][0-9]_*.py"))}
+    if not selection:
+        return list(found.values())
+    unknown = [name for name in selection if name not in found]
+    if unknown:
+        raise SystemExit(f"--demos: unknown {unknown}; choose from {list(found)}")
+    return [found[name] for name in selection]
+
+
+def run(demo, seed, out, figures):
+    """The values ``demo`` reports at its defaults with ``--seed seed``: {key: value}; PNGs go to figures."""
+    record = Path(out) / f"{demo.stem}_{seed}.jsonl"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **{RECORD_ENV: str(record)})
+    env.pop("TINYGEN_QUICK", None)  # the defaults, not the tiny test sizes
+    start = datetime.datetime.now()
+    done = subprocess.run([sys.executable, str(demo), "--seed", str(seed), "--out", str(figures)], cwd=ROOT, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{demo.name} --seed {seed} failed:\n{done.stderr[-3000:]}")
+    values = {}
+    if record.is_file():
+        for line in record.read_text().splitlines():
+            item = json.loads(line)
+            values[item["key"]] = item["value"]
+    print(f"{demo.name} seed {seed}: {len(values)} values in {(datetime.datetime.now() - start).seconds} s",
+          flush=True)
+    return values
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0, 1, ..., seeds - 1")
+    parser.add_argument("--demos", default="", help="comma-separated demo names (default: all)")
+    parser.add_argument("--out", default=EXPECTED_PATH)
+    parser.add_argument("--figures", default=None,
+                        help="keep seed 0's PNGs in this folder (docs/make_thumbs.py --figures reads them)")
+    args = parser.parse_args()
+    if args.seeds < 2:
+        parser.error("--seeds: expected at least 2 (a spread needs two runs)")
+    selected = demos([d.strip() for d in args.demos.split(",") if d.strip()])
+    collected = defaultdict(list)
+    with tempfile.TemporaryDirectory() as out:
+        for demo in selected:
+            for seed in range(args.seeds):
+                folder = args.figures if (seed == 0 and args.figures) else out
+                for key, value in run(demo, seed, out, folder).items():
+                    collected[key].append(value)
+    rerun = {demo.stem[:2] for demo in selected}
+    kept = {key: v for key, v in expected_values(args.out).items() if key.split("/")[0] not in rerun}
+    values = {**kept, **summarize(collected)}
+    document = {
+        "about": "values the demos print at their defaults: mean, sample sd over seeds, and the values",
+        "command": "OMP_NUM_THREADS=1 python benchmarks/expected_values.py --seeds " + str(args.seeds),
+        "seeds": list(range(args.seeds)),
+        "values": dict(sorted(values.items())),
+    }
+    with open(args.out, "w") as f:
+        json.dump(document, f, indent=1)
+        f.write("\n")
+    print(f"wrote {len(values)} values to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The notebooks: every demo's .ipynb matches its percent-cell .py, and runs in a fresh kernel.
+
+Every ``demos/*.py`` and ``demos/exercises/*.py`` with an .ipynb beside it is picked
+up by glob. Each notebook is executed headless with nbclient in a new ``python3``
+kernel, as a student's Jupyter would run it: no command-line arguments, no BLAS
+thread variables and no matplotlib backend set, the working directory a fresh folder
+(so the figures it writes land there). TINYGEN_QUICK=1 makes the demos tiny (see
+``tinygen.plot.demo_args``); PYTHONPATH points the kernel at this checkout.
+"""
+import json
+import os
+from pathlib import Path
+
+import jupytext  # jupytext, nbclient, nbformat and ipykernel come with the test extra
+import nbclient
+import nbformat
+import pytest
+
+from tinygen import recipes
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMOS = ROOT / "demos"
+SOURCES = sorted(p for p in [*DEMOS.glob("*.py"), *DEMOS.glob("exercises/*.py")] if p.with_suffix(".ipynb").is_file())
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                    "NUMEXPR_NUM_THREADS", "MPLBACKEND")
+
+
+def _cells(notebook):
+    return [(cell.cell_type, cell.source.strip()) for cell in notebook.cells]
+
+
+def test_every_numbered_demo_has_a_notebook():
+    # a demo ships as a pair: `jupytext --to ipynb demos/NAME.py` makes the .ipynb
+    scripts = sorted([*DEMOS.glob("[0-9][0-9]_*.py"), *DEMOS.glob("exercises/*.py")])
+    assert [str(p.relative_to(DEMOS)) for p in scripts if not p.with_suffix(".ipynb").is_file()] == []
+    assert len(SOURCES) >= 9  # demos 00 to 08 at least
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(DEMOS)) for p in SOURCES])
+def test_notebook_matches_its_script(source):
+    # both read by jupytext: the same cells, in the same order, with the same sources
+    # (regenerate with `jupytext --to ipynb demos/NAME.py` after editing the .py)
+    script = jupytext.read(source)
+    notebook = jupytext.read(source.with_suffix(".ipynb"))
+    assert _cells(notebook) == _cells(script), f"{source.name}: the .ipynb has drifted from the .py"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(DEMOS)) for p in SOURCES])
+def test_first_code_cell_makes_tinygen_importable(source):
+    # so that the notebook also opens where tinygen is not installed (Colab): the cell imports it,
+    # or else installs the checkout the notebook belongs to
+    first = next(cell for cell in jupytext.read(source).cells if cell.cell_type == "code").source
+    assert first.startswith("try:\n    import tinygen") and "except ImportError:" in first and "pip" in first
+
+
+def _kernel_env(record):
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    env["TINYGEN_QUICK"] = "1"
+    env[recipes.RECORD_ENV] = str(record)  # every value the notebook reports, one JSON line each
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(DEMOS)) for p in SOURCES])
+def test_notebook_runs_in_a_fresh_kernel_and_shows_its_figures(source, tmp_path):
+    nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    # one extra cell at the end says which tinygen the kernel imported
+    nb.cells.append(nbformat.v4.new_code_cell("import tinygen\nprint('tinygen from', tinygen.__file__)"))
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute(env=_kernel_env(tmp_path / "reported.jsonl"), cwd=str(tmp_path))  # raises CellExecutionError on any error
+    where = "".join(out.get("text", "") for out in nb.cells[-1].outputs)
+    assert where.startswith("tinygen from ") and Path(where.split(" ", 2)[2].strip()).is_relative_to(ROOT)
+    outputs = [out for cell in nb.cells[:-1] if cell.cell_type == "code" for out in cell.get("outputs", [])]
+    assert not [out for out in outputs if out.output_type == "error"]
+    images = [out for out in outputs if "image/png" in out.get("data", {})]
+    if source.parent == DEMOS:  # a demo shows figures; a checked exercise may only print its checks
+        assert images, f"{source.name}: no inline figure"
+    # every figure shown inline was also written to out/ (plot.show), and is a PNG
+    pngs = sorted((tmp_path / "out").glob("*.png"))
+    assert len(pngs) == len(images), f"{source.name}: {len(images)} inline figures, {len(pngs)} PNGs written"
+    for png in pngs:
+        assert png.read_bytes()[:8] == PNG_MAGIC
+    # every value the notebook reports has its expected value (measured at the defaults over seeds)
+    reported = tmp_path / "reported.jsonl"
+    keys = {json.loads(line)["key"] for line in reported.read_text().splitlines()} if reported.is_file() else set()
+    missing = sorted(keys - set(recipes.expected_values()))
+    assert not missing, f"{source.name}: no expected value for {missing}; run benchmarks/expected_values.py"
