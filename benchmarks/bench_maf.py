@@ -1,14 +1,14 @@
 """Benchmark: MAF-5 on two moons and MADE on 4x4 bars-and-stripes (quality and speed).
 
-MAF-5 (hidden (64, 64)), two moons noise 0.05, 5000 Adam steps (lr 1e-3 decayed along a cosine, batch 256):
-    test NLL +- SE, gap to the exact entropy (target <= 0.08 nats), median steps/s.
+MAF-5 (hidden (64, 64)) on two moons noise 0.05, trained by its recipe (tinygen.recipes; --steps
+    overrides the count): test NLL +- SE, gap to the exact entropy (target <= 0.08 nats), median steps/s.
     If torch is importable, the same architecture (benchmarks/peers.py: same MADE masks,
     same reversals, the trained weights copied in; float32 and float64) is timed against
     tinygen in turns and the speed ratios printed.
 MADE (Bernoulli, hidden (128, 128)) on 4x4 bars-and-stripes:
     test NLL vs the exact entropy log 30 (target: within 0.05 nats).
 
-Run: OMP_NUM_THREADS=1 python benchmarks/bench_maf.py [--steps 5000]
+Run: OMP_NUM_THREADS=1 python benchmarks/bench_maf.py [--steps N] [--made-steps 5000]
 """
 import argparse
 import time
@@ -17,27 +17,25 @@ import common
 import tinygen
 from tinygen import data, evaluate
 from tinygen.arm import MADE
-from tinygen.flows import MAF
+from tinygen.recipes import RECIPES
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--steps", type=int, default=5000)
+parser.add_argument("--steps", type=int, default=None, help="MAF training steps (default: the recipe's)")
 parser.add_argument("--made-steps", type=int, default=5000)
-parser.add_argument("--lr", type=float, default=1e-3)
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
 
 # ---------------------------------------------------------------- MAF-5 on two moons
-n_layers, hidden = 5, (64, 64)
+recipe = RECIPES["maf"]
 x_train, x_test, H = common.split(args.seed)
-maf = MAF(2, n_layers=n_layers, hidden=hidden, seed=args.seed)
-params, rate = common.train(maf, x_train, args.steps, args.lr, seed=args.seed)
+maf, params, rate = common.train(recipe, x_train, args.steps, seed=args.seed)
 r = common.score(maf.log_prob(params, x_test), x_test, H)
-print(f"MAF-{n_layers} two moons: test NLL {r['nll']:.4f} +- {r['se']:.4f} (entropy {H:.4f}), "
+print(f"{recipe.label} two moons: test NLL {r['nll']:.4f} +- {r['se']:.4f} (entropy {H:.4f}), "
       f"gap {r['gap']:.4f} nats (paired KL {r['kl']:.4f} +- {r['kl_se']:.4f}; "
       f"target <= 0.08: {'met' if r['kl'] <= 0.08 else 'NOT met'})")
-print(f"MAF-{n_layers} tinygen: {rate:.1f} steps/s (median)")
+print(f"{recipe.label} tinygen: {rate:.1f} steps/s (median)")
 
-print(f"MAF-{n_layers} {common.versus_torch(maf, params, x_train, args.lr, seed=args.seed)}")
+print(f"{recipe.label} {common.versus_torch(maf, params, x_train, recipe.lr, recipe.batch_size, seed=args.seed)}")
 
 # ---------------------------------------------------------------- MADE on bars and stripes
 size = 4

@@ -441,17 +441,10 @@ def _perturbed(params, rng, scale=0.1):
 
 
 def models():
-    """The benchmarked architectures, by family name."""
-    from tinygen.flows import MAF, NeuralSplineFlow, RealNVP
+    """The benchmarked architectures, by family name: each recipe's model (tinygen.recipes)."""
+    from tinygen.recipes import RECIPES
 
-    return {
-        "made": MADE(2, hidden=(64, 64)),
-        "maf": MAF(2, n_layers=5, hidden=(64, 64)),
-        "realnvp": RealNVP(2, n_layers=8, hidden=(64, 64)),
-        "spline": NeuralSplineFlow(2, n_layers=4, hidden=(64, 64), bins=8),
-        "vae": VAE(2, 2, hidden=(64, 64)),
-        "vae_iaf": VAE(2, 2, hidden=(64, 64), posterior="iaf", n_flows=2),
-    }
+    return {name: recipe.build() for name, recipe in RECIPES.items()}
 
 
 def main():

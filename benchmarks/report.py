@@ -1,8 +1,8 @@
 """The benchmark report: speed and quality of every model family on two moons.
 
-Each family is trained with tinygen by its recipe (Adam, the architecture, steps,
-learning rate, schedule and batch size below) on 20000 points of two moons (noise
-0.05) and scored on 20000 others: test NLL +- standard error, its gap to the exact
+Each family is trained with tinygen by its recipe (tinygen.recipes: the architecture,
+Adam steps, learning rate, schedule and batch size) on 20000 points of two moons
+(noise 0.05) and scored on 20000 others: test NLL +- standard error, its gap to the exact
 entropy H(p), and the paired Monte Carlo KL(p || p_theta). The VAE's log p(x) is the
 importance-sampled bound with K = --k. With torch importable, each family's PyTorch
 peer (benchmarks/peers.py: the same architecture, the trained weights copied in, one
@@ -25,40 +25,30 @@ import os
 import shlex
 import sys
 import time
-from typing import NamedTuple
 
 import numpy as onp
 
 import common
 import peers
 import report_tables as tables
-import tinygen
 from tinygen import data
 from tinygen.nn import count_params
+from tinygen.recipes import RECIPES
 
 
-class Family(NamedTuple):
-    """One family's recipe, its gap target in nats (None: none) and its training speed target
-    (tinygen / torch float32 steps/s, issue #9)."""
-    label: str
-    steps: int
-    lr: float
-    schedule: str
-    batch_size: int
-    gap_target: float
-    speed_target: float
-
-
-# lr, cosine-decayed: 1e-3 beat 3e-3 for MAF-5 at 5000 steps (gap 0.040 vs 0.057), 3e-3 beat 1e-3
-# for RealNVP-8 (0.059 vs 0.209); the VAEs keep bench_vae.py's 5e-3
-FAMILIES = {
-    "made": Family("MADE (Gaussian)", 5000, 1e-3, "cosine", 256, None, 1.5),
-    "maf": Family("MAF-5", 5000, 1e-3, "cosine", 256, 0.094, 1.0),
-    "realnvp": Family("RealNVP-8", 5000, 3e-3, "cosine", 256, 0.11, 1.5),
-    "spline": Family("NSF-4 (RQ spline, 8 bins)", 5000, 1e-3, "cosine", 256, 0.047, 1.0),
-    "vae": Family("VAE (Gaussian q)", 5000, 5e-3, "cosine", 256, 1.13, 1.0),
-    "vae_iaf": Family("VAE (IAF-2 q)", 5000, 5e-3, "cosine", 256, 1.13, 1.0),
+# Each family's recipe (architecture, steps, learning rate and schedule, batch) is tinygen.recipes.RECIPES,
+# the one the demos and the tour train with. The report adds its targets: the gap to H(p) in nats
+# (None: no target; the figures published for the PyTorch implementations) and the training speed,
+# tinygen / torch float32 steps/s (issue #9).
+TARGETS = {
+    "made": (None, 1.5),
+    "maf": (0.094, 1.0),
+    "realnvp": (0.11, 1.5),
+    "spline": (0.047, 1.0),
+    "vae": (1.13, 1.0),
+    "vae_iaf": (1.13, 1.0),
 }
+FAMILIES = [name for name in RECIPES if name in TARGETS]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -110,7 +100,7 @@ def speed(name, model, params, fam, x_train, x_big, x_check, args):
     sample_s = common.alternating_seconds(list(samplers.values()), args.repeats)
     log_p_s = common.alternating_seconds(list(densities.values()), args.repeats)
     blank = dict.fromkeys(tables.DTYPES)
-    return ({**blank, **dict(zip(steppers, rates)), "target": fam.speed_target},
+    return ({**blank, **dict(zip(steppers, rates)), "target": TARGETS[name][1]},
             {**blank, **dict(zip(samplers, sample_s))}, {**blank, **dict(zip(densities, log_p_s))}, checks)
 
 
@@ -150,23 +140,19 @@ def main():
            "repeats": args.repeats, "k": args.k}
     print(run["machine"], flush=True)
     results = tables.load(args.json) if os.path.isfile(args.json) else {"families": {}}
-    models = peers.models()
     for name in families:
-        fam, model = FAMILIES[name], models[name]
+        fam = RECIPES[name]
         steps = fam.steps if args.steps is None else args.steps
         print(f"--- {fam.label}: training {steps} steps, lr {fam.lr} ({fam.schedule})", flush=True)
-        stamps = []
         start = time.perf_counter()
-        params, _ = tinygen.fit(model, model.init(args.seed), x_train, steps=steps, batch_size=fam.batch_size,
-                                lr=fam.lr, lr_schedule=fam.schedule, rng=args.seed, log_every=max(1, steps // 5),
-                                callback=lambda step, p, loss: stamps.append(time.perf_counter()))
+        model, params, run_rate = common.train(fam, x_train, steps, args.seed)
         phases = [time.perf_counter()]
         q = quality(name, model, params, x_test, H, args)
-        q["gap_target"] = fam.gap_target
+        q["gap_target"] = TARGETS[name][0]
         phases.append(time.perf_counter())
         train, sample_s, log_p_s, checks = speed(name, model, params, fam, x_train, x_big, x_test[:256], args)
         phases.append(time.perf_counter())
-        train["run"] = common.median_rate(stamps, min(250, max(1, steps // 4)))
+        train["run"] = run_rate
         results["families"][name] = {
             "label": fam.label, "params": count_params(params), "steps": steps, "lr": fam.lr,
             "schedule": fam.schedule, "batch_size": fam.batch_size, "quality": q, "train": train,
