@@ -145,3 +145,12 @@ def test_zero_w_is_a_shift_and_a_very_negative_w_dot_u_stays_finite():
     np.testing.assert_allclose(ld, -50.0, rtol=1e-12)
     with pytest.raises(ValueError, match=r"^init_scale: "):
         PlanarFlow(2, init_scale=0.0)
+
+
+def test_constrained_u_names_a_bad_argument():
+    with pytest.raises(TypeError, match=r"^u: "):
+        constrained_u("str", np.ones(2))
+    with pytest.raises(ValueError, match=r"^w: "):
+        constrained_u(np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match=r"^u: "):
+        constrained_u(np.array([np.nan, 1.0]), np.ones(2))

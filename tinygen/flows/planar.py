@@ -32,7 +32,7 @@ import numpy as onp
 from autograd.tracer import getval
 
 from .. import functional as F
-from .._validate import as_rng, check_positive, check_positive_int
+from .._validate import as_float_array, as_rng, check_positive, check_positive_int
 from .base import Compose, Flow, FlowModel
 from .elementwise import ElementwiseAffine
 
@@ -63,12 +63,22 @@ def constrained_u(u, w):
 
     u, w of shape (D,), or (..., D) for one layer per row (the amortized VAE posterior).
     """
-    return _constraint(u, w)[0]
+    return _constraint(*_check_uw(u, w))[0]
 
 
 def one_plus_c(u, w):
     """1 + w^T u_hat (= softplus(w^T u) > 0, or 1 for w = 0), shape (...,) for u, w (..., D)."""
-    return _constraint(u, w)[1]
+    return _constraint(*_check_uw(u, w))[1]
+
+
+def _check_uw(u, w):
+    """Plain inputs are checked (real, finite, the same shape); traced ones come from a checked model."""
+    if hasattr(u, "_value") or hasattr(w, "_value"):
+        return u, w
+    u, w = as_float_array(u, "u"), as_float_array(w, "w")
+    if u.ndim == 0 or u.shape != w.shape:
+        raise ValueError(f"w: expected the shape of u {u.shape} (at least one axis), got {w.shape}")
+    return u, w
 
 
 def _log_slope(t, one_plus_wu_hat):
