@@ -29,6 +29,8 @@ MAIN_FIGURE = {  # demo -> the figure (plot.show name) that stands for it
     "06_change_of_variables": "06_fitted_densities",
     "07_coupling_flows": "07_densities_and_samples",
     "08_maf_iaf": "08_maf_layers",
+    "09_reverse_kl": "09_planar_u1_u4",
+    "10_sequences": "10_sequences_training",
 }
 
 
