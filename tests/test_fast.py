@@ -289,7 +289,7 @@ def test_made_training_runs_one_fused_pass(monkeypatch):
     assert len(calls) == 1 and model.n_passes == 1  # and the pass is still counted
 
 
-@pytest.mark.parametrize("rho", [-1e4, -800.0, -40.0, -30.5, -29.5, -5.0, 0.0, 3.0, 40.0, 800.0])
+@pytest.mark.parametrize("rho", [-1e4, -800.0, -40.0, -30.5, -29.5, -20.5, -20.0, -19.5, -5.0, 0.0, 3.0, 40.0, 800.0])
 def test_log_softplus_of_the_made_kernel_is_exact_at_the_extremes(rho):
     import mpmath
     mpmath.mp.dps = 50

@@ -19,17 +19,16 @@ HALF_LOG_2PI = 0.5 * onp.log(2 * onp.pi)
 
 
 def log_softplus(rho):
-    """log log(1 + e^rho) and its derivative s(rho) / softplus(rho), finite for any rho.
+    """log sigma = functional.log_softplus(rho) (exact where sigma rounds to 0) and its derivative
+    dlog sigma/drho = s(rho) / softplus(rho).
 
-    For rho < -30, softplus(rho) = e^rho (1 - e^rho / 2 + ...) to 1e-26 relative, so
-    log softplus(rho) = rho - e^rho / 2 and the derivative is 1 - e^rho / 2.
+    For rho <= -20 the ratio is 1 - e^rho / 2 + O(e^(2 rho)) (an e^(2 rho) < 1e-17 remainder),
+    which stays finite where softplus(rho) underflows.
     """
-    sp = F.softplus(rho)
-    low = rho < -30
-    e = onp.exp(onp.minimum(rho, -30.0))
-    log_sigma = onp.where(low, rho - e / 2, onp.log(onp.where(low, 1.0, sp)))
-    dlog = onp.where(low, 1.0 - e / 2, F.sigmoid(rho) / onp.where(low, 1.0, sp))
-    return log_sigma, dlog
+    small = rho <= -20.0
+    e = onp.exp(onp.minimum(rho, -20.0))
+    dlog = onp.where(small, 1.0 - e / 2, F.sigmoid(rho) / F.softplus(onp.where(small, 0.0, rho)))
+    return F.log_softplus(rho), dlog
 
 
 def _forward(x, context, made, net, mask_set):
