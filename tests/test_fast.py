@@ -312,6 +312,10 @@ def test_a_subclass_gets_the_reference_code(monkeypatch):
     layer = Doubled(2, [1, 0])
     grad(lambda x: anp.sum(layer.inverse(layer.init(0), x)[1]))(onp.ones((3, 2)))
     assert calls == []
+    # and the lecture code behind any registered method is at hand
+    from tinygen.flows import Coupling
+    assert fast.reference_of(AffineCoupling, "_inverse") is Coupling._inverse
+    assert (AffineCoupling, "_inverse") in fast.KERNELS
 
 
 @settings(max_examples=5, deadline=None)

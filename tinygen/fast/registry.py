@@ -92,17 +92,6 @@ def whole_or_plain(tree):
     return isinstance(tree, Box) or not has_box(tree)
 
 
-def plain(tree):
-    """A pytree with every (single-level) box replaced by its value."""
-    if isinstance(tree, Box):
-        return plain(tree._value)
-    if isinstance(tree, dict):
-        return {k: plain(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(plain(v) for v in tree)
-    return tree
-
-
 def has_box(tree):
     """True when a pytree holds an autograd box anywhere."""
     return bool(_boxes(tree, []))
