@@ -186,9 +186,9 @@ def readme_paragraph(results):
     if s is None:
         text += "It was run without torch: there are no ratios to quote."
     else:
-        text += (f"Training speed relative to PyTorch float32 on one thread goes from {tables.times(s['lightest'][1])} "
-                 f"at the lightest step measured ({seconds(s['lightest'][0])} in torch float32) to "
-                 f"{tables.times(s['heaviest'][1])} at the heaviest ({seconds(s['heaviest'][0])}). ")
+        text += (f"Training speed relative to PyTorch float32 on one thread goes from "
+                 f"{tables.times(s['lightest'][1])} at the lightest step measured ({seconds(s['lightest'][0])} in "
+                 f"torch float32) to {tables.times(s['heaviest'][1])} at the heaviest ({seconds(s['heaviest'][0])}). ")
         if s["first_slow"] is None:
             text += "tinygen kept up with torch float32 at every size measured."
         elif s["last_fast"] is None:
@@ -202,11 +202,13 @@ def readme_paragraph(results):
         else:
             text += "The heaviest step measured was not slower in tinygen: no size here has outgrown it."
         if d is not None:
+            r32, r64 = (_median([p[i] for p in d["points"]]) for i in (1, 2))
             text += (f" log p of {results['log_p'][0]['n']:,} points runs at {d['lo']:.2f}–{d['hi']:.2f}× torch "
-                     f"float32's speed (median {_median([p[1] for p in d['points']]):.2f}×).")
+                     f"float32's speed (median {r32:.2f}×; {r64:.2f}× of float64's).")
     blocks = [text] if s is None else [text, width_batch_table(results) + "\n\n" + ahead(results)]
-    return "\n\n".join(blocks + [f"Generated from `benchmarks/results_cost.json` by `python benchmarks/readme_tables.py`; "
-                               f"measured by {sources(results)}."])
+    source = (f"Generated from `benchmarks/results_cost.json` by `python benchmarks/readme_tables.py`; "
+              f"measured by {sources(results)}.")
+    return "\n\n".join(blocks + [source])
 
 
 def train_table(results):
@@ -250,7 +252,7 @@ def report_markdown(results, figure="cost_curve.png"):
         f"importance estimate on both sides).", "",
         f"Each model's PyTorch peer (`benchmarks/peers.py`) starts from the same weights, in float32 and float64, "
         f"on one thread; tinygen runs with one BLAS thread. tinygen, torch float32 and torch float64 take turns "
-        f"in {r['blocks']} timed blocks per configuration, each block sized from a calibration step to last "
+        f"in {r['blocks']} timed blocks per configuration, each block sized from a two-step calibration to last "
         f"about {r['block_seconds']} s on the slowest side; the figure is the median over blocks. log p: the "
         f"median of {r['repeats']} calls, in turns. Measured on a shared machine: the turns give the three "
         f"sides the same load, so the ratios hold better than the raw speeds.", "",
