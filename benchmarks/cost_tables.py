@@ -248,7 +248,7 @@ def report_markdown(results, figure="cost_curve.png"):
           if r["quick"] else []),
         f"Models: {', '.join(results['models'].values())}, each with two hidden layers of the given width "
         f"(ReLU). The VAE's latent size is max(2, D / 4): {z}. Data: {data}. Training: Adam (lr {r['lr']}) on "
-        f"minibatches drawn from {r['n_train']} points; log p on {n_log_p} points (the VAE's is the K = 1 "
+        f"minibatches drawn from {r['n_train']:,} points; log p on {n_log_p:,} points (the VAE's is the K = 1 "
         f"importance estimate on both sides).", "",
         f"Each model's PyTorch peer (`benchmarks/peers.py`) starts from the same weights, in float32 and float64, "
         f"on one thread; tinygen runs with one BLAS thread. tinygen, torch float32 and torch float64 take turns "
@@ -262,5 +262,5 @@ def report_markdown(results, figure="cost_curve.png"):
         prose(results, "log_p"), "",
         *([f"![tinygen ÷ torch float32 against the work per call]({figure})", ""] if figure else []),
         "## Training step (Adam, one minibatch)", "", train_table(results), "",
-        f"## log p of {n_log_p} points (seconds)", "", log_p_table(results), "",
+        f"## log p of {n_log_p:,} points (seconds)", "", log_p_table(results), "",
         "Ratios are speeds: above 1, tinygen is faster.", ""])
