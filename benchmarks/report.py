@@ -22,8 +22,6 @@ Run: OMP_NUM_THREADS=1 python benchmarks/report.py [--families made,maf,realnvp,
 import argparse
 import datetime
 import os
-import shlex
-import sys
 import time
 
 import numpy as onp
@@ -104,12 +102,6 @@ def speed(name, model, params, fam, x_train, x_big, x_check, args):
             {**blank, **dict(zip(samplers, sample_s))}, {**blank, **dict(zip(densities, log_p_s))}, checks)
 
 
-def command():
-    """The command line that produced this run, as a user would type it."""
-    env = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
-    return env + " ".join(["python benchmarks/report.py", *map(shlex.quote, sys.argv[1:])])
-
-
 def save(results, args):
     """results.json beside --out (families in FAMILIES order), and REPORT.md rendered from it."""
     results["families"] = {n: results["families"][n] for n in FAMILIES if n in results["families"]}
@@ -134,7 +126,8 @@ def main():
         return
     x_train, x_test, H = common.split(args.seed)
     x_big = data.two_moons(common.N_THROUGHPUT, noise=common.NOISE, rng=args.seed + 2)
-    run = {"command": command(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    run = {"command": common.command("benchmarks/report.py"),
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": common.machine(date=False), "seed": args.seed, "noise": common.NOISE, "n_train": len(x_train),
            "n_test": len(x_test), "entropy": H, "blocks": args.blocks, "block": args.block,
            "repeats": args.repeats, "k": args.k}

@@ -116,12 +116,13 @@ def test_check_reports_a_stale_readme(tmp_path):
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"families": {"a": entry()}}))
     readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n{readme_tables.BEGIN}\nold\n{readme_tables.END}\nrest\n")
-    argv = ["--results", str(results), "--readme", str(readme)]
+    readme.write_text(f"# x\n{readme_tables.BEGIN}\nold\n{readme_tables.END}\nmiddle\n"
+                      f"{readme_tables.COST_BEGIN}\nold\n{readme_tables.COST_END}\nrest\n")
+    argv = ["--results", str(results), "--readme", str(readme), "--cost-results", readme_tables.COST_RESULTS]
     assert readme_tables.main(argv + ["--check"]) == 1
     assert readme_tables.main(argv) == 0
     assert readme_tables.main(argv + ["--check"]) == 0
-    assert readme.read_text().endswith(f"{readme_tables.END}\nrest\n")
+    assert "\nmiddle\n" in readme.read_text() and readme.read_text().endswith(f"{readme_tables.COST_END}\nrest\n")
     changed = copy.deepcopy(json.loads(results.read_text()))
     changed["families"]["a"]["train"]["tinygen"] = 300.0
     results.write_text(json.dumps(changed))
