@@ -5,6 +5,8 @@
    everything else at fit's defaults; 10,000 training and 5,000 test points
    (``peer_training.peers_recipe_data``). The PyTorch peers were measured with the
    same recipe (``benchmarks/peer_training.py``, results_peers.json).
+   An ablation, "zero_bias": the same with every hidden bias set to 0 at init, the
+   initialization tinygen used before (see ``nn.init_dense`` for why that loses).
 2. tinygen's own recipe (``tinygen.recipes.RECIPES``), exactly as the tour prints
    it at ``--seed s``: the data ``two_moons_split(s)``, init seed s, fit's rng s.
 
@@ -15,7 +17,7 @@ are joined). Writes benchmarks/results_defaults.json; benchmarks/report.py --ren
 puts the tables in REPORT.md.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_defaults.py [--jobs 2] [--seeds 0,1,2,3,4]
-        [--recipes peers,own] [--families realnvp,maf,spline] [--steps N (a quick run)]
+        [--recipes peers,zero_bias,own] [--families realnvp,maf,spline] [--steps N (a quick run)]
 """
 import argparse
 import datetime
@@ -39,7 +41,7 @@ OWN = [name for name in recipes.RECIPES]
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--seeds", default="0,1,2,3,4")
-parser.add_argument("--recipes", default="peers,own")
+parser.add_argument("--recipes", default="peers,zero_bias,own")
 parser.add_argument("--families", default=None, help="default: realnvp,maf,spline (peers), every recipe (own)")
 parser.add_argument("--steps", type=int, default=None, help="override every run's steps (a quick check)")
 parser.add_argument("--jobs", type=int, default=2, help="training runs in parallel (one thread each)")
@@ -53,20 +55,34 @@ def _outcome(model, params, x_test, H, seed, seconds):
             "seconds": seconds}
 
 
+def zero_hidden_biases(params):
+    """A copy of a params tree with the biases of every MLP's hidden layers set to 0 (output layers kept)."""
+    if isinstance(params, dict):
+        return {k: zero_hidden_biases(v) for k, v in params.items()}
+    if isinstance(params, (list, tuple)):
+        if params and all(isinstance(v, dict) and set(v) == {"W", "b"} for v in params):  # an MLP's layers
+            return [dict(v, b=v["b"] * 0.0) for v in params[:-1]] + [dict(params[-1])]
+        return type(params)(zero_hidden_biases(v) for v in params)
+    return params
+
+
 def run_one(job):
-    """One training run: ("peers" | "own", family, seed, steps or None) -> its outcome."""
+    """One training run: ("peers" | "zero_bias" | "own", family, seed, steps or None) -> its outcome."""
     recipe, family, seed, steps = job
     start = time.perf_counter()
-    if recipe == "peers":
+    if recipe in ("peers", "zero_bias"):
         x, x_test, H = peers_recipe_data()
         model = PEERS[family](2)
         kw = dict(PEERS_RECIPE, steps=steps or PEERS_RECIPE["steps"])
-        params, _ = fit(model, model.init(seed), x, rng=100 + seed, progress=False, **kw)
+        params = model.init(seed)
+        if recipe == "zero_bias":
+            params = zero_hidden_biases(params)
+        params, _ = fit(model, params, x, rng=100 + seed, progress=False, **kw)
     else:
         x, x_test, H = recipes.two_moons_split(seed)
         model, params, _ = recipes.RECIPES[family].train(x, seed=seed, steps=steps, progress=False)
     out = _outcome(model, params, x_test, H, seed, time.perf_counter() - start)
-    print(f"{recipe:>5} {family:<8} seed {seed}: gap {out['gap']:.4f} ± {out['se']:.4f}, "
+    print(f"{recipe:>9} {family:<8} seed {seed}: gap {out['gap']:.4f} ± {out['se']:.4f}, "
           f"bridge {out['bridge']:.1e} ({out['seconds']:.0f} s)", flush=True)
     return recipe, family, out
 
@@ -76,9 +92,9 @@ def main():
     seeds = [int(s) for s in args.seeds.split(",")]
     jobs = []
     for recipe in args.recipes.split(","):
-        if recipe not in ("peers", "own"):
-            parser.error(f"--recipes: expected some of peers,own, got {recipe!r}")
-        known = PEERS if recipe == "peers" else OWN
+        if recipe not in ("peers", "zero_bias", "own"):
+            parser.error(f"--recipes: expected some of peers,zero_bias,own, got {recipe!r}")
+        known = OWN if recipe == "own" else PEERS
         families = args.families.split(",") if args.families else list(known)
         jobs += [(recipe, f, s, args.steps) for f in families if f in known for s in seeds]
     start = time.perf_counter()

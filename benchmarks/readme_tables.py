@@ -6,8 +6,10 @@ date that produced them:
 
     benchmark-table   from benchmarks/results.json       (benchmarks/report_tables.py)
     cost-curve        from benchmarks/results_cost.json  (benchmarks/cost_tables.py)
+    defaults-table    from benchmarks/results_defaults.json and results_peers.json
+                      (benchmarks/defaults_tables.py)
 
-    python benchmarks/readme_tables.py           # rewrite both marked parts of README.md
+    python benchmarks/readme_tables.py           # rewrite the marked parts of README.md
     python benchmarks/readme_tables.py --check   # exit status 1 if README.md differs from the results
 
 tests/test_benchmark_tables.py runs the same comparison.
@@ -17,12 +19,15 @@ import os
 import sys
 
 import cost_tables
+import defaults_tables
 import report_tables
 
 BEGIN = "<!-- benchmark-table:begin -->"
 END = "<!-- benchmark-table:end -->"
 COST_BEGIN = "<!-- cost-curve:begin -->"
 COST_END = "<!-- cost-curve:end -->"
+DEFAULTS_BEGIN = "<!-- defaults-table:begin -->"
+DEFAULTS_END = "<!-- defaults-table:end -->"
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.normpath(os.path.join(HERE, os.pardir, "README.md"))
 RESULTS = os.path.join(HERE, "results.json")
@@ -59,17 +64,26 @@ def render_cost(results_path=COST_RESULTS):
     return cost_tables.readme_paragraph(cost_tables.load(results_path, key="train"))
 
 
+def render_defaults(defaults_path=defaults_tables.DEFAULTS, peers_path=defaults_tables.PEERS):
+    """The README's defaults tables as results_defaults.json and results_peers.json render them."""
+    return defaults_tables.render(defaults_path, peers_path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default=RESULTS)
     parser.add_argument("--cost-results", default=COST_RESULTS)
+    parser.add_argument("--defaults-results", default=defaults_tables.DEFAULTS)
+    parser.add_argument("--peers-results", default=defaults_tables.PEERS)
     parser.add_argument("--readme", default=README)
     parser.add_argument("--check", action="store_true", help="compare only; exit status 1 on a difference")
     args = parser.parse_args(argv)
     with open(args.readme) as f:
         text = f.read()
     parts = [("benchmark table", render(args.results), args.results, BEGIN, END),
-             ("cost-curve paragraph", render_cost(args.cost_results), args.cost_results, COST_BEGIN, COST_END)]
+             ("cost-curve paragraph", render_cost(args.cost_results), args.cost_results, COST_BEGIN, COST_END),
+             ("defaults tables", render_defaults(args.defaults_results, args.peers_results), args.defaults_results,
+              DEFAULTS_BEGIN, DEFAULTS_END)]
     if args.check:
         status = 0
         for name, part, path, begin, end in parts:

@@ -27,6 +27,8 @@ import time
 import numpy as onp
 
 import common
+import cost_tables
+import defaults_tables
 import peers
 import report_tables as tables
 from tinygen import data
@@ -107,7 +109,24 @@ def save(results, args):
     results["families"] = {n: results["families"][n] for n in FAMILIES if n in results["families"]}
     common.write_json(results, args.json)
     with open(args.out, "w") as f:
-        f.write(tables.report_markdown(results))
+        f.write(tables.report_markdown(results) + extra_sections())
+
+
+def extra_sections():
+    """REPORT.md's sections from the other benchmarks' results files, where they exist: the defaults
+    seed by seed (bench_defaults.py, peer_training.py) and the cost curve (bench_cost.py)."""
+    parts = []
+    if os.path.isfile(defaults_tables.DEFAULTS):
+        parts += ["## Defaults: every seed, the peers' recipe and tinygen's own", "", defaults_tables.render(), ""]
+    cost_path = os.path.join(HERE, "results_cost.json")
+    if os.path.isfile(cost_path):
+        cost = cost_tables.load(cost_path, key="train")
+        parts += ["## Cost curve: as the work grows", "", cost_tables.prose(cost, "train"), "",
+                  cost_tables.width_batch_table(cost), "", cost_tables.prose(cost, "log_p"), "",
+                  "![tinygen ÷ torch float32 against the work per call](cost_curve.png)", "",
+                  f"Every configuration, with the command and machine: `benchmarks/REPORT_cost.md` "
+                  f"({cost_tables.sources(cost)}).", ""]
+    return "\n".join(["", *parts]) if parts else ""
 
 
 def main():

@@ -31,14 +31,16 @@ def init_dense(rng, n_in, n_out, init="glorot", spread_bias=False):
     zeros: W = 0, b = 0; a last layer started at zero makes a flow layer start
     at the identity, which makes deep flows easy to train.
 
-    b = 0, unless spread_bias (a hidden layer of an MLP): b ~ U(-1/sqrt(n_in), 1/sqrt(n_in)),
-    the scale PyTorch's nn.Linear uses. Why not zero: a ReLU layer with b = 0 is
-    positively homogeneous, act(c x W) = c act(x W) for c > 0, so each unit's kink
-    is a hyperplane through x = 0. With one input, as in every coupling layer in
-    D = 2 and in MADE, all kinks then sit at the single point 0 and the network
-    starts out as f(x) = a x for x > 0, b x for x < 0; training has to move them
-    apart first. Measured on two moons (RealNVP(2), fit's defaults, 5000 steps):
-    zero biases left one seed in five with the moons joined.
+    b = 0, unless spread_bias (an MLP's hidden layers): b ~ U(-2/sqrt(n_in), 2/sqrt(n_in)).
+    Why not zero: a ReLU layer with b = 0 is positively homogeneous, act(c x W) =
+    c act(x W) for c > 0, so every unit's kink is a hyperplane through x = 0. With one
+    input, as in each coupling layer in D = 2 and in MADE's conditioners in D = 2, all
+    kinks then sit at the single point 0 and the net starts out as two straight
+    lines; training has to pull the kinks apart first, and on some seeds it does
+    not finish (benchmarks/REPORT.md, "Defaults", the zero-bias rows). With this
+    scale and He weights, a one-input unit's kink -b/w lies at a median distance of
+    about 1 from 0, over the range standardized data take; PyTorch's default
+    (weights and biases U(-1/sqrt(n_in), 1/sqrt(n_in))) spreads them the same way.
     """
     rng = as_rng(rng)
     check_option(init, "init", INITS)
@@ -50,7 +52,7 @@ def init_dense(rng, n_in, n_out, init="glorot", spread_bias=False):
     else:
         W = onp.zeros((n_in, n_out))
     if spread_bias and init != "zeros":
-        b = rng.uniform(-1.0, 1.0, size=n_out) / onp.sqrt(n_in)
+        b = rng.uniform(-2.0, 2.0, size=n_out) / onp.sqrt(n_in)
     else:
         b = onp.zeros(n_out)
     return {"W": W, "b": b}
