@@ -6,7 +6,7 @@ Two checks, each of which a model with the moons still joined fails:
   (the entropy of a Gaussian with the data's covariance, 0.5 log det(2 pi e Sigma));
 - ``evaluate.moons_bridge_ratio`` < 1/2: on the bridges between the moons its density
   is under half of its typical density on them (the truth: about 6e-6; a model
-  with the moons joined: about 1). Measured at these step counts: 0.03-0.3.
+  with the moons joined: about 1). Measured at these step counts: 2e-11 to 0.15.
 
 The full runs (5000 steps, seeds 0-4, the peers' recipe and tinygen's own) are in
 benchmarks/bench_defaults.py; their figures live in benchmarks/REPORT.md, not here.
