@@ -184,10 +184,16 @@ def _gaps(entry):
     return [entry["seeds"][s]["gap"] for s in sorted(entry["seeds"], key=int)]
 
 
+def _entries(results):
+    """(init, dtype, family, entry) for every family run, as results_peers.json nests them."""
+    return [(init, dtype, family, entry) for init, by_dtype in results["runs"].items()
+            for dtype, families in by_dtype.items() for family, entry in families.items()]
+
+
 def report_markdown(results):
     """REPORT_peers.md from results_peers.json."""
-    ses = [r["se"] for fams in results["runs"].values() for e in fams.values() for r in e["seeds"].values()
-           if r["se"] is not None]
+    entries = _entries(results)
+    ses = [r["se"] for *_, e in entries for r in e["seeds"].values() if r["se"] is not None]
     se_range = f"{min(ses):.3f} to {max(ses):.3f}" if ses else "—"
     lines = ["# PyTorch peers trained by the peers' recipe", "",
              "Each of `RealNVP(2)`, `MAF(2)`, `NeuralSplineFlow(2)` (tinygen's constructor defaults) rebuilt in "
@@ -199,28 +205,26 @@ def report_markdown(results):
              f"range from {se_range} (each in `results_peers.json`). Written by `benchmarks/peer_training.py`; "
              "`python benchmarks/peer_training.py --check` checks that each peer's log p equals tinygen's on the "
              "same weights.", ""]
-    for init, families in results["runs"].items():
-        if not families:
-            continue
-        lines += [f"## Started from {INITS[init]}", ""]
-        header = ["model", "dtype", "steps", "gap, seeds " + ", ".join(next(iter(families.values()))["seeds"]),
-                  "median", "worst", "seconds per run", "quoted in issue 13 (PyTorch init, float32)", "median"]
-        rows = []
-        for family, entry in families.items():
-            gaps = _gaps(entry)
-            quoted = QUOTED[family]
-            seconds = [entry["seeds"][s]["seconds"] for s in entry["seeds"]]
-            rows.append([f"`{FAMILIES[family][0]}`", entry["dtype"], entry["steps"],
-                         ", ".join(tables.fmt(g) for g in gaps), tables.fmt(_median(gaps)),
-                         tables.fmt(max((g for g in gaps if g is not None), default=None)),
-                         f"{statistics.median(seconds):.0f}", ", ".join(f"{q:.3f}" for q in quoted),
-                         f"{statistics.median(quoted):.3f}"])
-        lines += [tables.markdown_table(header, rows), ""]
-        diverged = [f"{f} seed {s}" for f, e in families.items() for s, r in e["seeds"].items() if r["gap"] is None]
-        if diverged:
-            lines += ["Runs whose test log p was not finite (no gap): " + ", ".join(diverged) + ".", ""]
+    header = ["model", "steps", "gap, seeds {}", "median", "worst", "seconds per run",
+              "quoted in issue 13 (PyTorch init, float32)", "median"]
+    for init in INITS:
+        for dtype, families in results["runs"].get(init, {}).items():
+            lines += [f"## {dtype}, started from {INITS[init]}", ""]
+            rows = []
+            for family, entry in families.items():
+                gaps, quoted = _gaps(entry), QUOTED[family]
+                seconds = [r["seconds"] for r in entry["seeds"].values()]
+                rows.append([f"`{FAMILIES[family][0]}`", entry["steps"], ", ".join(tables.fmt(g) for g in gaps),
+                             tables.fmt(_median(gaps)), tables.fmt(max((g for g in gaps if g is not None), default=None)),
+                             f"{statistics.median(seconds):.0f}", ", ".join(f"{q:.3f}" for q in quoted),
+                             f"{statistics.median(quoted):.3f}"])
+            seeds = ", ".join(sorted(next(iter(families.values()))["seeds"], key=int))
+            lines += [tables.markdown_table([h.format(seeds) for h in header], rows), ""]
+            diverged = [f"{f} seed {s}" for f, e in families.items() for s, r in e["seeds"].items() if r["gap"] is None]
+            if diverged:
+                lines += ["Runs whose test log p was not finite (no gap): " + ", ".join(diverged) + ".", ""]
     lines += ["## Runs", ""]
-    runs = {(e["command"], e["date"], e["machine"]) for fams in results["runs"].values() for e in fams.values()}
+    runs = {(e["command"], e["date"], e["machine"]) for *_, e in entries}
     for command, date, machine in sorted(runs, key=lambda r: r[1]):
         lines += [f"- `{command}` on {date}: {machine}"]
     return "\n".join(lines) + "\n"
@@ -242,7 +246,7 @@ def _load():
     if os.path.isfile(JSON_PATH):
         with open(JSON_PATH) as f:
             return json.load(f)
-    return {"entropy": peers_recipe_data()[2], "runs": {init: {} for init in INITS}}
+    return {"entropy": peers_recipe_data()[2], "runs": {}}
 
 
 def main():
@@ -279,14 +283,14 @@ def main():
     print(stamp["machine"], flush=True)
     for init in inits:
         for family in families:
-            entry = {**stamp, "dtype": args.dtype, "steps": args.steps, "seeds": {}}
+            entry = {**stamp, "steps": args.steps, "seeds": {}}
             for seed in seeds:
                 r = train_peer(family, seed, x_train, x_test, steps=args.steps, dtype=args.dtype, init=init)
                 entry["seeds"][str(seed)] = r
                 print(f"{init} init, {FAMILIES[family][0]}, seed {seed}: gap {tables.fmt(r['gap'], '.4f')} "
                       f"(NLL {tables.fmt(r['nll'], '.4f')} +- {tables.fmt(r['se'], '.4f')}), "
                       f"{r['seconds']:.0f} s", flush=True)
-            results["runs"].setdefault(init, {})[family] = entry
+            results["runs"].setdefault(init, {}).setdefault(args.dtype, {})[family] = entry
             save(results)  # after every family, so a long run leaves a partial report
     print()
     print(report_markdown(results))
