@@ -42,6 +42,7 @@ import common
 import peers
 import report_tables as tables
 from tinygen import data, evaluate, recipes
+from tinygen._validate import check_option, check_positive_int
 from tinygen.flows import MAF, NeuralSplineFlow, RealNVP
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,12 +76,6 @@ def peers_recipe_data():
     return recipes.two_moons_split(0, N_TRAIN, N_TEST)
 
 
-def _check_choice(value, name, choices):
-    if value not in choices:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
-
-
 def torch_default_params(params, seed):
     """A copy of a params tree whose dense layers ({"W": (n_in, n_out), "b": (n_out,)}) are drawn
     as ``torch.nn.Linear(n_in, n_out)`` draws its weight and bias by default, under
@@ -108,8 +103,8 @@ def torch_default_params(params, seed):
 
 def initial_params(family, seed, init="torch"):
     """(model, params) of one family at seed s: PyTorch's default init or tinygen's ``model.init(s)``."""
-    _check_choice(family, "family", list(FAMILIES))
-    _check_choice(init, "init", list(INITS))
+    check_option(family, "family", FAMILIES)
+    check_option(init, "init", INITS)
     model = FAMILIES[family][1]()
     params = model.init(seed)
     return model, (torch_default_params(params, seed) if init == "torch" else params)
@@ -119,6 +114,7 @@ def train_peer(family, seed, x_train, x_test, steps=5000, lr=1e-3, batch_size=25
                init="torch"):
     """Train the PyTorch peer of ``family`` from seed s by the recipe above; its test figures:
     dict(gap, nll, se, seconds), seconds the wall time of the training steps alone."""
+    steps = check_positive_int(steps, "steps")
     model, params = initial_params(family, seed, init)
     peer = peers.make_peer(model, params, peers.torch_dtype(dtype))
     run = peer.stepper(x_train, lr, batch_size, seed=BATCH_SEED_OFFSET + seed)
