@@ -19,10 +19,13 @@ The recipe (the one the PyTorch figures quoted in issue 13 were measured with):
 
 ``init="tinygen"`` starts the same peer from tinygen's own ``model.init(s)`` instead (zero last
 layers: every layer the identity), which separates the effect of the initialization from that
-of the implementation (float32 PyTorch against tinygen's float64 NumPy).
+of the implementation (float32 PyTorch against tinygen's float64 NumPy). ``init="torch_identity_last"``
+takes PyTorch's initialization but each network's last layer from ``model.init(s)`` (zero weights, so
+every flow layer starts as the identity): with the hidden layers of the ``"torch"`` runs, it tells
+whether the identity start or the hidden layers' draws make the difference.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/peer_training.py [--families realnvp,maf,spline]
-         [--seeds 0,1,2,3,4] [--inits torch,tinygen] [--steps 5000] [--dtype float32]
+         [--seeds 0,1,2,3,4] [--inits torch,tinygen,torch_identity_last] [--steps 5000] [--dtype float32]
      python benchmarks/peer_training.py --check     (peer log p == tinygen log p on the same weights)
      python benchmarks/peer_training.py --render    (REPORT_peers.md again from results_peers.json)
 Figures go to benchmarks/results_peers.json (entries not rerun are kept) and REPORT_peers.md.
@@ -60,6 +63,8 @@ FAMILIES = {
 INITS = {
     "torch": "PyTorch's default initialization (torch.nn.Linear under torch.manual_seed(s))",
     "tinygen": "tinygen's initialization (model.init(s): zero last layers, every layer the identity)",
+    "torch_identity_last": "PyTorch's default initialization but each network's last layer tinygen's "
+                           "(the hidden layers of the torch runs, every flow layer starting as the identity)",
 }
 # The PyTorch float32 gaps that issue 13 quotes for seeds 0-4 (measured elsewhere, before this
 # script existed), printed beside the ones measured here.
@@ -76,11 +81,19 @@ def peers_recipe_data():
     return recipes.two_moons_split(0, N_TRAIN, N_TEST)
 
 
-def torch_default_params(params, seed):
+def _is_dense(tree):
+    return isinstance(tree, dict) and set(tree) == {"W", "b"}
+
+
+def torch_default_params(params, seed, keep_last=False):
     """A copy of a params tree whose dense layers ({"W": (n_in, n_out), "b": (n_out,)}) are drawn
     as ``torch.nn.Linear(n_in, n_out)`` draws its weight and bias by default, under
     ``torch.manual_seed(seed)``, in the tree's order. Leaves come back as float64 numpy arrays
-    holding the float32 values torch drew (exact in float64)."""
+    holding the float32 values torch drew (exact in float64).
+
+    keep_last=True keeps each network's last layer from ``params`` (tinygen's: zero weights, so
+    every flow layer starts as the identity); it is still drawn and thrown away, so the other
+    layers get the very numbers they get with keep_last=False."""
     if not peers.available():
         raise ImportError("torch is not importable: the PyTorch initialization needs it")
     import torch  # peers.available() imported it once and set one thread
@@ -88,7 +101,7 @@ def torch_default_params(params, seed):
     torch.manual_seed(seed)
 
     def draw(tree):
-        if isinstance(tree, dict) and set(tree) == {"W", "b"}:
+        if _is_dense(tree):
             n_in, n_out = onp.shape(tree["W"])
             linear = torch.nn.Linear(n_in, n_out)  # weight (n_out, n_in): tinygen stores its transpose
             return {"W": linear.weight.detach().numpy().T.astype(onp.float64),
@@ -96,18 +109,24 @@ def torch_default_params(params, seed):
         if isinstance(tree, dict):
             return {k: draw(v) for k, v in tree.items()}
         if isinstance(tree, (list, tuple)):
-            return type(tree)(draw(v) for v in tree)
+            drawn = [draw(v) for v in tree]
+            if keep_last and tree and all(_is_dense(v) for v in tree):  # a network: input layer first
+                drawn[-1] = tree[-1]
+            return type(tree)(drawn)
         raise ValueError(f"params: expected only dense layers {{'W', 'b'}}, got a leaf of shape {onp.shape(tree)}")
     return draw(params)
 
 
 def initial_params(family, seed, init="torch"):
-    """(model, params) of one family at seed s: PyTorch's default init or tinygen's ``model.init(s)``."""
+    """(model, params) of one family at seed s: PyTorch's default init, tinygen's ``model.init(s)``, or
+    PyTorch's with tinygen's last layers (see INITS)."""
     check_option(family, "family", FAMILIES)
     check_option(init, "init", INITS)
     model = FAMILIES[family][1]()
     params = model.init(seed)
-    return model, (torch_default_params(params, seed) if init == "torch" else params)
+    if init == "tinygen":
+        return model, params
+    return model, torch_default_params(params, seed, keep_last=(init == "torch_identity_last"))
 
 
 def train_peer(family, seed, x_train, x_test, steps=5000, lr=1e-3, batch_size=256, dtype="float32",
@@ -159,12 +178,34 @@ def check():
             ok &= good
             print(f"{family:8s} {init:7s} init, seed {seed}: max relative difference of log p, float64 "
                   f"{diffs['float64']:.1e}, float32 {diffs['float32']:.1e}  {'ok' if good else 'FAILED'}")
+    for family in FAMILIES:  # the identity-start variant: the torch hidden layers, tinygen's last ones
+        model, mixed = initial_params(family, 0, "torch_identity_last")
+        drawn, tiny = _dense_layers(initial_params(family, 0, "torch")[1]), _dense_layers(model.init(0))
+        last = {id(net[-1]) for net in _networks(mixed)}
+        same = all(onp.array_equal(m["W"], (t if id(m) in last else d)["W"])
+                   and onp.array_equal(m["b"], (t if id(m) in last else d)["b"])
+                   for m, d, t in zip(_dense_layers(mixed), drawn, tiny))
+        # every layer the identity, so log p(x) = log N(x; 0, I), to the float64 peer's rounding
+        z_only = onp.max(onp.abs(peers.make_peer(model, mixed).log_prob_np(x)
+                                 - (-0.5 * onp.sum(x ** 2, axis=1) - onp.log(2 * onp.pi))))
+        good = same and z_only <= CHECK_TOL["float64"]
+        ok &= good
+        print(f"{family:8s} torch_identity_last, seed 0: hidden layers the torch init's, last layers "
+              f"tinygen's: {same}; |log p - log N(x; 0, I)| {z_only:.1e}  {'ok' if good else 'FAILED'}")
     print("all peers agree with tinygen" if ok else "CHECK FAILED")
     return ok
 
 
+def _networks(tree):
+    """The networks of a params tree: lists of dense layers, input layer first."""
+    if isinstance(tree, (list, tuple)) and tree and all(_is_dense(v) for v in tree):
+        return [tree]
+    children = tree.values() if isinstance(tree, dict) else tree
+    return [net for child in children for net in _networks(child)]
+
+
 def _dense_layers(tree):
-    if isinstance(tree, dict) and set(tree) == {"W", "b"}:
+    if _is_dense(tree):
         return [tree]
     children = tree.values() if isinstance(tree, dict) else tree
     return [layer for child in children for layer in _dense_layers(child)]
@@ -249,7 +290,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--seeds", default="0,1,2,3,4")
-    parser.add_argument("--inits", default="torch", help="torch, tinygen or both (comma-separated)")
+    parser.add_argument("--inits", default="torch", help="some of " + ",".join(INITS) + " (comma-separated)")
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--check", action="store_true", help="only check the peers against tinygen")
