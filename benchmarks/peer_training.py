@@ -28,7 +28,9 @@ Run: OMP_NUM_THREADS=1 python benchmarks/peer_training.py [--families realnvp,ma
          [--seeds 0,1,2,3,4] [--inits torch,tinygen,torch_identity_last] [--steps 5000] [--dtype float32]
      python benchmarks/peer_training.py --check     (peer log p == tinygen log p on the same weights)
      python benchmarks/peer_training.py --render    (REPORT_peers.md again from results_peers.json)
-Figures go to benchmarks/results_peers.json (entries not rerun are kept) and REPORT_peers.md.
+Figures go to benchmarks/results_peers.json (entries not rerun are kept) and REPORT_peers.md. The
+runs from tinygen's init are filed under the last commit that changed tinygen/ ("tinygen@<commit>"),
+since model.init(s) changes with the code; the PyTorch starts draw their hidden layers themselves.
 """
 import argparse
 import datetime
@@ -36,6 +38,7 @@ import json
 import os
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 
@@ -244,15 +247,18 @@ def report_markdown(results):
              "same weights.", ""]
     header = ["model", "steps", "gap, seeds {}", "median", "worst", "seconds per run",
               "quoted in issue 13 (PyTorch init, float32)", "median"]
-    for init in INITS:
-        for dtype, families in results["runs"].get(init, {}).items():
-            lines += [f"## {dtype}, started from {INITS[init]}", ""]
+    for key in sorted(results["runs"], key=lambda k: list(INITS).index(k.split("@")[0])):
+        init, _, version = key.partition("@")
+        for dtype, families in results["runs"][key].items():
+            lines += [f"## {dtype}, started from {INITS[init]}" + (f", tinygen as of {version}" if version else ""),
+                      ""]
             rows = []
             for family, entry in families.items():
                 gaps, quoted = _gaps(entry), QUOTED[family]
+                finite = [g for g in gaps if g is not None]
                 seconds = [r["seconds"] for r in entry["seeds"].values()]
                 rows.append([f"`{FAMILIES[family][0]}`", entry["steps"], ", ".join(tables.fmt(g) for g in gaps),
-                             tables.fmt(_median(gaps)), tables.fmt(max((g for g in gaps if g is not None), default=None)),
+                             tables.fmt(_median(gaps)), tables.fmt(max(finite, default=None)),
                              f"{statistics.median(seconds):.0f}", ", ".join(f"{q:.3f}" for q in quoted),
                              f"{statistics.median(quoted):.3f}"])
             seeds = ", ".join(sorted(next(iter(families.values()))["seeds"], key=int))
@@ -265,6 +271,19 @@ def report_markdown(results):
     for command, date, machine in sorted(runs, key=lambda r: r[1]):
         lines += [f"- `{command}` on {date}: {machine}"]
     return "\n".join(lines) + "\n"
+
+
+def tinygen_version():
+    """The last commit that changed tinygen/ (so model.init(s)), with "+" if tinygen/ has
+    uncommitted changes; "unknown" outside a git checkout."""
+    root = os.path.dirname(HERE)
+    asks = (["log", "-1", "--format=%h"], ["status", "--porcelain"])
+    try:
+        git = [subprocess.run(["git", *a, "--", "tinygen"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip() for a in asks]
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return (git[0] or "unknown") + ("+" if git[1] else "")
 
 
 def command():
@@ -327,7 +346,8 @@ def main():
                 print(f"{init} init, {FAMILIES[family][0]}, seed {seed}: gap {tables.fmt(r['gap'], '.4f')} "
                       f"(NLL {tables.fmt(r['nll'], '.4f')} +- {tables.fmt(r['se'], '.4f')}), "
                       f"{r['seconds']:.0f} s", flush=True)
-            results["runs"].setdefault(init, {}).setdefault(args.dtype, {})[family] = entry
+            key = f"tinygen@{tinygen_version()}" if init == "tinygen" else init  # model.init changes with the code
+            results["runs"].setdefault(key, {}).setdefault(args.dtype, {})[family] = entry
             save(results)  # after every family, so a long run leaves a partial report
     print()
     print(report_markdown(results))
