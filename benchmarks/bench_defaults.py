@@ -108,11 +108,12 @@ def main():
         runs = results.setdefault(recipe, {}).setdefault(family, {})
         runs[str(out["seed"])] = out
     env = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
-    results["run"] = {"command": env + " ".join(["python benchmarks/bench_defaults.py",
-                                                  *map(shlex.quote, sys.argv[1:])]),
-                      "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                      "machine": common.machine(date=False), "peers_recipe": PEERS_RECIPE,
-                      "minutes": (time.perf_counter() - start) / 60}
+    run = {"command": env + " ".join(["python benchmarks/bench_defaults.py", *map(shlex.quote, sys.argv[1:])]),
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           "machine": common.machine(date=False), "minutes": (time.perf_counter() - start) / 60}
+    results["peers_recipe"] = PEERS_RECIPE
+    for recipe in {r for r, _, _ in done}:
+        results.setdefault("runs", {})[recipe] = run  # how each recipe's figures were last measured
     if args.steps is None:
         common.write_json(results, JSON)
         print(f"written to {JSON}; REPORT.md: python benchmarks/report.py --render")

@@ -6,7 +6,8 @@ trains the PyTorch peers by the peers' recipe and writes results_peers.json. Bot
 REPORT.md's section and the README's table are rendered here, so no figure is typed.
 Plain Python: the README check in the tests needs no numpy, torch or training.
 
-results_defaults.json: {"peers" | "own": {family: {seed: {gap, se, nll, bridge, seconds}}}, "run": {...}}
+results_defaults.json: {"peers" | "zero_bias" | "own": {family: {seed: {gap, se, nll, bridge, seconds}}},
+                        "peers_recipe": {steps, batch_size, lr}, "runs": {recipe: {command, date, minutes, machine}}}
 results_peers.json:    {"runs": {init: {dtype: {family: {"seeds": {seed: {gap, se, ...}}, ...}}}}}
 """
 import json
@@ -107,8 +108,7 @@ def own_claims(defaults):
 
 def section(defaults, peers):
     """REPORT.md's section (and the README's table with its sentences)."""
-    run = defaults.get("run", {})
-    recipe = run.get("peers_recipe", {})
+    recipe = defaults.get("peers_recipe", {})
     lines = [f"**The peers' recipe**: each flow with its constructor's defaults, "
              f"`tinygen.fit(model, model.init(s), x, steps={recipe.get('steps')}, "
              f"batch_size={recipe.get('batch_size')}, lr={recipe.get('lr')}, rng=100 + s)` on 10,000 training "
@@ -119,9 +119,17 @@ def section(defaults, peers):
              peers_recipe_table(defaults, peers), "",
              "**tinygen's own recipes** (`tinygen.recipes`, what the tour prints at `--seed s`: its data, "
              "init seed s):", "", own_recipe_table(defaults), "", own_claims(defaults), "",
-             f"Measured by `{run.get('command')}` on {run.get('date')} ({run.get('minutes', 0):.0f} minutes); "
-             f"The peers: {_peer_run(peers)}. Machine: {run.get('machine')}."]
+             _measured(defaults) + f" The peers: {_peer_run(peers)}."]
     return "\n".join(lines)
+
+
+def _measured(defaults):
+    """One sentence per distinct measuring run: its command, date, minutes, machine."""
+    runs = {}
+    for recipe, r in defaults.get("runs", {}).items():
+        runs.setdefault((r["command"], r["date"], r["minutes"], r["machine"]), []).append(recipe)
+    return " ".join(f"Measured ({', '.join(names)}) by `{c}` on {d} ({m:.0f} minutes); machine: {mach}."
+                    for (c, d, m, mach), names in runs.items())
 
 
 def _peer_run(peers):

@@ -44,9 +44,9 @@ def _runs(gaps, bridge=1e-3):
 DEFAULTS = {"peers": {"maf": _runs([0.05, 0.09])}, "zero_bias": {"maf": _runs([0.2, 0.3], bridge=0.9)},
             "own": {"maf": _runs([0.03, 0.01]), "spline": _runs([0.015, 0.025]),
                     "vae": _runs([0.30, 0.20]), "vae_iaf": _runs([0.25, 0.21])},
-            "run": {"command": "python benchmarks/bench_defaults.py", "date": "2026-01-02 03:04 UTC",
-                    "machine": "a CPU", "peers_recipe": {"steps": 5000, "batch_size": 256, "lr": 1e-3},
-                    "minutes": 3.0}}
+            "peers_recipe": {"steps": 5000, "batch_size": 256, "lr": 1e-3},
+            "runs": {r: {"command": "python benchmarks/bench_defaults.py", "date": "2026-01-02 03:04 UTC",
+                         "machine": "a CPU", "minutes": 3.0} for r in ("peers", "zero_bias", "own")}}
 PEERS = {"runs": {"torch": {"float32": {"maf": {"command": "python benchmarks/peer_training.py",
                                                 "date": "2026-01-02", "seeds": {"0": {"gap": 0.06},
                                                                                 "1": {"gap": 0.07}}}}}}}
@@ -61,6 +61,7 @@ def test_the_defaults_tables_give_each_seed_and_each_verdict():
     assert "Best flow on each seed: 0.015, 0.010 nats; within 0.02 of H(p) on every seed: yes." in text
     assert "-0.050, +0.010 nats; no worse on every seed: no." in text
     assert "`python benchmarks/peer_training.py` on 2026-01-02" in text
+    assert "Measured (peers, zero_bias, own) by `python benchmarks/bench_defaults.py` on 2026-01-02 03:04 UTC" in text
     # without the peers' file the peer column is dashes, and no win is claimed
     alone = defaults_tables.section(DEFAULTS, {})
     assert "| MAF(2) | 0.050, 0.090 | —, — | 0.090 (≤ 0.08: not met) | — |" in alone
