@@ -6,7 +6,8 @@ scored as the demos score it (``recipes.score``): the test NLL is the importance
 bound with K = recipes.IWAE_K on the 5000 test points, its gap to the exact entropy H(p)
 estimates KL(p || p_theta). Both posteriors are scored on the same points, so the
 difference of their gaps has a paired standard error, much smaller than either one's.
-The recipes used before (2000 constant-lr steps) are trained too, for comparison.
+The recipes used before (2000 constant-lr steps) are trained too, for comparison, on the
+current model code: there the IAF stack starts as the identity, so q_K starts as q_0.
 
 Writes benchmarks/REPORT_vae_recipes.md (a generated file: command, date, machine).
 
@@ -112,8 +113,11 @@ whatever else ran).
 Gap = test NLL − H(p) in nats (H the exact entropy of two moons, noise 0.05), the NLL being the
 importance-sampled bound with K = {IWAE_K} (`recipes.score`), ± its standard error over the
 5000 test points of `recipes.two_moons_split(seed)`. Seed s: that split, `model.init(s)` and
-fit's rng s, the same for both posteriors. "IAF − Gaussian" is the difference of the two gaps
-on the same test points, ± its paired standard error: negative means the IAF posterior is better.
+fit's rng s, the same for both posteriors: the IAF stack starts as the identity, so the IAF VAE
+starts as the Gaussian one of the same seed. "IAF − Gaussian" is the difference of the two gaps on
+the same test points, ± its paired standard error: negative means the IAF posterior is better.
+"previous" are the recipes before this comparison (2000 steps at a constant rate), trained
+on the same code.
 
 ## Gaps by seed
 
