@@ -209,6 +209,23 @@ def test_flow_posterior_density_and_bound(posterior):
     check_bound(lambda r: vae.elbo(params, x, r)["elbo"], log_evidence(x, W, b, s), repeats=200, n_se=5).assert_ok()
 
 
+@settings(max_examples=20)
+@given(seed=seeds, n_flows=st.integers(1, 4), z_dim=st.integers(1, 3))
+def test_iaf_posterior_starts_as_the_gaussian_posterior_of_the_same_seed(seed, n_flows, z_dim):
+    # every IAF layer starts at mu = alpha = 0, and the reversals between the layers pair up, so at
+    # init z_K = z_0 and q_K = q_0: the same numbers as the Gaussian-posterior VAE of the same seed
+    # (x * exp(0) + 0 = x exactly, so equality, not closeness)
+    gauss = VAE(3, z_dim, hidden=(8,))
+    iaf = VAE(3, z_dim, hidden=(8,), posterior="iaf", n_flows=n_flows, flow_hidden=(8,))
+    x = np.random.default_rng(seed).normal(size=(5, 3))
+    p_gauss, p_iaf = gauss.init(seed), iaf.init(seed)
+    z_g, log_q_g, _ = gauss.posterior_sample(p_gauss, x, seed + 1, n_samples=2)
+    z_i, log_q_i, _ = iaf.posterior_sample(p_iaf, x, seed + 1, n_samples=2)
+    assert np.array_equal(z_i, z_g) and np.array_equal(log_q_i, log_q_g)
+    e_g = gauss.elbo(p_gauss, x, seed + 2, analytic_kl=False)["elbo"]
+    assert np.array_equal(iaf.elbo(p_iaf, x, seed + 2)["elbo"], e_g)
+
+
 def perturb(p, rng, scale=0.3):
     """Random non-trivial flow parameters (leaves of a pytree) of the same shapes."""
     if isinstance(p, dict):

@@ -30,6 +30,7 @@ from ._validate import (as_batch, as_float_array, as_rng, check_binary, check_co
 from .distributions import Bernoulli, Normal, StandardNormal, kl_divergence
 from .flows.autoregressive import IAF
 from .flows.base import Compose
+from .flows.linear import Permutation
 from .flows.planar import PlanarFlow, planar_forward
 from .nn import ACTIVATIONS, MLP, dense, init_dense
 
@@ -58,7 +59,7 @@ class VAE:
         all x), "amortized_planar" (n_flows planar layers whose u, w, b the encoder emits
         per x: the paper's construction; "planar" stays as an option, for comparison, and
         benchmarks/REPORT_vi.md measures both) or "iaf" (n_flows IAF layers with
-        flow_hidden units, context = encoder features).
+        flow_hidden units, context = encoder features; the stack starts as the identity).
     """
 
     def __init__(self, x_dim, z_dim, hidden=(64, 64), likelihood="gaussian", posterior=None,
@@ -93,9 +94,15 @@ class VAE:
         if self.posterior == "planar":
             self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(self.n_flows)])
         elif self.posterior == "iaf":  # the IAF stack (with reversals), context = h(x)
-            self.flow = IAF(self.z_dim, n_layers=self.n_flows,
-                            hidden=check_hidden(flow_hidden, "flow_hidden"),
-                            context_dim=self.feature_dim, seed=seed).flow
+            layers = IAF(self.z_dim, n_layers=self.n_flows, hidden=check_hidden(flow_hidden, "flow_hidden"),
+                         context_dim=self.feature_dim, seed=seed).flow.layers
+            # Each IAF layer starts as the identity (mu = alpha = 0), but between K layers there are
+            # K - 1 reversals of z: for an even K, z_K would start as z_0 reversed, a posterior that is
+            # not q_0. One more reversal makes the whole flow the identity at init, so q_K starts as
+            # q_0 and the VAE starts as the Gaussian-posterior VAE built from the same seed.
+            if (self.n_flows - 1) % 2 == 1:
+                layers = layers + [Permutation(self.z_dim, order="reverse")]
+            self.flow = Compose(layers)
 
     # ---- parameters -------------------------------------------------------------------------
     def init(self, rng):
