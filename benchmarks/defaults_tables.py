@@ -52,6 +52,8 @@ def _verdict(ok, how):
 def peers_recipe_table(defaults, peers):
     """One row per flow: tinygen's gap on each seed (peers' recipe), the PyTorch peer's, the verdicts;
     then the ablation rows (hidden biases 0 at init), if measured."""
+    if not defaults.get("peers") and not defaults.get("zero_bias"):
+        return "(not measured yet)"
     rows, seeds_shown = [], None
     for key, note in (("peers", ""), ("zero_bias", ", hidden biases 0 at init (ablation)")):
         for family, runs in defaults.get(key, {}).items():
@@ -76,6 +78,8 @@ def peers_recipe_table(defaults, peers):
 
 def own_recipe_table(defaults):
     """One row per family: the gap on each seed by tinygen's own recipe (the tour's runs)."""
+    if not defaults.get("own"):
+        return "(not measured yet)"
     rows = []
     for family, runs in defaults.get("own", {}).items():
         seeds = _seeds(runs)
