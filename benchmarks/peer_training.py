@@ -245,7 +245,7 @@ def report_markdown(results):
              f"range from {se_range} (each in `results_peers.json`). Written by `benchmarks/peer_training.py`; "
              "`python benchmarks/peer_training.py --check` checks that each peer's log p equals tinygen's on the "
              "same weights.", ""]
-    header = ["model", "steps", "gap, seeds {}", "median", "worst", "seconds per run",
+    header = ["model", "steps", "gap, seeds {}", "median", "worst", "wall seconds per run (shared machine)",
               "quoted in issue 13 (PyTorch init, float32)", "median"]
     for key in sorted(results["runs"], key=lambda k: list(INITS).index(k.split("@")[0])):
         init, _, version = key.partition("@")
