@@ -10,8 +10,8 @@ The benchmarks are meant to read the same object.
 The step counts share a budget of about a minute on two cores for the six
 families together: cheaper steps get more of them. Every family finishes better
 with a cosine-decayed learning rate, eta_t = eta (1 + cos(pi t / T)) / 2. A VAE on
-two moons first sits on a plateau near 1.85 nats (the decoder's scale s still
-several times the moons' noise) for 500 to 3000 steps depending on the seed; the
+two moons first sits on a plateau near 1.9 nats (the decoder's scale s still
+several times the moons' noise, the latent barely used) for 500 to 3000 steps depending on the seed; the
 VAEs get 5000 steps, so that every seed leaves it well before the rate decays
 (after 2000 steps at a constant rate, the earlier recipe, the gaps were still
 0.27 to 0.37 nats with the Gaussian posterior and 0.28 to 0.63 with the IAF).
