@@ -11,6 +11,8 @@ import importlib.metadata
 import json
 import os
 import platform
+import shlex
+import sys
 import time
 
 import numpy as onp
@@ -100,6 +102,13 @@ def versus_torch(model, params, x, lr, batch_size=256, seed=0, blocks=7, block=4
     ours, f32, f64 = alternating_rates(runs, blocks, block)
     return (f"timed in turns: tinygen {ours:.1f} steps/s; PyTorch (same architecture, CPU, one thread) "
             f"float32 {f32:.1f} (tinygen / torch {ours / f32:.2f}), float64 {f64:.1f} ({ours / f64:.2f})")
+
+
+def command(script):
+    """The command line that produced this run, as a user would type it: OMP_NUM_THREADS (when set),
+    ``python script`` and this process's arguments."""
+    env = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
+    return env + " ".join(["python", script, *map(shlex.quote, sys.argv[1:])])
 
 
 def write_json(obj, path):

@@ -7,13 +7,14 @@ BLAS thread) once per seed, collects those values and stores, per key, the mean,
 the sample standard deviation over seeds and the values themselves. The demos then
 print each value beside "expected at the defaults mean ± sd over n seeds".
 
-Run (about 5 minutes per seed on two idle cores):
+Run (about 8 minutes per seed on one idle core; --jobs 2 runs two demos at a time):
 
-    OMP_NUM_THREADS=1 python benchmarks/expected_values.py [--seeds 3] [--demos 04_vae,08_maf_iaf]
+    OMP_NUM_THREADS=1 python benchmarks/expected_values.py [--seeds 3] [--jobs 2] [--demos 04_vae,08_maf_iaf]
 
 With --demos, only those demos are rerun; the values of the others are kept.
 """
 import argparse
+import concurrent.futures
 import datetime
 import json
 import os
@@ -63,6 +64,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0, 1, ..., seeds - 1")
     parser.add_argument("--demos", default="", help="comma-separated demo names (default: all)")
+    parser.add_argument("--jobs", type=int, default=1, help="demo runs at a time (each one thread)")
     parser.add_argument("--out", default=EXPECTED_PATH)
     parser.add_argument("--figures", default=None,
                         help="keep seed 0's PNGs in this folder (docs/make_thumbs.py --figures reads them)")
@@ -70,19 +72,22 @@ def main():
     if args.seeds < 2:
         parser.error("--seeds: expected at least 2 (a spread needs two runs)")
     selected = demos([d.strip() for d in args.demos.split(",") if d.strip()])
+    if args.jobs < 1:
+        parser.error(f"--jobs: expected a positive integer, got {args.jobs}")
     collected = defaultdict(list)
-    with tempfile.TemporaryDirectory() as out:
-        for demo in selected:
-            for seed in range(args.seeds):
-                folder = args.figures if (seed == 0 and args.figures) else out
-                for key, value in run(demo, seed, out, folder).items():
-                    collected[key].append(value)
+    with tempfile.TemporaryDirectory() as out, concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        runs = [(demo, seed) for demo in selected for seed in range(args.seeds)]  # seeds in order per key
+        futures = [pool.submit(run, demo, seed, out, args.figures if (seed == 0 and args.figures) else out)
+                   for demo, seed in runs]
+        for future in futures:
+            for key, value in future.result().items():
+                collected[key].append(value)
     rerun = {demo.stem[:2] for demo in selected}
     kept = {key: v for key, v in expected_values(args.out).items() if key.split("/")[0] not in rerun}
     values = {**kept, **summarize(collected)}
     document = {
         "about": "values the demos print at their defaults: mean, sample sd over seeds, and the values",
-        "command": "OMP_NUM_THREADS=1 python benchmarks/expected_values.py --seeds " + str(args.seeds),
+        "command": f"OMP_NUM_THREADS=1 python benchmarks/expected_values.py --seeds {args.seeds} --jobs {args.jobs}",
         "seeds": list(range(args.seeds)),
         "values": dict(sorted(values.items())),
     }

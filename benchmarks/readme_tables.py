@@ -1,11 +1,16 @@
-"""Regenerate the README's benchmark table from benchmarks/results.json.
+"""Regenerate the README's benchmark table and cost-curve paragraph from the results files.
 
-The table sits between two marker comments in README.md; everything between them
-is rendered here (benchmarks/report_tables.py), so the README's figures are the
-measured ones, with the command and date that produced them:
+Each sits between two marker comments in README.md; everything between them is
+rendered here, so the README's figures are the measured ones, with the command and
+date that produced them:
 
-    python benchmarks/readme_tables.py           # rewrite the marked table in README.md
-    python benchmarks/readme_tables.py --check   # exit status 1 if README.md differs from results.json
+    benchmark-table   from benchmarks/results.json       (benchmarks/report_tables.py)
+    cost-curve        from benchmarks/results_cost.json  (benchmarks/cost_tables.py)
+    defaults-table    from benchmarks/results_defaults.json and results_peers.json
+                      (benchmarks/defaults_tables.py)
+
+    python benchmarks/readme_tables.py           # rewrite the marked parts of README.md
+    python benchmarks/readme_tables.py --check   # exit status 1 if README.md differs from the results
 
 tests/test_benchmark_tables.py runs the same comparison.
 """
@@ -13,33 +18,40 @@ import argparse
 import os
 import sys
 
+import cost_tables
+import defaults_tables
 import report_tables
 
 BEGIN = "<!-- benchmark-table:begin -->"
 END = "<!-- benchmark-table:end -->"
+COST_BEGIN = "<!-- cost-curve:begin -->"
+COST_END = "<!-- cost-curve:end -->"
+DEFAULTS_BEGIN = "<!-- defaults-table:begin -->"
+DEFAULTS_END = "<!-- defaults-table:end -->"
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.normpath(os.path.join(HERE, os.pardir, "README.md"))
 RESULTS = os.path.join(HERE, "results.json")
+COST_RESULTS = os.path.join(HERE, "results_cost.json")
 
 
-def _bounds(text):
-    """(start, end) of the text between the markers: exactly one BEGIN, then exactly one END."""
-    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
-        raise ValueError(f"readme: expected one {BEGIN} followed by one {END}, got {text.count(BEGIN)} "
-                         f"begin and {text.count(END)} end markers")
-    return text.index(BEGIN) + len(BEGIN), text.index(END)
+def _bounds(text, begin=BEGIN, end=END):
+    """(start, end) of the text between the markers: exactly one begin, then exactly one end."""
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise ValueError(f"readme: expected one {begin} followed by one {end}, got {text.count(begin)} "
+                         f"begin and {text.count(end)} end markers")
+    return text.index(begin) + len(begin), text.index(end)
 
 
-def marked(text):
-    """The table between the markers (without the newlines that frame it)."""
-    start, end = _bounds(text)
-    return text[start:end].strip("\n")
+def marked(text, begin=BEGIN, end=END):
+    """The part between the markers (without the newlines that frame it)."""
+    start, stop = _bounds(text, begin, end)
+    return text[start:stop].strip("\n")
 
 
-def splice(text, table):
+def splice(text, table, begin=BEGIN, end=END):
     """``text`` with the part between the markers replaced by ``table``; the rest is untouched."""
-    start, end = _bounds(text)
-    return text[:start] + "\n" + table.strip("\n") + "\n" + text[end:]
+    start, stop = _bounds(text, begin, end)
+    return text[:start] + "\n" + table.strip("\n") + "\n" + text[stop:]
 
 
 def render(results_path=RESULTS):
@@ -47,22 +59,43 @@ def render(results_path=RESULTS):
     return report_tables.readme_table(report_tables.load(results_path))
 
 
+def render_cost(results_path=COST_RESULTS):
+    """The README's cost-curve paragraph as results_cost.json renders it."""
+    return cost_tables.readme_paragraph(cost_tables.load(results_path, key="train"))
+
+
+def render_defaults(defaults_path=defaults_tables.DEFAULTS, peers_path=defaults_tables.PEERS):
+    """The README's defaults tables as results_defaults.json and results_peers.json render them."""
+    return defaults_tables.render(defaults_path, peers_path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default=RESULTS)
+    parser.add_argument("--cost-results", default=COST_RESULTS)
+    parser.add_argument("--defaults-results", default=defaults_tables.DEFAULTS)
+    parser.add_argument("--peers-results", default=defaults_tables.PEERS)
     parser.add_argument("--readme", default=README)
     parser.add_argument("--check", action="store_true", help="compare only; exit status 1 on a difference")
     args = parser.parse_args(argv)
     with open(args.readme) as f:
         text = f.read()
-    table = render(args.results)
+    parts = [("benchmark table", render(args.results), args.results, BEGIN, END),
+             ("cost-curve paragraph", render_cost(args.cost_results), args.cost_results, COST_BEGIN, COST_END),
+             ("defaults tables", render_defaults(args.defaults_results, args.peers_results), args.defaults_results,
+              DEFAULTS_BEGIN, DEFAULTS_END)]
     if args.check:
-        same = marked(text) == table.strip("\n")
-        print(f"{args.readme}: the benchmark table {'matches' if same else 'differs from'} {args.results}")
-        return 0 if same else 1
+        status = 0
+        for name, part, path, begin, end in parts:
+            same = marked(text, begin, end) == part.strip("\n")
+            print(f"{args.readme}: the {name} {'matches' if same else 'differs from'} {path}")
+            status |= 0 if same else 1
+        return status
+    for name, part, path, begin, end in parts:
+        text = splice(text, part, begin, end)
+        print(f"{args.readme}: {name} rewritten from {path}")
     with open(args.readme, "w") as f:
-        f.write(splice(text, table))
-    print(f"{args.readme}: benchmark table rewritten from {args.results}")
+        f.write(text)
     return 0
 
 

@@ -22,13 +22,13 @@ Run: OMP_NUM_THREADS=1 python benchmarks/report.py [--families made,maf,realnvp,
 import argparse
 import datetime
 import os
-import shlex
-import sys
 import time
 
 import numpy as onp
 
 import common
+import cost_tables
+import defaults_tables
 import peers
 import report_tables as tables
 from tinygen import data
@@ -104,18 +104,29 @@ def speed(name, model, params, fam, x_train, x_big, x_check, args):
             {**blank, **dict(zip(samplers, sample_s))}, {**blank, **dict(zip(densities, log_p_s))}, checks)
 
 
-def command():
-    """The command line that produced this run, as a user would type it."""
-    env = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
-    return env + " ".join(["python benchmarks/report.py", *map(shlex.quote, sys.argv[1:])])
-
-
 def save(results, args):
     """results.json beside --out (families in FAMILIES order), and REPORT.md rendered from it."""
     results["families"] = {n: results["families"][n] for n in FAMILIES if n in results["families"]}
     common.write_json(results, args.json)
     with open(args.out, "w") as f:
-        f.write(tables.report_markdown(results))
+        f.write(tables.report_markdown(results) + extra_sections())
+
+
+def extra_sections():
+    """REPORT.md's sections from the other benchmarks' results files, where they exist: the defaults
+    seed by seed (bench_defaults.py, peer_training.py) and the cost curve (bench_cost.py)."""
+    parts = []
+    if os.path.isfile(defaults_tables.DEFAULTS):
+        parts += ["## Defaults: every seed, the peers' recipe and tinygen's own", "", defaults_tables.render(), ""]
+    cost_path = os.path.join(HERE, "results_cost.json")
+    if os.path.isfile(cost_path):
+        cost = cost_tables.load(cost_path, key="train")
+        parts += ["## Cost curve: as the work grows", "", cost_tables.prose(cost, "train"), "",
+                  cost_tables.width_batch_table(cost), "", cost_tables.prose(cost, "log_p"), "",
+                  "![tinygen ÷ torch float32 against the work per call](cost_curve.png)", "",
+                  f"Every configuration, with the command and machine: `benchmarks/REPORT_cost.md` "
+                  f"({cost_tables.sources(cost)}).", ""]
+    return "\n".join(["", *parts]) if parts else ""
 
 
 def main():
@@ -134,7 +145,8 @@ def main():
         return
     x_train, x_test, H = common.split(args.seed)
     x_big = data.two_moons(common.N_THROUGHPUT, noise=common.NOISE, rng=args.seed + 2)
-    run = {"command": command(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    run = {"command": common.command("benchmarks/report.py"),
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": common.machine(date=False), "seed": args.seed, "noise": common.NOISE, "n_train": len(x_train),
            "n_test": len(x_test), "entropy": H, "blocks": args.blocks, "block": args.block,
            "repeats": args.repeats, "k": args.k}

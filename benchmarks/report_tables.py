@@ -27,12 +27,13 @@ FLOWS = ("maf", "realnvp", "spline")
 DTYPES = ("float32", "float64")
 
 
-def load(path):
-    """The results dict from a results.json file."""
+def load(path, key="families"):
+    """The results dict from a results file: results.json (its ``families``) or another benchmark's,
+    checked for its main entry ``key`` (results_cost.json: ``train``)."""
     with open(path) as f:
         results = json.load(f)
-    if not isinstance(results, dict) or not isinstance(results.get("families"), dict):
-        raise ValueError(f"path: expected a results.json with a 'families' object, got {path!r}")
+    if not isinstance(results, dict) or not isinstance(results.get(key), (dict, list)):
+        raise ValueError(f"path: expected a results file with a {key!r} entry, got {path!r}")
     return results
 
 

@@ -67,7 +67,10 @@ def test_gaussian_marginal_of_the_first_coordinate_is_its_conditional():
     # deviation of 20000 draws match them within 5 standard errors.
     arm = NaiveARM(3, hidden=(4,), order=[1, 2, 0])
     params = arm.init(0)
-    params[0][-1]["b"] = onp.array([0.8, 0.3])  # mu = 0.8, rho = 0.3
+    # the first conditional's net has no input, so its output is a constant: with the last
+    # layer's W at 0 that constant is the last bias, mu = 0.8, rho = 0.3
+    params[0][-1]["W"] = 0.0 * params[0][-1]["W"]
+    params[0][-1]["b"] = onp.array([0.8, 0.3])
     mu, sigma = 0.8, onp.log1p(onp.exp(0.3))
     x = arm.sample(params, 20000, 1)[:, 1]
     assert abs(x.mean() - mu) < 5 * sigma / onp.sqrt(20000)

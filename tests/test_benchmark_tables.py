@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.append(os.path.join(ROOT, "benchmarks"))  # after everything else: shadows nothing
+import defaults_tables  # noqa: E402
 import readme_tables  # noqa: E402
 import report_tables  # noqa: E402
 
@@ -33,6 +34,44 @@ def entry(label="Flow", rates=(150.0, 50.0, 100.0, 60.0), seconds=(1.0, 2.0, 4.0
             "train": {"run": t, "tinygen": t, "reference": ref, "float32": f32, "float64": f64, "target": target},
             "sample_s": dict(s), "log_p_s": dict(s), "peer_check": {"float64": 1e-15, "float32": 1e-6},
             "run": dict(run)}
+
+
+def _runs(gaps, bridge=1e-3):
+    return {str(s): {"seed": s, "gap": g, "se": 0.01, "nll": g + 0.3, "bridge": bridge, "seconds": 1.0}
+            for s, g in enumerate(gaps)}
+
+
+DEFAULTS = {"peers": {"maf": _runs([0.05, 0.09])}, "zero_bias": {"maf": _runs([0.2, 0.3], bridge=0.9)},
+            "own": {"maf": _runs([0.03, 0.01]), "spline": _runs([0.015, 0.025]),
+                    "vae": _runs([0.30, 0.20]), "vae_iaf": _runs([0.25, 0.21])},
+            "peers_recipe": {"steps": 5000, "batch_size": 256, "lr": 1e-3},
+            "runs": {r: {"command": "python benchmarks/bench_defaults.py", "date": "2026-01-02 03:04 UTC",
+                         "machine": "a CPU", "minutes": 3.0} for r in ("peers", "zero_bias", "own")}}
+PEERS = {"runs": {"torch": {"float32": {"maf": {"command": "python benchmarks/peer_training.py",
+                                                "date": "2026-01-02", "seeds": {"0": {"gap": 0.06},
+                                                                                "1": {"gap": 0.07}}}}}}}
+
+
+def test_the_defaults_tables_give_each_seed_and_each_verdict():
+    text = defaults_tables.section(DEFAULTS, PEERS)
+    # peers' recipe: MAF 0.05 and 0.09 against the peer's 0.06 and 0.07: lower on 1 of 2; worst 0.09 > 0.08
+    assert "| MAF(2) | 0.050, 0.090 | 0.060, 0.070 | 0.090 (≤ 0.08: not met) | 1 of 2 | 1.0e-03 |" in text
+    assert "| MAF(2), hidden biases 0 at init (ablation) | 0.200, 0.300 |" in text and "9.0e-01 (joined)" in text
+    # own recipes: the best flow per seed is 0.015 and 0.010; the IAF VAE minus the Gaussian one: -0.05, +0.01
+    assert "Best flow on each seed: 0.015, 0.010 nats; within 0.02 of H(p) on every seed: yes." in text
+    assert "-0.050, +0.010 nats; no worse on every seed: no." in text
+    assert "`python benchmarks/peer_training.py` on 2026-01-02" in text
+    assert "Measured (peers, zero_bias, own) by `python benchmarks/bench_defaults.py` on 2026-01-02 03:04 UTC" in text
+    # without the peers' file the peer column is dashes, and no win is claimed
+    alone = defaults_tables.section(DEFAULTS, {})
+    assert "| MAF(2) | 0.050, 0.090 | —, — | 0.090 (≤ 0.08: not met) | — |" in alone
+
+
+def test_readme_defaults_tables_are_the_ones_the_results_render():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    assert readme_tables.marked(readme, readme_tables.DEFAULTS_BEGIN, readme_tables.DEFAULTS_END) == \
+        readme_tables.render_defaults().strip("\n"), "README.md's defaults tables are stale: run readme_tables.py"
 
 
 def test_readme_table_is_the_one_results_json_renders():
@@ -116,12 +155,17 @@ def test_check_reports_a_stale_readme(tmp_path):
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"families": {"a": entry()}}))
     readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n{readme_tables.BEGIN}\nold\n{readme_tables.END}\nrest\n")
-    argv = ["--results", str(results), "--readme", str(readme)]
+    readme.write_text(f"# x\n{readme_tables.BEGIN}\nold\n{readme_tables.END}\nmiddle\n"
+                      f"{readme_tables.COST_BEGIN}\nold\n{readme_tables.COST_END}\n"
+                      f"{readme_tables.DEFAULTS_BEGIN}\nold\n{readme_tables.DEFAULTS_END}\nrest\n")
+    defaults = tmp_path / "results_defaults.json"
+    defaults.write_text(json.dumps(DEFAULTS))
+    argv = ["--results", str(results), "--readme", str(readme), "--cost-results", readme_tables.COST_RESULTS,
+            "--defaults-results", str(defaults), "--peers-results", str(tmp_path / "absent.json")]
     assert readme_tables.main(argv + ["--check"]) == 1
     assert readme_tables.main(argv) == 0
     assert readme_tables.main(argv + ["--check"]) == 0
-    assert readme.read_text().endswith(f"{readme_tables.END}\nrest\n")
+    assert "\nmiddle\n" in readme.read_text() and readme.read_text().endswith(f"{readme_tables.DEFAULTS_END}\nrest\n")
     changed = copy.deepcopy(json.loads(results.read_text()))
     changed["families"]["a"]["train"]["tinygen"] = 300.0
     results.write_text(json.dumps(changed))

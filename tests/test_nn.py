@@ -80,6 +80,39 @@ def test_init_statistics(init):
     onp.testing.assert_array_equal(layer["b"], onp.zeros(n_out))
 
 
+@settings(max_examples=20)
+@given(layer_sizes, seeds)
+def test_hidden_biases_are_spread_and_the_output_bias_is_zero(sizes, seed):
+    params = nn.MLP(sizes).init(seed)
+    for l, layer in enumerate(params[:-1]):
+        n_in = sizes[l]
+        assert onp.all(onp.abs(layer["b"]) <= 2.0 / onp.sqrt(n_in))  # b ~ U(-2/sqrt(n_in), 2/sqrt(n_in))
+        assert onp.all(layer["b"] != 0.0)  # a continuous draw is never exactly 0
+    onp.testing.assert_array_equal(params[-1]["b"], onp.zeros(sizes[-1]))
+
+
+def test_hidden_bias_scale_matches_its_uniform_law():
+    b = nn.init_dense(0, 16, 20000, "he", spread_bias=True)["b"]
+    a = 2.0 / onp.sqrt(16)
+    # U(-a, a): mean 0, variance a^2 / 3; Var(b^2) = 4 a^4 / 45. 5 SE, as above.
+    assert abs(onp.mean(b)) < 5 * onp.sqrt(a * a / 3 / b.size)
+    assert abs(onp.mean(b * b) - a * a / 3) < 5 * onp.sqrt(4 * a**4 / 45 / b.size)
+
+
+def test_a_one_input_relu_net_starts_with_its_kinks_spread():
+    # With zero biases f(c x) = c f(x) for c > 0 (every kink at x = 0); spread biases break that,
+    # and the first layer's kinks -b/w fall at a median distance of about 1 from 0.
+    mlp = nn.MLP((1, 64, 64, 1))
+    params = mlp.init(3)
+    params[-1]["W"] = onp.random.default_rng(3).normal(size=(64, 1))
+    x = onp.linspace(0.1, 2.0, 20)[:, None]
+    assert not onp.allclose(mlp.apply(params, 2 * x), 2 * mlp.apply(params, x))
+    zero = [dict(layer, b=0.0 * layer["b"]) for layer in params]
+    onp.testing.assert_allclose(mlp.apply(zero, 2 * x), 2 * mlp.apply(zero, x), rtol=1e-12)
+    kinks = -nn.MLP((1, 4000, 1)).init(0)[0]["b"] / nn.MLP((1, 4000, 1)).init(0)[0]["W"][0]
+    assert 0.8 < onp.median(onp.abs(kinks)) < 1.2  # 0.96 for b ~ U(-2, 2), w ~ N(0, 2); sampling sd ~0.03
+
+
 def test_init_is_reproducible_and_default_depends_on_activation():
     a, b = nn.MLP((2, 4, 1)).init(7), nn.MLP((2, 4, 1)).init(7)
     for la, lb in zip(a, b):

@@ -65,7 +65,8 @@ def test_fit_finds_the_sample_mean(optimizer, lr):
 
 def test_nan_loss_raises_with_last_finite_params():
     with pytest.raises(NonFiniteLossError) as info, onp.errstate(invalid="ignore"):
-        fit(LogModel(), LogModel().init(0), onp.zeros((4, 1)), steps=100, lr=0.1, optimizer="sgd", progress=False)
+        fit(LogModel(), LogModel().init(0), onp.zeros((4, 1)), steps=100, lr=0.1, optimizer="sgd", progress=False,
+            lr_schedule="constant")  # a fixed lr, so the trajectory below can be worked out by hand
     err = info.value
     a = float(err.params["a"])
     # steps 1..6 see a = 1, 0.9, 0.789, 0.662, 0.511, 0.315; then a = 0.315 - 0.1 / 0.315 < 0

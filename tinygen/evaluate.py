@@ -152,3 +152,28 @@ def grid_integral(log_prob_fn, bounds, n=400):
     if log_p.shape != (pts.shape[0],) or onp.any(onp.isnan(log_p)):
         raise ValueError(f"log_prob_fn: expected {pts.shape[0]} non-NaN log-densities, got shape {log_p.shape}")
     return float(onp.sum(onp.exp(log_p)) * volume)
+
+
+# Points in the gaps between the two moons (noise-free arcs as in ``data.moons``):
+# above the inner moon's tip (0, 1/2), below the outer moon's tip (1, 0), each 0.25
+# from the nearest arc, and the middle of the gap, about 0.44 from both arcs.
+MOON_BRIDGES = onp.array([[0.0, 0.75], [1.0, -0.25], [0.5, 0.25]])
+
+
+def moons_bridge_ratio(log_prob_fn, x):
+    """max_b p_theta(b) / median_i p_theta(x_i), b in ``MOON_BRIDGES``, x two-moons samples.
+
+    How much density a model leaves on a bridge between the moons, relative to its
+    typical density on them: the two moons themselves give about 6e-6 at noise 0.05
+    (every bridge point is 5 noise standard deviations from the arcs); a model whose
+    moons are still joined gives a ratio near 1.
+    """
+    check_callable(log_prob_fn, "log_prob_fn", "x -> log p(x)")
+    x = as_examples(x, "x")
+    if x.shape[1] != 2:
+        raise ValueError(f"x: expected two-moons points of shape (n, 2), got {x.shape}")
+    log_p = _values(log_prob_fn(onp.concatenate([MOON_BRIDGES, x])), "log_prob_fn(x)")
+    if log_p.shape != (x.shape[0] + len(MOON_BRIDGES),):
+        raise ValueError(f"log_prob_fn: expected one value per point, got shape {log_p.shape}")
+    k = len(MOON_BRIDGES)
+    return float(onp.exp(onp.max(log_p[:k]) - onp.median(log_p[k:])))

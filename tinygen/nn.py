@@ -22,7 +22,7 @@ ACTIVATIONS = {
 INITS = ("glorot", "he", "zeros")
 
 
-def init_dense(rng, n_in, n_out, init="glorot"):
+def init_dense(rng, n_in, n_out, init="glorot", spread_bias=False):
     """Weights for y = x W + b.
 
     glorot: W ~ U(-a, a), a = sqrt(6 / (n_in + n_out)), keeps the variance of
@@ -30,6 +30,17 @@ def init_dense(rng, n_in, n_out, init="glorot"):
     he: W ~ N(0, 2 / n_in), the same idea for ReLU units (half are zero).
     zeros: W = 0, b = 0; a last layer started at zero makes a flow layer start
     at the identity, which makes deep flows easy to train.
+
+    b = 0, unless spread_bias (an MLP's hidden layers): b ~ U(-2/sqrt(n_in), 2/sqrt(n_in)).
+    Why not zero: a ReLU layer with b = 0 is positively homogeneous, act(c x W) =
+    c act(x W) for c > 0, so every unit's kink is a hyperplane through x = 0. With one
+    input, as in each coupling layer in D = 2 and in MADE's conditioners in D = 2, all
+    kinks then sit at the single point 0 and the net starts out as two straight
+    lines; training has to pull the kinks apart first, and on some seeds it does
+    not finish (benchmarks/REPORT.md, "Defaults", the zero-bias rows). With this
+    scale and He weights, a one-input unit's kink -b/w lies at a median distance of
+    about 1 from 0, over the range standardized data take; PyTorch's default
+    (weights and biases U(-1/sqrt(n_in), 1/sqrt(n_in))) spreads them the same way.
     """
     rng = as_rng(rng)
     check_option(init, "init", INITS)
@@ -40,7 +51,11 @@ def init_dense(rng, n_in, n_out, init="glorot"):
         W = rng.normal(0.0, onp.sqrt(2.0 / n_in), size=(n_in, n_out))
     else:
         W = onp.zeros((n_in, n_out))
-    return {"W": W, "b": onp.zeros(n_out)}
+    if spread_bias and init != "zeros":
+        b = rng.uniform(-2.0, 2.0, size=n_out) / onp.sqrt(n_in)
+    else:
+        b = onp.zeros(n_out)
+    return {"W": W, "b": b}
 
 
 def dense(params, x, mask=None):
@@ -88,7 +103,8 @@ class MLP:
         n_layers = len(self.sizes) - 1
         for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             last = i == n_layers - 1
-            layers.append(init_dense(rng, a, b, "zeros" if (last and self.zero_last) else self.init_name))
+            init = "zeros" if (last and self.zero_last) else self.init_name
+            layers.append(init_dense(rng, a, b, init, spread_bias=not last))  # hidden kinks spread (see init_dense)
         return layers
 
     def apply(self, params, x):
