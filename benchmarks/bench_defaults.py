@@ -112,8 +112,8 @@ def main():
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": common.machine(date=False), "minutes": (time.perf_counter() - start) / 60}
     results["peers_recipe"] = PEERS_RECIPE
-    for recipe in {r for r, _, _ in done}:
-        results.setdefault("runs", {})[recipe] = run  # how each recipe's figures were last measured
+    for recipe, family in {(r, f) for r, f, _ in done}:
+        results.setdefault("runs", {})[f"{recipe}/{family}"] = run  # how these figures were last measured
     if args.steps is None:
         common.write_json(results, JSON)
         print(f"written to {JSON}; REPORT.md: python benchmarks/report.py --render")

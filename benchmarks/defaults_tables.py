@@ -7,7 +7,8 @@ REPORT.md's section and the README's table are rendered here, so no figure is ty
 Plain Python: the README check in the tests needs no numpy, torch or training.
 
 results_defaults.json: {"peers" | "zero_bias" | "own": {family: {seed: {gap, se, nll, bridge, seconds}}},
-                        "peers_recipe": {steps, batch_size, lr}, "runs": {recipe: {command, date, minutes, machine}}}
+                        "peers_recipe": {steps, batch_size, lr},
+                        "runs": {"recipe/family": {command, date, minutes, machine}}}
 results_peers.json:    {"runs": {init: {dtype: {family: {"seeds": {seed: {gap, se, ...}}, ...}}}}}
 """
 import json
@@ -132,7 +133,7 @@ def _measured(defaults):
     runs = {}
     for recipe, r in defaults.get("runs", {}).items():
         runs.setdefault((r["command"], r["date"], r["minutes"], r["machine"]), []).append(recipe)
-    return " ".join(f"Measured ({', '.join(names)}) by `{c}` on {d} ({m:.0f} minutes); machine: {mach}."
+    return " ".join(f"Measured ({', '.join(sorted(names))}) by `{c}` on {d} ({m:.0f} minutes); machine: {mach}."
                     for (c, d, m, mach), names in runs.items())
 
 

@@ -46,7 +46,7 @@ DEFAULTS = {"peers": {"maf": _runs([0.05, 0.09])}, "zero_bias": {"maf": _runs([0
                     "vae": _runs([0.30, 0.20]), "vae_iaf": _runs([0.25, 0.21])},
             "peers_recipe": {"steps": 5000, "batch_size": 256, "lr": 1e-3},
             "runs": {r: {"command": "python benchmarks/bench_defaults.py", "date": "2026-01-02 03:04 UTC",
-                         "machine": "a CPU", "minutes": 3.0} for r in ("peers", "zero_bias", "own")}}
+                         "machine": "a CPU", "minutes": 3.0} for r in ("peers/maf", "zero_bias/maf", "own/maf")}}
 PEERS = {"runs": {"torch": {"float32": {"maf": {"command": "python benchmarks/peer_training.py",
                                                 "date": "2026-01-02", "seeds": {"0": {"gap": 0.06},
                                                                                 "1": {"gap": 0.07}}}}}}}
@@ -61,7 +61,7 @@ def test_the_defaults_tables_give_each_seed_and_each_verdict():
     assert "Best flow on each seed: 0.015, 0.010 nats; within 0.02 of H(p) on every seed: yes." in text
     assert "-0.050, +0.010 nats; no worse on every seed: no." in text
     assert "`python benchmarks/peer_training.py` on 2026-01-02" in text
-    assert "Measured (peers, zero_bias, own) by `python benchmarks/bench_defaults.py` on 2026-01-02 03:04 UTC" in text
+    assert "Measured (own/maf, peers/maf, zero_bias/maf) by `python benchmarks/bench_defaults.py` on 2026-01-02 03:04 UTC" in text
     # without the peers' file the peer column is dashes, and no win is claimed
     alone = defaults_tables.section(DEFAULTS, {})
     assert "| MAF(2) | 0.050, 0.090 | —, — | 0.090 (≤ 0.08: not met) | — |" in alone

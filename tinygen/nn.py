@@ -72,7 +72,7 @@ class MLP:
     by 0, so that connection does not exist (MADE's autoregressive property).
     """
 
-    def __init__(self, sizes, activation="relu", init=None, zero_last=False, masks=None):
+    def __init__(self, sizes, activation="relu", init=None, zero_last=False, masks=None, spread_bias=True):
         self.sizes = tuple(check_positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes))
         if len(self.sizes) < 2:
             raise ValueError(f"sizes: expected at least (n_in, n_out), got {sizes!r}")
@@ -80,6 +80,7 @@ class MLP:
         self.init_name = init or ("he" if activation in ("relu", "leaky_relu", "elu") else "glorot")
         check_option(self.init_name, "init", INITS)
         self.zero_last = bool(zero_last)
+        self.spread_bias = bool(spread_bias)  # hidden biases U(+-2/sqrt(n_in)), else 0 (see init_dense)
         if masks is not None:
             masks = [onp.asarray(m, dtype=onp.float64) for m in masks]
             shapes = [(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:])]
@@ -104,7 +105,7 @@ class MLP:
         for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             last = i == n_layers - 1
             init = "zeros" if (last and self.zero_last) else self.init_name
-            layers.append(init_dense(rng, a, b, init, spread_bias=not last))  # hidden kinks spread (see init_dense)
+            layers.append(init_dense(rng, a, b, init, spread_bias=self.spread_bias and not last))
         return layers
 
     def apply(self, params, x):

@@ -84,10 +84,14 @@ class VAE:
         self.decoder_scale = decoder_scale
         self.activation = check_option(activation, "activation", ACTIVATIONS)
         # encoder: h = act(trunk(x)) (h = x without hidden layers), then [mu, rho] = dense(h)
-        self.trunk = MLP((self.x_dim,) + self.hidden, activation) if self.hidden else None
+        # Encoder and decoder start with zero hidden biases, unlike nn's default: with spread biases
+        # the decoder can fit the data's mean without using z, and on two moons the VAE then stayed
+        # longer on the plateau where the latent is unused (seed 0 of its recipe: a test gap of 1.08
+        # nats against 0.06; benchmarks/REPORT_vae_recipes.md has both runs).
+        self.trunk = MLP((self.x_dim,) + self.hidden, activation, spread_bias=False) if self.hidden else None
         self.feature_dim = self.hidden[-1] if self.hidden else self.x_dim
         n_out = self.x_dim * (2 if likelihood == "gaussian" and decoder_scale == "network" else 1)
-        self.decoder = MLP((self.z_dim,) + self.hidden + (n_out,), activation)
+        self.decoder = MLP((self.z_dim,) + self.hidden + (n_out,), activation, spread_bias=False)
         self.prior = StandardNormal(self.z_dim)  # p(z) = N(0, I)
         self.flow = None
         self.n_flows = check_positive_int(n_flows, "n_flows")
