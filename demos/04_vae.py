@@ -123,11 +123,10 @@ for name, (_, _, record, _, r) in models.items():
 #
 # Both curves first sit on a plateau near 1.9 nats, where the decoder's scale s is still several
 # times the moons' noise (0.05) and the latent is barely used (a complexity below 1 nat); how long
-# depends on the seed, which is why the recipes train for 5000 steps (on seed 0 both runs still end far
-# behind the other seeds, gaps near 1.1 and 0.8 nats: try --seed 1). Compare the two posteriors in the values printed above (each
-# beside its mean and spread over seeds): the IAF posterior lowers the latent loss, and its test NLL
-# is lower than the Gaussian posterior's on each of seeds 0-4. benchmarks/REPORT_vae_recipes.md
-# gives both gaps seed by seed.
+# depends on the seed, which is why the recipes train for 5000 steps. Compare the two posteriors in
+# the values printed above (each beside its mean and spread over seeds): the IAF posterior lowers the
+# latent loss, the part of -ELBO that is not log p(x). benchmarks/REPORT.md ("Defaults") gives both
+# test gaps seed by seed, and benchmarks/REPORT_vae_recipes.md their paired differences.
 
 # %% Figure 1: -ELBO = reconstruction + complexity, and the latent loss, for both posteriors
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))

@@ -75,9 +75,7 @@ RECIPES = {
     # the same lr, schedule and start as the Gaussian posterior (the IAF stack starts as the identity, see
     # VAE), batches of 512: 0.041 nats on average over seeds 0-4 against 0.055 with 256 (and 0.08 at 3e-3),
     # measured with hidden biases started at 0; hidden (128, 128) stayed on the plateau on some seeds.
-    # Seed by seed (benchmarks/REPORT_vae_recipes.md) it is ahead of the Gaussian posterior on each of
-    # seeds 0-4, by 0.05 to 0.3 nats; with nn's spread hidden biases both end far behind on seed 0
-    # (gaps 1.08 and 0.79; the Gaussian one 0.11 with its hidden biases started at 0)
+    # Seed by seed against the Gaussian posterior: benchmarks/REPORT_vae_recipes.md (paired differences)
     "vae_iaf": Recipe("VAE (IAF-2 q)", lambda: VAE(2, 2, hidden=(64, 64), posterior="iaf", n_flows=2),
                       5000, 5e-3, batch_size=512),
 }
