@@ -20,6 +20,7 @@ puts the tables in REPORT.md.
         [--recipes peers,zero_bias,own] [--families realnvp,maf,spline] [--steps N (a quick run)]
 """
 import argparse
+import copy
 import datetime
 import json
 import multiprocessing
@@ -29,7 +30,7 @@ import sys
 import time
 
 import common
-from peer_training import peers_recipe_data
+from peer_training import networks, peers_recipe_data
 from tinygen import evaluate, fit, recipes
 from tinygen.flows import MAF, NeuralSplineFlow, RealNVP
 
@@ -57,12 +58,10 @@ def _outcome(model, params, x_test, H, seed, seconds):
 
 def zero_hidden_biases(params):
     """A copy of a params tree with the biases of every MLP's hidden layers set to 0 (output layers kept)."""
-    if isinstance(params, dict):
-        return {k: zero_hidden_biases(v) for k, v in params.items()}
-    if isinstance(params, (list, tuple)):
-        if params and all(isinstance(v, dict) and set(v) == {"W", "b"} for v in params):  # an MLP's layers
-            return [dict(v, b=v["b"] * 0.0) for v in params[:-1]] + [dict(params[-1])]
-        return type(params)(zero_hidden_biases(v) for v in params)
+    params = copy.deepcopy(params)
+    for net in networks(params):
+        for layer in net[:-1]:
+            layer["b"] = 0.0 * layer["b"]
     return params
 
 

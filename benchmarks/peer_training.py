@@ -184,7 +184,7 @@ def check():
     for family in FAMILIES:  # the identity-start variant: the torch hidden layers, tinygen's last ones
         model, mixed = initial_params(family, 0, "torch_identity_last")
         drawn, tiny = _dense_layers(initial_params(family, 0, "torch")[1]), _dense_layers(model.init(0))
-        last = {id(net[-1]) for net in _networks(mixed)}
+        last = {id(net[-1]) for net in networks(mixed)}
         same = all(onp.array_equal(m["W"], (t if id(m) in last else d)["W"])
                    and onp.array_equal(m["b"], (t if id(m) in last else d)["b"])
                    for m, d, t in zip(_dense_layers(mixed), drawn, tiny))
@@ -199,12 +199,12 @@ def check():
     return ok
 
 
-def _networks(tree):
+def networks(tree):
     """The networks of a params tree: lists of dense layers, input layer first."""
     if isinstance(tree, (list, tuple)) and tree and all(_is_dense(v) for v in tree):
         return [tree]
     children = tree.values() if isinstance(tree, dict) else tree
-    return [net for child in children for net in _networks(child)]
+    return [net for child in children for net in networks(child)]
 
 
 def _dense_layers(tree):
