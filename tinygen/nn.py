@@ -70,6 +70,8 @@ class MLP:
     sizes: (n_in, hidden..., n_out). masks: optional list of binary arrays, one
     per layer, of shape (n_in_l, n_out_l); a masked weight is always multiplied
     by 0, so that connection does not exist (MADE's autoregressive property).
+    spread_bias: hidden biases drawn U(-2/sqrt(n_in), 2/sqrt(n_in)) (why: ``init_dense``), or 0;
+    the output layer's bias is always 0.
     """
 
     def __init__(self, sizes, activation="relu", init=None, zero_last=False, masks=None, spread_bias=True):

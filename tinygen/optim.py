@@ -273,10 +273,11 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
         at the first step down to about 0 at the last; or "constant": eta_t = eta.
         Why decay by default: with a constant eta, Adam's last steps keep jumping
         around the minimum by an amount that grows with eta, and the params a run
-        ends on are one random point of that jitter. Decaying eta lets the run settle;
-        on two moons it lowers the flows' test gap by a few hundredths of a nat
-        (benchmarks/REPORT.md, "Defaults"). Continuing a run with a second ``fit``
-        call restarts the schedule at eta.
+        ends on are one random point of that jitter. Decaying eta lets the run settle.
+        On two moons the same flows from the same start, trained at a constant 1e-3
+        (benchmarks/REPORT_peers.md, the runs from tinygen's initialization), end a few
+        hundredths of a nat further from the truth than with the decay (REPORT.md,
+        "Defaults"). A second ``fit`` call, to continue a run, restarts at eta.
 
     Returns (params, history) where history has lists "step", "loss",
     "val_step", "val_loss" and floats "seconds", "steps_per_s".

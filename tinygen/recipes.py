@@ -13,9 +13,9 @@ eta_t = eta (1 + cos(pi t / T)) / 2, fit's default; the flows' learning rates ar
 2-3 times the peers' 1e-3, which the decay makes safe at the end of a run. A VAE on
 two moons first sits on a plateau near 1.9 nats (the decoder's scale s still
 several times the moons' noise, the latent barely used) for 500 to 3000 steps,
-depending on the seed; 5000 steps let every seed leave it well before the rate decays (after 2000 steps at a
-constant rate, the earlier recipe, the gaps were still 0.27 to 0.37 nats with the
-Gaussian posterior and 0.28 to 0.63 with the IAF).
+depending on the seed; 5000 steps let every seed leave it well before the rate
+decays (after 2000 steps at a constant rate, the earlier recipe, the gaps were
+still 0.27 to 0.37 nats with the Gaussian posterior and 0.28 to 0.63 with the IAF).
 
 ``expected_values()`` holds what the demos printed at their defaults over a few
 seeds (measured by ``benchmarks/expected_values.py``, stored in

@@ -86,8 +86,9 @@ class VAE:
         # encoder: h = act(trunk(x)) (h = x without hidden layers), then [mu, rho] = dense(h)
         # Encoder and decoder start with zero hidden biases, unlike nn's default: with spread biases
         # the decoder can fit the data's mean without using z, and on two moons the VAE then stayed
-        # longer on the plateau where the latent is unused (seed 0 of its recipe: a test gap of 1.08
-        # nats against 0.06; benchmarks/REPORT_vae_recipes.md has both runs).
+        # longer on the plateau where the latent is unused (seed 0 of its recipe ended at a test gap
+        # of 1.08 nats with spread biases, 0.06 with zero ones). The IAF posterior's MADEs, flow
+        # conditioners, keep nn's default.
         self.trunk = MLP((self.x_dim,) + self.hidden, activation, spread_bias=False) if self.hidden else None
         self.feature_dim = self.hidden[-1] if self.hidden else self.x_dim
         n_out = self.x_dim * (2 if likelihood == "gaussian" and decoder_scale == "network" else 1)
