@@ -12,7 +12,7 @@
 # Each family is trained by its recipe in ``tinygen.recipes`` (architecture, steps,
 # learning rate and schedule), the same recipe demos 02, 04, 07 and 08 train from.
 #
-# Run: ``python demos/00_two_moons_tour.py`` (about a minute on two idle cores), or
+# Run: ``python demos/00_two_moons_tour.py`` (a few minutes on an idle core), or
 # ``--models maf,realnvp`` for a subset, ``--save DIR`` / ``--load DIR`` to keep and
 # reuse trained parameters. In a notebook, run the cells top to bottom.
 
