@@ -33,12 +33,13 @@ import common
 from peer_training import networks, peers_recipe_data
 from tinygen import evaluate, fit, recipes
 from tinygen.flows import MAF, NeuralSplineFlow, RealNVP
+from tinygen.vae import VAE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JSON = os.path.join(HERE, "results_defaults.json")
 PEERS = {"realnvp": RealNVP, "maf": MAF, "spline": NeuralSplineFlow}  # the flows the peers were measured on
 PEERS_RECIPE = {"steps": 5000, "batch_size": 256, "lr": 1e-3}
-OWN = [name for name in recipes.RECIPES]
+OWN = list(recipes.RECIPES)
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--seeds", default="0,1,2,3,4")
@@ -49,10 +50,11 @@ parser.add_argument("--jobs", type=int, default=2, help="training runs in parall
 
 
 def _outcome(model, params, x_test, H, seed, seconds):
-    kwargs = {"k": recipes.IWAE_K} if hasattr(model, "elbo") else {}
-    nll, se = evaluate.test_nll(model, params, x_test, rng=seed, **kwargs)
+    """The tour's score (``recipes.score``: NLL, SE, gap) plus the bridge ratio and the run's seconds."""
+    score = recipes.score(model, params, x_test, H, seed=seed)
+    kwargs = {"k": recipes.IWAE_K} if isinstance(model, VAE) else {}  # the same log p the score used
     bridge = evaluate.moons_bridge_ratio(lambda z: model.log_prob(params, z, **kwargs), x_test)
-    return {"seed": seed, "nll": nll, "se": se, "gap": evaluate.gap_to_entropy(nll, H), "bridge": bridge,
+    return {"seed": seed, "nll": score["nll"], "se": score["se"], "gap": score["gap"], "bridge": bridge,
             "seconds": seconds}
 
 
