@@ -25,7 +25,7 @@ def arcs(t, k):
 
 def reference_log_prob(x, noise, panels=2048):
     """The same integral with the plain |x - c(t)|^2 and 8-64x more, deeply graded panels."""
-    t, log_w = data.toys._panels(0.0, math.pi, panels, grade=40)
+    t, log_w = data.arcs._panels(0.0, math.pi, panels, grade=40)
     comps = []
     for k in (0, 1):
         sq = np.sum((x[:, None, :] - arcs(t, k)[None]) ** 2, axis=-1)

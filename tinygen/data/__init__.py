@@ -8,7 +8,7 @@ with its exact entropy, 8 x 8 shapes, the 8 x 8 digits). ``sequences``: a
 stationary Markov source with an exact entropy rate, and first names (from the
 package ``names`` when it is installed). Nothing is downloaded.
 """
-from . import images, potentials, sequences, toys
+from . import arcs, images, potentials, sequences, toys
 from .potentials import Potential, potential
 from .images import SHAPES, bars_and_stripes, bars_and_stripes_entropy, bars_and_stripes_patterns, digits8, shapes8
 from .sequences import MarkovSource, first_names
