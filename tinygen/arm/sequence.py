@@ -31,8 +31,15 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import (NonFiniteError, as_batch, as_rng, check_params, check_positive, check_positive_int,
-                         value_of)
+from .._validate import (
+    NonFiniteError,
+    as_batch,
+    as_rng,
+    check_params,
+    check_positive,
+    check_positive_int,
+    value_of,
+)
 from ..distributions import Categorical
 from .made import check_values
 
