@@ -25,7 +25,13 @@ import warnings
 import autograd
 import numpy as onp
 
-from .._validate import as_float_array, as_rng, check_labels, check_positive_int, permutation
+from .._validate import (
+    as_float_array,
+    as_rng,
+    check_labels,
+    check_positive_int,
+    permutation,
+)
 from .report import Report
 
 STEPS = (1e-3, 1.0, 10.0)  # random steps, times (1 + |x|): small, unit and large changes of a real input
@@ -50,7 +56,7 @@ def _jacobian_dependencies(fn, x, dim):
 
 def _variants(x, kind, n_classes, rng):
     """Changed copies of x: (n, dim, m, *F), copy [p, s, j] = x[p] with position s changed (the j-th way)."""
-    n, dim = x.shape[:2]
+    dim = x.shape[1]
     if kind == "real":
         v = x[:, :, None]
         steps = [(1.0 + onp.abs(v)) * h * rng.standard_normal(v.shape) for h in STEPS]
