@@ -236,7 +236,8 @@ def test_check_autoregressive_finds_a_made_output_mask_with_greater_or_equal():
     m_out = onp.tile(m_in, made.n_raw)
     made.nets[0].masks[-1] = (m_out[None, :] >= m_hidden[:, None]).astype(float)  # should be >
     report = check_autoregressive(made_outputs(made, params), 4, made.order)
-    assert failed(report) == ["output o_t reads no input o_s with s >= t"]
+    assert failed(report) == ["output o_t reads no input o_s with s >= t (autograd Jacobian)",
+                              "output o_t reads no input o_s with s >= t (finite perturbation)"]
     assert "reads x_" in str(report)
 
 

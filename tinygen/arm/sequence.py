@@ -23,13 +23,23 @@ A model subclasses ``SequenceARM`` and writes ``init(rng)`` and
 ``logits_onehot(params, e)``: one-hot tokens e of shape (n, T, V) to logits
 (n, T, V), where logits[:, t] is the conditional of x_t given x_<t. It is a
 differentiable function of e, so autograd's Jacobian shows the autoregressive
-property directly (tests).
+property directly (tests). The base class holds every subclass to that contract:
+logits that are not (n, T, V) or not finite stop with an error naming the
+subclass's method, not a broadcasting error or an unnormalized p(x) later.
 """
 import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import as_batch, as_rng, check_params, check_positive, check_positive_int
+from .._validate import (
+    NonFiniteError,
+    as_batch,
+    as_rng,
+    check_params,
+    check_positive,
+    check_positive_int,
+    value_of,
+)
 from ..distributions import Categorical
 from .made import check_values
 
@@ -67,20 +77,40 @@ class SequenceARM:
         check_values("categorical", x, self.vocab_size)
         return (onp.asarray(x)[..., None] == onp.arange(self.vocab_size)).astype(onp.float64)
 
+    def _contract_logits(self, params, e):
+        """The subclass's ``logits_onehot(params, e)``, held to its contract: shape (n, T, V), finite.
+
+        Logits of shape (n, T, 1) would broadcast against the one-hot e and give every
+        sequence probability 1; (n, T) or (n, T - 1, V) would fail deep inside NumPy.
+        Both are the subclass's mistake, so the message names its method.
+        """
+        logits = self.logits_onehot(params, e)
+        method = f"{type(self).__name__}.logits_onehot"
+        expected = (e.shape[0], self.seq_len, self.vocab_size)
+        value = value_of(logits)
+        if value.dtype.kind not in "biuf":  # None, a string, a dict ...
+            raise TypeError(f"{method}: expected logits, an array of real numbers of shape (n, T, V) = "
+                            f"{expected}, got {type(logits).__name__}")
+        if value.shape != expected:
+            raise ValueError(f"{method}: expected logits of shape (n, T, V) = {expected}, got {value.shape}")
+        if not onp.isfinite(value).all():
+            raise NonFiniteError(f"{method}: expected finite logits, got NaN or inf")
+        return logits
+
     def logits(self, params, x):
         """One pass: all T conditionals' logits (n, T, V) for integer sequences x (n, T)."""
         return self._logits(check_params(params, self), x)
 
     def _logits(self, params, x):
         self.n_passes += 1
-        return self.logits_onehot(params, self.one_hot(x))
+        return self._contract_logits(params, self.one_hot(x))
 
     def log_prob(self, params, x):
         """log p(x) = sum_t log softmax(l_t)_{x_t}, shape (n,), from ONE pass (teacher forcing)."""
         params = check_params(params, self)
         e = self.one_hot(x)
         self.n_passes += 1
-        log_w = F.log_softmax(self.logits_onehot(params, e), axis=-1)  # log w_i = l_i - log sum_j e^{l_j}
+        log_w = F.log_softmax(self._contract_logits(params, e), axis=-1)  # log w_i = l_i - log sum_j e^{l_j}
         return np.sum(e * log_w, axis=(1, 2))  # the one-hot picks log w_{x_t} at every t
 
     def loss(self, params, x, rng=None):

@@ -22,7 +22,7 @@ class Row:
 
 
 class Report:
-    """Rows of property checks. ``bool(report)`` is True iff every row passed.
+    """Rows of property checks. ``bool(report)`` is True iff there are rows and every row passed.
 
     ``print(report)`` gives the table; ``report.assert_ok()`` raises an
     AssertionError carrying that table (for pytest); ``report.rows`` holds
@@ -44,7 +44,7 @@ class Report:
         return self.rows[-1]
 
     def __bool__(self):
-        return all(row.ok for row in self.rows)
+        return bool(self.rows) and all(row.ok for row in self.rows)  # nothing checked is no pass
 
     @property
     def failures(self):
@@ -53,7 +53,8 @@ class Report:
     def __str__(self):
         failed = len(self.failures)
         total = len(self.rows)
-        head = f"{self.title}: " + (f"every property holds ({total} checked)" if not failed else
+        head = f"{self.title}: " + ("no property checked" if not total else
+                                    f"every property holds ({total} checked)" if not failed else
                                     f"{failed} of {total} {'property' if total == 1 else 'properties'} FAIL")
         width = max([len("property")] + [len(r.property) for r in self.rows])
         lines = [head] + [f"  {n}" for n in self.notes]
