@@ -1,8 +1,8 @@
-"""The cost curve as words and tables: REPORT_cost.md and the README's paragraph, from results_cost.json.
+"""The cost curve as words and tables: REPORT_cost.md and the paragraph in docs/benchmarks.md, from results_cost.json.
 
 ``benchmarks/bench_cost.py`` measures and writes ``results_cost.json``; everything a
 reader sees is rendered here from that file, so no figure is typed by hand. Plain
-Python (json, no numpy, no torch, no tinygen), so the README's paragraph is checked
+Python (json, no numpy, no torch, no tinygen), so the paragraph in docs/benchmarks.md is checked
 cheaply in the tests.
 
 results_cost.json holds
@@ -179,8 +179,8 @@ def grid(results):
             f"{listed('width', results['train'])}, batch {listed('batch', results['train'])}")
 
 
-def readme_paragraph(results):
-    """The README's cost-curve paragraph: what to expect, when tinygen is outgrown, and the source."""
+def docs_paragraph(results):
+    """The cost-curve paragraph of docs/benchmarks.md: what to expect, when tinygen is outgrown, and the source."""
     s, d = summary(results, "train"), summary(results, "log_p")
     text = f"**The cost curve** (`benchmarks/REPORT_cost.md`; {grid(results)}). "
     if s is None:
@@ -206,7 +206,7 @@ def readme_paragraph(results):
             text += (f" log p of {results['log_p'][0]['n']:,} points runs at {d['lo']:.2f}–{d['hi']:.2f}× torch "
                      f"float32's speed (median {r32:.2f}×; {r64:.2f}× of float64's).")
     blocks = [text] if s is None else [text, width_batch_table(results) + "\n\n" + ahead(results)]
-    source = (f"Generated from `benchmarks/results_cost.json` by `python benchmarks/readme_tables.py`; "
+    source = (f"Generated from `benchmarks/results_cost.json` by `python benchmarks/docs_tables.py`; "
               f"measured by {sources(results)}.")
     return "\n\n".join(blocks + [source])
 

@@ -3,8 +3,8 @@
 ``bench_defaults.py`` trains tinygen's flows (the peers' recipe, and tinygen's own
 recipes for every family) and writes results_defaults.json; ``peer_training.py``
 trains the PyTorch peers by the peers' recipe and writes results_peers.json. Both
-REPORT.md's section and the README's table are rendered here, so no figure is typed.
-No torch and no training: the README check in the tests only renders.
+REPORT.md's section and the table in docs/defaults.md are rendered here, so no figure is typed.
+No torch and no training: the page check in the tests only renders.
 
 results_defaults.json: {"peers" | "zero_bias" | "own": {family: {seed: {gap, se, nll, bridge, seconds}}},
                         "peers_recipe": {steps, batch_size, lr},
@@ -112,7 +112,7 @@ def own_claims(defaults):
 
 
 def section(defaults, peers):
-    """REPORT.md's section (and the README's table with its sentences)."""
+    """REPORT.md's section (and docs/defaults.md's tables with their sentences)."""
     recipe = defaults.get("peers_recipe", {})
     lines = [f"**The peers' recipe**: each flow with its constructor's defaults, "
              f"`tinygen.fit(model, model.init(s), x, steps={recipe.get('steps')}, "

@@ -13,7 +13,7 @@ reference path), of torch float32 and of torch float64; then the seconds to samp
 
 The figures go to results.json (beside --out; families not rerun are kept, so
 --families reruns a subset), and REPORT.md is rendered from it (benchmarks/report_tables.py).
-The README's table is regenerated from results.json by benchmarks/readme_tables.py.
+The table in docs/benchmarks.md is regenerated from results.json by benchmarks/docs_tables.py.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/report.py [--families made,maf,realnvp,spline,vae,vae_iaf]
          [--steps N (all families; default: each recipe's)] [--out benchmarks/REPORT.md]
@@ -177,7 +177,7 @@ def main():
         save(results, args)  # after every family, so a long run leaves a partial report
     print()
     print(tables.report_markdown(results))
-    print(f"written to {args.out} and {args.json}; the README's table: python benchmarks/readme_tables.py")
+    print(f"written to {args.out} and {args.json}; the table in docs/benchmarks.md: python benchmarks/docs_tables.py")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""The benchmark figures as Markdown: REPORT.md and the README's table, both from results.json.
+"""The benchmark figures as Markdown: REPORT.md and the table in docs/benchmarks.md, both from results.json.
 
 ``benchmarks/report.py`` measures and writes ``results.json``; everything a reader
 sees is rendered from that file by the functions here, so no figure is typed by
-hand. Plain Python (json, no numpy, no torch, no tinygen), so the README's table can
+hand. Plain Python (json, no numpy, no torch, no tinygen), so the docs' table can
 be checked cheaply in the tests.
 
 results.json holds ``{"families": {name: entry}}``, one entry per model family:
@@ -87,8 +87,8 @@ def machines(results):
     return "; ".join(sorted({e["run"]["machine"] for e in results["families"].values()}))
 
 
-def readme_table(results):
-    """The README's benchmark table (one row per family) and the line saying where it came from."""
+def docs_table(results):
+    """The benchmark table of docs/benchmarks.md (one row per family) and the line saying where it came from."""
     rows = []
     for e in results["families"].values():
         q, t, s, d = e["quality"], e["train"], e["sample_s"], e["log_p_s"]
@@ -104,7 +104,7 @@ def readme_table(results):
               "torch f32 / f64", "tinygen ÷ torch f32 (target)", "tinygen ÷ torch f64",
               "10⁵ samples ÷ f32 / f64", "10⁵ log p ÷ f32 / f64"]
     return "\n".join([markdown_table(header, rows), "",
-                      f"Generated from `benchmarks/results.json` by `python benchmarks/readme_tables.py`; "
+                      f"Generated from `benchmarks/results.json` by `python benchmarks/docs_tables.py`; "
                       f"the numbers are from {sources(results)} Machine: {machines(results)}."])
 
 

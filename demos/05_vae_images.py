@@ -15,25 +15,42 @@
 
 # %% [markdown]
 # The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
-# it does nothing; otherwise it installs the checkout this notebook belongs to: the
-# folder above `demos/`, or a clone inside the current folder (as in Colab).
+# it does nothing; otherwise it finds the checkout this notebook belongs to (the folder
+# above `demos/`, or a clone inside the current folder, as in Colab), puts it first on
+# `sys.path`, and pip-installs it only if its dependencies are missing. A clone named
+# `tinygen` in the current folder would otherwise be imported as an empty namespace
+# package (`tinygen.__file__` is None): the cell catches that too.
 
 # %%
 try:
-    import tinygen  # noqa: F401
+    import tinygen
+    if getattr(tinygen, "__file__", None) is None:  # a folder named tinygen (a clone), as an empty namespace package
+        raise ImportError(f"tinygen: {list(tinygen.__path__)} is a folder, not the package")
 except ImportError:
     import importlib
     import pathlib
     import subprocess
     import sys
 
+    def forget_tinygen():  # what a failed or wrong import left behind
+        for name in [m for m in sys.modules if m == "tinygen" or m.startswith("tinygen.")]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+
     here = pathlib.Path.cwd().resolve()
     roots = [p for p in (here, *here.parents, *here.glob("*")) if (p / "tinygen" / "__init__.py").is_file()]
     if not roots:
-        raise ImportError(f"tinygen: not installed, and no checkout of it in or above {here}") from None
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", str(roots[0])])
-    sys.path.insert(0, str(roots[0]))  # the checkout itself, so that edits to it take effect
-    importlib.invalidate_caches()
+        raise ImportError(f"tinygen: not installed, and no checkout of it in or above {here}; "
+                          "run `pip install -e PATH` with PATH the folder holding setup.cfg") from None
+    sys.path.insert(0, str(roots[0]))  # the checkout first: its package wins, and edits to it take effect
+    forget_tinygen()
+    try:
+        import tinygen
+    except ModuleNotFoundError:  # its dependencies are missing (autograd, in Colab): install the checkout
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", str(roots[0])])
+        forget_tinygen()
+        import tinygen
+    print(f"tinygen from the checkout {roots[0]}")
 
 # %%
 import argparse

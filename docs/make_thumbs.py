@@ -3,7 +3,7 @@
 Runs every demo as a script at its defaults (one BLAS thread, PNGs into a temporary
 folder), or takes the PNGs from ``--figures DIR`` where a run already wrote them,
 and writes a copy of each demo's main figure, THUMB_WIDTH pixels wide, to
-docs/thumbs/<demo>.png (the README's demo table shows them).
+docs/thumbs/<demo>.png (the demo table in docs/demos.md shows them).
 
     python docs/make_thumbs.py [--demos 00_two_moons_tour,04_vae] [--figures out/]
 """
@@ -18,7 +18,7 @@ from PIL import Image  # installed with matplotlib
 
 ROOT = Path(__file__).resolve().parent.parent
 THUMBS = ROOT / "docs" / "thumbs"
-THUMB_WIDTH = 360  # pixels; the README shows them 180 wide, so they stay sharp on a dense screen
+THUMB_WIDTH = 360  # pixels; docs/demos.md shows them 180 wide, so they stay sharp on a dense screen
 MAIN_FIGURE = {  # demo -> the figure (plot.show name) that stands for it
     "00_two_moons_tour": "00_tour",
     "01_maximum_likelihood": "01_gap_to_entropy",

@@ -1,7 +1,7 @@
 """The cost curve's words and tables come from benchmarks/results_cost.json, never typed.
 
 Fast: no torch, no timing; the rendering in benchmarks/cost_tables.py on made-up figures,
-the README's paragraph against the stored results, and the benchmark's data.
+the paragraph in docs/benchmarks.md against the stored results, and the benchmark's data.
 """
 import os
 import sys
@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.append(os.path.join(ROOT, "benchmarks"))  # after everything else: shadows nothing
 import bench_cost  # noqa: E402
 import cost_tables  # noqa: E402
-import readme_tables  # noqa: E402
+import docs_tables  # noqa: E402
 
 RUN = {"command": "python benchmarks/bench_cost.py", "date": "2026-01-02 03:04 UTC", "machine": "a CPU",
        "seconds": 90.0, "lr": 1e-3, "seed": 0, "quick": False, "blocks": 2, "block_seconds": 0.1, "repeats": 1,
@@ -32,12 +32,12 @@ def results(train, log_p=()):
             "log_p": [{**base, "n": 100, "seconds": dict(zip(cost_tables.SIDES, v))} for v in log_p]}
 
 
-def test_readme_paragraph_is_the_one_results_cost_json_renders():
-    with open(os.path.join(ROOT, "README.md")) as f:
-        readme = f.read()
-    stored = readme_tables.marked(readme, readme_tables.COST_BEGIN, readme_tables.COST_END)
-    assert stored == readme_tables.render_cost().strip("\n"), \
-        "README.md's cost curve is stale: run python benchmarks/readme_tables.py"
+def test_docs_paragraph_is_the_one_results_cost_json_renders():
+    with open(docs_tables.BENCHMARKS_PAGE) as f:
+        page = f.read()
+    stored = docs_tables.marked(page, docs_tables.COST_BEGIN, docs_tables.COST_END)
+    assert stored == docs_tables.render_cost().strip("\n"), \
+        "docs/benchmarks.md's cost curve is stale: run python benchmarks/docs_tables.py"
 
 
 def test_ratios_in_both_tables():
@@ -54,8 +54,8 @@ def test_a_clean_threshold_is_named_with_the_medians_on_either_side():
     assert "up to 10 ms per training step (2 of 3, median ratio 1.60" in text
     assert "torch float32 is faster in every configuration from 100 ms on (1 of 3, median ratio 0.50 against " \
            "float32 and 1.00 against float64" in text
-    readme = cost_tables.readme_paragraph(r)
-    assert "more than about 10 ms in torch float32" in readme and "0.50× of float32's speed" in readme
+    paragraph = cost_tables.docs_paragraph(r)
+    assert "more than about 10 ms in torch float32" in paragraph and "0.50× of float32's speed" in paragraph
 
 
 def test_the_width_batch_medians_and_where_tinygen_is_ahead():
@@ -83,7 +83,7 @@ def test_without_torch_the_figures_are_dashes_and_no_ratio_is_claimed():
     r = results([(150.0, None, None)], [(1.0, None, None)])
     assert "| 150.0 | — | — | — | — |" in cost_tables.train_table(r)
     assert cost_tables.prose(r, "train").startswith("Torch was not importable")
-    assert "no ratios to quote" in cost_tables.readme_paragraph(r)
+    assert "no ratios to quote" in cost_tables.docs_paragraph(r)
     assert "cost_curve.png" not in cost_tables.report_markdown(r, None)
 
 

@@ -1,7 +1,7 @@
-"""The README's benchmark table is generated from benchmarks/results.json, never typed.
+"""The docs' benchmark and defaults tables are generated from the results files, never typed.
 
 Fast: no torch, no training; only the rendering in benchmarks/report_tables.py and the
-splicing in benchmarks/readme_tables.py.
+splicing into docs/benchmarks.md and docs/defaults.md in benchmarks/docs_tables.py.
 """
 import copy
 import json
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.append(os.path.join(ROOT, "benchmarks"))  # after everything else: shadows nothing
 import defaults_tables  # noqa: E402
-import readme_tables  # noqa: E402
+import docs_tables  # noqa: E402
 import report_tables  # noqa: E402
 
 RUN = {"command": "python benchmarks/report.py --steps 3", "date": "2026-01-02 03:04 UTC", "machine": "a CPU",
@@ -67,23 +67,31 @@ def test_the_defaults_tables_give_each_seed_and_each_verdict():
     assert "| MAF(2) | 0.050, 0.090 | —, — | 0.090 (≤ 0.08: not met) | — |" in alone
 
 
-def test_readme_defaults_tables_are_the_ones_the_results_render():
-    with open(os.path.join(ROOT, "README.md")) as f:
-        readme = f.read()
-    assert readme_tables.marked(readme, readme_tables.DEFAULTS_BEGIN, readme_tables.DEFAULTS_END) == \
-        readme_tables.render_defaults().strip("\n"), "README.md's defaults tables are stale: run readme_tables.py"
+def test_docs_defaults_tables_are_the_ones_the_results_render():
+    with open(docs_tables.DEFAULTS_PAGE) as f:
+        page = f.read()
+    assert docs_tables.marked(page, docs_tables.DEFAULTS_BEGIN, docs_tables.DEFAULTS_END) == \
+        docs_tables.render_defaults().strip("\n"), "docs/defaults.md's tables are stale: run docs_tables.py"
 
 
-def test_readme_table_is_the_one_results_json_renders():
+def test_docs_benchmark_table_is_the_one_results_json_renders():
+    with open(docs_tables.BENCHMARKS_PAGE) as f:
+        page = f.read()
+    assert docs_tables.marked(page) == docs_tables.render().strip("\n"), \
+        "docs/benchmarks.md's benchmark table is stale: run python benchmarks/docs_tables.py"
+
+
+def test_the_readme_types_no_generated_part():
+    # the measured figures live in docs/ only; the README links to them
     with open(os.path.join(ROOT, "README.md")) as f:
         readme = f.read()
-    assert readme_tables.marked(readme) == readme_tables.render().strip("\n"), \
-        "README.md's benchmark table is stale: run python benchmarks/readme_tables.py"
+    markers = (docs_tables.BEGIN, docs_tables.COST_BEGIN, docs_tables.DEFAULTS_BEGIN)
+    assert not [m for m in markers if m in readme]
 
 
 def test_the_table_names_the_command_and_date_of_every_run():
-    results = report_tables.load(readme_tables.RESULTS)
-    table = readme_tables.render()
+    results = report_tables.load(docs_tables.RESULTS)
+    table = docs_tables.render()
     for e in results["families"].values():
         assert f"`{e['run']['command']}` on {e['run']['date']}" in table
 
@@ -91,10 +99,10 @@ def test_the_table_names_the_command_and_date_of_every_run():
 def test_ratios_against_both_dtypes_and_the_target():
     # tinygen 150 steps/s against torch f32 100 and f64 60: 1.50x (the target 1.5x, met) and 2.50x;
     # sampling 1 s against 2 s and 4 s: 2.00x and 4.00x as fast
-    table = report_tables.readme_table({"families": {"a": entry()}})
+    table = report_tables.docs_table({"families": {"a": entry()}})
     row = table.splitlines()[2]
     assert "| 150 (50) | 100 / 60 | 1.50× (≥ 1.5×: met) | 2.50× | 2.00× / 4.00× | 2.00× / 4.00× |" in row
-    slow = report_tables.readme_table({"families": {"a": entry(rates=(120.0, 50.0, 100.0, 60.0))}})
+    slow = report_tables.docs_table({"families": {"a": entry(rates=(120.0, 50.0, 100.0, 60.0))}})
     assert "1.20× (≥ 1.5×: not met (by 0.30×))" in slow
     report = report_tables.report_markdown({"families": {"a": entry()}})
     assert "| Flow | 150.0 | 150.0 | 50.0 | 3.00× | 100.0 | 60.0 | 1.50× | ≥ 1.5× | met | 2.50× |" in report
@@ -111,7 +119,7 @@ def test_verdict_is_met_exactly_when_the_ratio_reaches_the_target(ours, theirs, 
 def test_missing_torch_figures_render_as_dashes():
     results = {"families": {"a": entry(rates=(150.0, 50.0, None, None), seconds=(1.0, None, None))}}
     results["families"]["a"]["peer_check"] = {"float64": None, "float32": None}
-    table = report_tables.readme_table(results)
+    table = report_tables.docs_table(results)
     assert "| — / — | — (≥ 1.5×: —) | — | — / — | — / — |" in table
     assert "| — | — |" in report_tables.report_markdown(results)
 
@@ -130,18 +138,18 @@ no_markers = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_s
 
 @given(no_markers, no_markers, no_markers, no_markers)
 def test_splice_replaces_only_the_marked_part(before, old, after, table):
-    doc = before + readme_tables.BEGIN + old + readme_tables.END + after
-    new = readme_tables.splice(doc, table)
-    assert readme_tables.marked(new) == table.strip("\n")
-    assert new.startswith(before + readme_tables.BEGIN) and new.endswith(readme_tables.END + after)
-    assert readme_tables.splice(new, table) == new
+    doc = before + docs_tables.BEGIN + old + docs_tables.END + after
+    new = docs_tables.splice(doc, table)
+    assert docs_tables.marked(new) == table.strip("\n")
+    assert new.startswith(before + docs_tables.BEGIN) and new.endswith(docs_tables.END + after)
+    assert docs_tables.splice(new, table) == new
 
 
-@pytest.mark.parametrize("doc", ["no markers", readme_tables.END + " x " + readme_tables.BEGIN,
-                                 readme_tables.BEGIN * 2 + readme_tables.END])
+@pytest.mark.parametrize("doc", ["no markers", docs_tables.END + " x " + docs_tables.BEGIN,
+                                 docs_tables.BEGIN * 2 + docs_tables.END])
 def test_markers_must_appear_once_and_in_order(doc):
-    with pytest.raises(ValueError, match=r"^readme: "):
-        readme_tables.marked(doc)
+    with pytest.raises(ValueError, match=r"^text: "):
+        docs_tables.marked(doc)
 
 
 def test_load_rejects_a_file_without_families(tmp_path):
@@ -151,22 +159,24 @@ def test_load_rejects_a_file_without_families(tmp_path):
         report_tables.load(str(path))
 
 
-def test_check_reports_a_stale_readme(tmp_path):
+def test_check_reports_stale_pages(tmp_path):
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"families": {"a": entry()}}))
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n{readme_tables.BEGIN}\nold\n{readme_tables.END}\nmiddle\n"
-                      f"{readme_tables.COST_BEGIN}\nold\n{readme_tables.COST_END}\n"
-                      f"{readme_tables.DEFAULTS_BEGIN}\nold\n{readme_tables.DEFAULTS_END}\nrest\n")
+    benchmarks_page = tmp_path / "benchmarks.md"
+    benchmarks_page.write_text(f"# x\n{docs_tables.BEGIN}\nold\n{docs_tables.END}\nmiddle\n"
+                               f"{docs_tables.COST_BEGIN}\nold\n{docs_tables.COST_END}\nrest\n")
+    defaults_page = tmp_path / "defaults.md"
+    defaults_page.write_text(f"# y\n{docs_tables.DEFAULTS_BEGIN}\nold\n{docs_tables.DEFAULTS_END}\nend\n")
     defaults = tmp_path / "results_defaults.json"
     defaults.write_text(json.dumps(DEFAULTS))
-    argv = ["--results", str(results), "--readme", str(readme), "--cost-results", readme_tables.COST_RESULTS,
+    argv = ["--results", str(results), "--benchmarks-page", str(benchmarks_page), "--defaults-page", str(defaults_page), "--cost-results", docs_tables.COST_RESULTS,
             "--defaults-results", str(defaults), "--peers-results", str(tmp_path / "absent.json")]
-    assert readme_tables.main(argv + ["--check"]) == 1
-    assert readme_tables.main(argv) == 0
-    assert readme_tables.main(argv + ["--check"]) == 0
-    assert "\nmiddle\n" in readme.read_text() and readme.read_text().endswith(f"{readme_tables.DEFAULTS_END}\nrest\n")
+    assert docs_tables.main(argv + ["--check"]) == 1
+    assert docs_tables.main(argv) == 0
+    assert docs_tables.main(argv + ["--check"]) == 0
+    assert "\nmiddle\n" in benchmarks_page.read_text() and benchmarks_page.read_text().endswith(f"{docs_tables.COST_END}\nrest\n")
+    assert defaults_page.read_text().startswith("# y\n") and defaults_page.read_text().endswith(f"{docs_tables.DEFAULTS_END}\nend\n")
     changed = copy.deepcopy(json.loads(results.read_text()))
     changed["families"]["a"]["train"]["tinygen"] = 300.0
     results.write_text(json.dumps(changed))
-    assert readme_tables.main(argv + ["--check"]) == 1
+    assert docs_tables.main(argv + ["--check"]) == 1

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tinygen import recipes
 from tinygen.recipes import RECIPES
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos"
@@ -45,6 +46,8 @@ def test_script_flags_override_quick_sizes_and_write_pngs_to_out(tmp_path):
     assert done.stderr.count("step      2/2") == 2 and "/5 " not in done.stderr
     pngs = sorted((tmp_path / "figs").glob("*.png"))
     assert len(pngs) == done.stdout.count("wrote ") >= 1
+    # a quick run prints its own values and no expectation measured at the defaults beside them
+    assert "06/" in done.stdout and "expected at the defaults" not in done.stdout
     for png in pngs:
         assert png.read_bytes()[:8] == PNG_MAGIC
 
@@ -66,3 +69,15 @@ def test_tour_runs_end_to_end_and_reloads_what_it_saved(tmp_path):
     reloaded = tour["main"](["--load", str(tmp_path / "params"), *tiny])
     assert [r["steps"] for r in reloaded] == [0] * len(rows)
     assert [r["nll"] for r in reloaded] == [r["nll"] for r in rows]
+
+
+def test_report_gives_the_defaults_expectation_only_outside_quick_runs(monkeypatch, capsys):
+    key, ref = next(iter(recipes.expected_values().items()))  # any value measured at the defaults
+    shown = f"{ref['mean']:.3f} ± {ref['sd']:.3f}"
+    monkeypatch.delenv(recipes.QUICK_ENV, raising=False)
+    recipes.report(key, 1.591)
+    assert shown in capsys.readouterr().out
+    monkeypatch.setenv(recipes.QUICK_ENV, "1")
+    recipes.report(key, 1.591)
+    out = capsys.readouterr().out
+    assert out.startswith(f"{key} = 1.591 nats") and shown not in out and "expected at the defaults" not in out

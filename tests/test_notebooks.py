@@ -9,6 +9,8 @@ thread variables and no matplotlib backend set, the working directory a fresh fo
 """
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext  # jupytext, nbclient, nbformat and ipykernel come with the test extra
@@ -87,3 +89,41 @@ def test_notebook_runs_in_a_fresh_kernel_and_shows_its_figures(source, tmp_path)
     keys = {json.loads(line)["key"] for line in reported.read_text().splitlines()} if reported.is_file() else set()
     missing = sorted(keys - set(recipes.expected_values()))
     assert not missing, f"{source.name}: no expected value for {missing}; run benchmarks/expected_values.py"
+
+
+def _run_install_cell(cwd, *python_flags):
+    """The first code cell of a notebook (as stored in the .ipynb), then a report of the tinygen it
+    leaves importable, run by a fresh Python in ``cwd`` as a kernel started there would run it."""
+    nb = nbformat.read(DEMOS / "01_maximum_likelihood.ipynb", as_version=4)
+    cell = next(c.source for c in nb.cells if c.cell_type == "code")
+    return _python(cwd, cell + "\nimport tinygen\nprint('tinygen from', tinygen.__file__, hasattr(tinygen, 'fit'))\n",
+                   *python_flags)
+
+
+def _python(cwd, code, *python_flags):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # only what the folder and the venv give
+    env["PIP_NO_INDEX"] = "1"  # a pip install here would reach for the network: make it fail instead
+    return subprocess.run([sys.executable, *python_flags, "-c", code], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_install_cell_recovers_from_a_clone_named_tinygen_in_the_working_folder(tmp_path):
+    # `git clone` beside a notebook: the folder tinygen/ (no __init__.py) holds the package tinygen/tinygen/,
+    # and a bare `import tinygen` from here gives an empty namespace package, even with tinygen installed
+    (tmp_path / "tinygen").symlink_to(ROOT, target_is_directory=True)
+    bare = _python(tmp_path, "import tinygen; print(getattr(tinygen, '__file__', None), hasattr(tinygen, 'fit'))")
+    assert bare.stdout.split() == ["None", "False"]  # the trap is real in this layout
+    done = _run_install_cell(tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    *_, last = done.stdout.strip().splitlines()
+    _, _, file, has_fit = last.split(" ")
+    assert has_fit == "True" and Path(file).resolve().is_relative_to(ROOT)  # the clone's own package
+    assert "tinygen from the checkout" in done.stdout  # and the cell said where it came from
+
+
+def test_install_cell_says_what_to_do_where_there_is_no_tinygen(tmp_path):
+    # -S: no site-packages, so nothing is installed, and the folder holds no checkout either
+    done = _run_install_cell(tmp_path, "-S")
+    assert done.returncode != 0
+    assert "ImportError: tinygen: not installed, and no checkout of it in or above" in done.stderr
+    assert "pip install -e PATH" in done.stderr

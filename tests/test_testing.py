@@ -448,14 +448,14 @@ def test_check_flow_reports_a_tinygen_flow_that_returns_nan():
     assert "forward gave [nan, nan]" in str(report)
 
 
-def test_readme_example_prints_what_the_readme_shows(capsys):
-    # README.md, "Check your own code": its two code blocks, run, print the table shown below them
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = text[text.index("## Check your own code"):text.index("### Exercises")]
+def test_testing_kit_page_example_prints_what_the_page_shows(capsys):
+    # docs/testing_kit.md, "Check your own code": its two code blocks, run, print the table shown below them
+    text = (Path(__file__).resolve().parent.parent / "docs" / "testing_kit.md").read_text()
+    section = text[:text.index("## Exercises")]
     layer, check = re.findall(r"```python\n(.*?)```", section, re.S)
     shown = re.findall(r"```\n(check_flow.*?)```", section, re.S)[0]
     scope = {}
     exec(layer, scope)
     with pytest.raises(AssertionError, match="forward log_det = log"):  # the slip is caught ...
         exec(check, scope)
-    assert capsys.readouterr().out.strip() == shown.strip()  # ... and the table is the README's
+    assert capsys.readouterr().out.strip() == shown.strip()  # ... and the table is the page's

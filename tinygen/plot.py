@@ -18,8 +18,7 @@ import numpy as onp
 from matplotlib.colors import TwoSlopeNorm
 
 from ._validate import as_float_array, check_positive, check_positive_int
-
-QUICK_ENV = "TINYGEN_QUICK"  # "1": demos run at the tiny sizes they declare (tests, a first look)
+from .recipes import QUICK_ENV, quick  # noqa: F401  (TINYGEN_QUICK=1: the demos' tiny sizes)
 
 DEFAULT_BOUNDS = ((-1.5, 2.5), (-1.0, 1.5))  # frames the two moons at noise <= 0.1
 QUICK_GRID = 30  # density grids are at most this many points a side with TINYGEN_QUICK=1
@@ -238,11 +237,6 @@ def save(fig, path, dpi=110, close=True):
 def in_notebook():
     """True inside a Jupyter (IPython) kernel."""
     return "ipykernel" in sys.modules
-
-
-def quick():
-    """True when the environment asks for tiny demo runs (``TINYGEN_QUICK=1``)."""
-    return os.environ.get(QUICK_ENV, "") not in ("", "0")
 
 
 def demo_args(parser, quick_values=None, argv=None):
