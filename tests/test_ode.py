@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygen._validate import NonFiniteError
-from tinygen.nn import MLP
 from tinygen.ode import (
     TooManyStepsError,
     draw_probe,
@@ -18,6 +17,7 @@ from tinygen.ode import (
     trace_exact,
     trace_hutchinson,
 )
+from tinygen.testing.continuous import random_field
 
 LAM = -0.8
 OMEGA = 2.0
@@ -112,16 +112,10 @@ def test_gradient_of_a_nonlinear_field_matches_finite_differences():
     assert abs(grad(loss)(a) - fd) < 1e-6
 
 
-def _field(dim, seed):
-    net = MLP((dim + 1, 16, dim), activation="tanh")
-    params = net.init(seed)
-    return lambda t, z: net(params, anp.concatenate([z, t * anp.ones((z.shape[0], 1))], axis=1))
-
-
 @settings(max_examples=10)
 @given(dim=st.integers(1, 5), seed=st.integers(0, 2 ** 16), t=st.floats(0, 1))
 def test_exact_trace_equals_autograd_jacobian(dim, seed, t):
-    f = _field(dim, seed)
+    f = random_field(dim, seed)
     z = np.random.default_rng(seed).normal(size=(3, dim))
     dz, trace = trace_exact(f, t, z)
     np.testing.assert_allclose(dz, f(t, z))
@@ -133,7 +127,7 @@ def test_exact_trace_equals_autograd_jacobian(dim, seed, t):
 @pytest.mark.parametrize("probe", ["rademacher", "gaussian"])
 def test_hutchinson_is_unbiased_with_the_stated_variance(probe):
     dim, n = 4, 4000
-    f = _field(dim, 3)
+    f = random_field(dim, 3)
     z = np.tile(np.random.default_rng(0).normal(size=(1, dim)), (n, 1))  # one point, n probes
     _, exact = trace_exact(f, 0.5, z[:1])
     _, est = trace_hutchinson(f, 0.5, z, draw_probe(z.shape, 1, probe))
