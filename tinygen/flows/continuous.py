@@ -60,8 +60,9 @@ class ContinuousFlow:
     dim: D. hidden: the MLP's hidden sizes. activation: a smooth one (the trace and its
     gradient need second derivatives; "tanh" default). objective: "likelihood" or "flow_matching".
     method, steps, rtol, atol: the solver ``log_prob``, ``sample``, ``forward`` and ``inverse`` use
-    (``tinygen.ode.odeint``); the defaults (dopri5, rtol = atol = 1e-6) give log p within about
-    1e-5 nats of a 1e-10-tolerance solve, at random and at trained params.
+    (``tinygen.ode.odeint``); the defaults (dopri5, rtol = atol = 1e-6) give log p within 1e-5
+    nats of a 1e-10-tolerance solve (measured on two moons: 5e-6 after 1500 flow-matching steps,
+    1e-7 at random params; rtol = atol = 1e-5 gave 8e-5, 1e-4 gave 2e-3).
     train_steps: RK4 steps of the likelihood objective's ODE. Training uses a fixed grid on
     purpose: the loss is then one fixed differentiable function of theta (an adaptive solver's
     step choices would change with theta and make the loss jump), and its cost is known in
