@@ -5,7 +5,7 @@ Layers, lowest first: functional -> distributions -> nn -> optim -> models
 model methods (``with tinygen.fast.disabled():`` runs the reference code only).
 ``plot`` is for demos and is not imported here.
 """
-from . import arm, data, distributions, evaluate, flows, functional, mle, nn, optim, vae, vi
+from . import arm, data, distributions, evaluate, flows, functional, mle, nn, ode, optim, vae, vi
 from . import fast  # after the models: it registers kernels for their methods
 from ._validate import NonFiniteError
 from .io import load, save

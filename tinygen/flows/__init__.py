@@ -7,3 +7,4 @@ from .linear import ActNorm, LULinear, Permutation
 from .autoregressive import IAF, MAF, IAFLayer, MAFLayer
 from .coupling import AffineCoupling, Coupling, SplineCoupling
 from .models import NeuralSplineFlow, RealNVP, coupling_masks
+from .continuous import ContinuousFlow

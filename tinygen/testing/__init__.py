@@ -20,6 +20,7 @@ short table that names, for a failure, the input where it failed and by how much
 """
 from .autoregressive import check_autoregressive
 from .bound import check_bound
+from .continuous import check_log_density_ode, check_trace_estimator  # noqa: F401 (public, like the names in __all__)
 from .density import check_normalized
 from .flows import check_flow, leaves, perturb
 from .report import Report, Row
