@@ -21,6 +21,7 @@ short table that names, for a failure, the input where it failed and by how much
 from .autoregressive import check_autoregressive
 from .bound import check_bound
 from .density import check_normalized
+from .diffusion import check_diffusion_bound, check_schedule, check_score
 from .flows import check_flow, leaves, perturb
 from .report import Report, Row
 
