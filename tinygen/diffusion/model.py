@@ -13,8 +13,16 @@ continuous 2-D data need a density, and beta_1 is the noise the first forward st
 import autograd.numpy as np
 import numpy as onp
 
-from .._validate import (as_batch, as_float_array, as_rng, check_context, check_hidden, check_option, check_params,
-                         check_positive_int)
+from .._validate import (
+    as_batch,
+    as_float_array,
+    as_rng,
+    check_context,
+    check_hidden,
+    check_option,
+    check_params,
+    check_positive_int,
+)
 from ..distributions import Normal
 from ..nn import ACTIVATIONS, MLP
 from . import probability_flow

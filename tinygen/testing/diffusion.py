@@ -74,7 +74,7 @@ def check_score(score, log_density, x, times=None, *, rtol=1e-6):
     report = Report(f"check_score(n={x.shape[0]})", notes=["reference: autograd's grad_x of log_density"])
     for t in [None] if times is None else list(onp.atleast_1d(as_float_array(times, "times"))):
         args = () if t is None else (t,)
-        exact = onp.asarray(autograd.grad(lambda y: np.sum(log_density(*args, y)))(x))
+        exact = onp.asarray(autograd.grad(lambda y, args=args: np.sum(log_density(*args, y)))(x))
         got = onp.asarray(score(*args, x), dtype=float)
         if got.shape != x.shape:
             raise ValueError(f"score: expected shape {x.shape}, got {got.shape}")
