@@ -22,6 +22,7 @@ from .autoregressive import check_autoregressive
 from .bound import check_bound
 from .continuous import check_log_density_ode, check_trace_estimator  # noqa: F401 (public, like the names in __all__)
 from .density import check_normalized
+from .diffusion import check_diffusion_bound, check_schedule, check_score
 from .flows import check_flow, leaves, perturb
 from .report import Report, Row
 
