@@ -5,10 +5,13 @@ argument, what was expected and what came, so that a student's mistake is
 reported where it is made instead of surfacing later as a NaN.
 """
 import numbers
+import weakref
 
 import autograd.numpy as anp
 import numpy as onp
 from autograd.tracer import Box, getval
+
+from . import tree
 
 
 class NonFiniteError(ValueError):
@@ -216,42 +219,21 @@ def check_context(context, x, context_dim):
     return c
 
 
-ORDERS = ("reverse", "random")
-
-
-def permutation(dim, order="reverse", rng=None):
-    """A permutation of 0..dim-1 as an int array: "reverse", "random" (needs rng) or explicit."""
-    if isinstance(order, str):
-        if order not in ORDERS:
-            raise ValueError(f"order: expected one of {list(ORDERS)} or a permutation, got {order!r}")
-        if order == "reverse":
-            return onp.arange(dim)[::-1].copy()
-        if rng is None:
-            raise ValueError("rng: order='random' needs an rng (Generator or int seed), got None")
-        return as_rng(rng).permutation(dim)
-    perm = onp.asarray(order)
-    if perm.dtype.kind not in "iu":
-        raise TypeError(f"order: expected a sequence of ints, got dtype {perm.dtype}")
-    if perm.shape != (dim,) or not onp.array_equal(onp.sort(perm), onp.arange(dim)):
-        raise ValueError(f"order: expected a permutation of 0..{dim - 1}, got {perm.tolist()}")
-    return perm.astype(onp.int64)
-
-
 # ---- params pytrees --------------------------------------------------------------------------
 # A model's params must have exactly the tree that its own ``init`` makes: the same
 # dict keys, list lengths and leaf shapes. Otherwise zip() silently drops layers, a
 # reshape crashes deep inside NumPy, or a head of K = 5 answers for K = 3.
 
 
-def param_shapes(tree):
-    """The skeleton of a params pytree: dicts stay dicts, lists and tuples become lists,
-    and every leaf becomes its shape (a tuple)."""
-    tree = getval(tree)
-    if isinstance(tree, dict):
-        return {k: param_shapes(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return [param_shapes(v) for v in tree]
-    return tuple(onp.shape(tree))
+class Shape(tuple):
+    """A leaf of a skeleton: the shape of the array that belongs there (a tuple subclass, so a
+    tuple *container* in the tree stays distinguishable from a leaf)."""
+
+
+def param_shapes(params):
+    """The skeleton of a params pytree: the same dicts, lists and tuples, with every leaf
+    replaced by its ``Shape``."""
+    return tree.map(lambda leaf: Shape(onp.shape(value_of(leaf))), getval(params))
 
 
 class _Mismatch(Exception):
@@ -286,7 +268,7 @@ def _walk(value, template, finite):
     # plain dicts, lists and float arrays of the right shapes.
     if isinstance(value, Box):
         value = getval(value)  # a traced tree (autograd's container boxes) is read, never traced further
-    if type(template) is tuple:  # a leaf: template is its shape
+    if type(template) is Shape:  # a leaf
         if type(value) is not onp.ndarray or value.shape != template or value.dtype.kind not in "iuf":
             _check_leaf(value, template)
         if finite and not onp.isfinite(value).all():
@@ -300,21 +282,21 @@ def _walk(value, template, finite):
             extra = [k for k in value if k not in template]
             what = f"missing {_keys(missing)}" if missing else f"unexpected {_keys(extra)}"
             raise _Mismatch(f"expected a dict with keys {_keys(template)}, got keys {_keys(value)} ({what})")
-        for k, t in template.items():
+        for k, t in tree.children(template):  # the one visiting order (tinygen/tree.py)
             try:
                 _walk(value[k], t, finite)
             except _Mismatch as m:
                 m.path.append(f'["{k}"]')
                 raise
-    else:  # a list
+    else:  # a list or a tuple
         if not isinstance(value, (list, tuple)):
             raise _Mismatch(f"expected a list of {len(template)} entries, got {_describe(value)}",
                             _not_a_tree(value))
         if len(value) != len(template):
             raise _Mismatch(f"expected a list of {len(template)} entries, got {len(value)}")
-        for i, (v, t) in enumerate(zip(value, template)):
+        for i, t in tree.children(template):
             try:
-                _walk(v, t, finite)
+                _walk(value[i], t, finite)
             except _Mismatch as m:
                 m.path.append(f"[{i}]")
                 raise
@@ -350,14 +332,28 @@ def check_tree(tree, template, name="params", finite=False):
 def check_params(params, model, name="params"):
     """``params`` must have the tree of ``model.init``: same keys, list lengths, leaf shapes.
 
-    The skeleton is computed once per model object, from its own ``init`` (seed 0),
-    and kept on the object like its masks: it is structure, not parameters.
-    Plain (untraced) params must also be finite; traced ones are not scanned, since
-    during training ``optim.minimize`` already checks every loss and gradient.
+    The skeleton comes from the model's own ``init`` (seed 0). Making it costs an init
+    (about 4 ms for a RealNVP-8, more than a check), so it is remembered per model object
+    in ``_SKELETONS``, outside the object (which holds structure only), and forgotten
+    with it. Plain (untraced) params must also be finite; traced ones are not scanned,
+    since during training ``train.minimize`` already checks every loss and gradient.
     Returns ``params`` unchanged (traced trees keep their gradient).
     """
-    template = model.__dict__.get("_params_template")
+    try:
+        template = _SKELETONS.get(model)
+    except TypeError:  # a model that cannot be weakly referenced or hashed: no memory, just recompute
+        return check_tree(params, param_shapes(model.init(0)), name, finite=not isinstance(params, Box))
     if template is None:
-        template = param_shapes(model.init(0))
-        model._params_template = template
+        template = _SKELETONS[model] = param_shapes(model.init(0))
     return check_tree(params, template, name, finite=not isinstance(params, Box))
+
+
+_SKELETONS = weakref.WeakKeyDictionary()  # model -> param_shapes(model.init(0)), see check_params
+
+
+def __getattr__(name):
+    """``permutation`` and ``ORDERS`` moved to tinygen/orders.py; old imports from here still work."""
+    if name in ("permutation", "ORDERS"):
+        from . import orders
+        return getattr(orders, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
