@@ -1,7 +1,8 @@
 """tinygen.tree: flatten/unflatten round trips, and one visiting order shared by every function."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tinygen import tree
 

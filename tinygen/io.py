@@ -18,7 +18,7 @@ import zipfile
 import numpy as onp
 
 from . import tree
-from ._validate import check_tree, param_shapes
+from ._params_check import check_tree, param_shapes
 
 _TREE_KEY = "__tree__"
 _ZIP_MAGIC = b"PK\x03\x04"  # every .npz is a zip archive and starts with these 4 bytes

@@ -111,4 +111,4 @@ def tree_views(template, flat):
 
 
 # The training loop lives beside the optimizers; these names stay importable from here.
-from .train import fit, minimize  # noqa: E402  (after the optimizers, which train.py imports)
+from .train import fit, minimize  # noqa: F401  (after the optimizers, which train.py imports)

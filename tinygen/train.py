@@ -21,9 +21,10 @@ import numpy as onp
 from autograd import value_and_grad
 
 from . import tree
+from ._params_check import check_tree, param_shapes
 from ._threads import in_hot_loop
 from ._validate import (NonFiniteError, as_examples, as_rng, as_rows_like, check_callable, check_finite,
-                        check_option, check_positive, check_positive_int, check_real, check_tree, param_shapes)
+                        check_option, check_positive, check_positive_int, check_real)
 from .optim import MAX_GROWTH, LossDivergedError, NonFiniteLossError, make_optimizer
 
 

@@ -31,9 +31,9 @@ import numpy as onp
 from .. import functional as F
 from .._validate import (as_batch, as_rng, check_binary, check_context, check_hidden, check_labels, check_option,
                          check_params, check_positive_int)
-from ..orders import permutation
 from ..distributions import Categorical
 from ..nn import MLP, init_dense
+from ..orders import permutation
 
 LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
 
