@@ -81,3 +81,51 @@ def test_learning_rate_schedule():
     assert train.learning_rate("cosine", 0.1, 1, 10) == 0.1
     assert train.learning_rate("cosine", 0.1, 6, 10) == pytest.approx(0.05, abs=1e-15)  # cos(pi/2) rounds
     assert train.learning_rate("constant", 0.1, 6, 10) == 0.1
+
+
+def _attributes(obj):
+    """Every attribute of obj, recursively through the model objects it holds: name -> id."""
+    seen, out = set(), {}
+
+    def walk(o, path):
+        if id(o) in seen or not hasattr(o, "__dict__") or isinstance(o, type):
+            return
+        seen.add(id(o))
+        for k, v in vars(o).items():
+            out[f"{path}.{k}"] = id(v)
+            for i, item in enumerate(v if isinstance(v, (list, tuple)) else ()):
+                walk(item, f"{path}.{k}[{i}]")
+            walk(v, f"{path}.{k}")
+
+    walk(obj, type(obj).__name__)
+    return out
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tinygen.arm.MADE(2, hidden=(8,)),
+    lambda: tinygen.flows.RealNVP(2, n_layers=2, hidden=(8,)),
+    lambda: tinygen.flows.MAF(2, n_layers=2, hidden=(8,)),
+    lambda: VAE(2, 2, hidden=(8,)),
+])
+def test_training_leaves_the_model_object_as_it_was(make):
+    # A model holds structure only: training, checking params and sampling add or
+    # replace no attribute anywhere in the object (no counters, no cached skeletons).
+    model = make()
+    before = _attributes(model)
+    params, _ = tinygen.fit(model, model.init(0), tinygen.data.two_moons(32, rng=0), steps=3, batch_size=16,
+                            progress=False)
+    model.sample(params, 4, rng=0)
+    assert _attributes(model) == before
+
+
+def test_the_params_skeleton_is_forgotten_with_its_model():
+    import gc
+
+    from tinygen._params_check import _SKELETONS
+    model = tinygen.arm.MADE(2, hidden=(4,))
+    model.log_prob(model.init(0), np.zeros((1, 2)))
+    assert model in _SKELETONS
+    size = len(_SKELETONS)
+    del model
+    gc.collect()
+    assert len(_SKELETONS) == size - 1
