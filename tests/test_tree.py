@@ -1,7 +1,7 @@
 """tinygen.tree: flatten/unflatten round trips, and one visiting order shared by every function."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygen import tree
@@ -26,6 +26,7 @@ def _same(a, b):
     return np.shape(a) == np.shape(b) and np.array_equal(a, b)
 
 
+@settings(max_examples=50)  # small trees of up to 12 leaves: 50 draws cover every container mix
 @given(_trees)
 def test_unflatten_inverts_flatten(t):
     flat = tree.flatten(t)
@@ -35,6 +36,7 @@ def test_unflatten_inverts_flatten(t):
     np.testing.assert_array_equal(tree.flatten(back), flat)
 
 
+@settings(max_examples=50)  # small trees of up to 12 leaves: 50 draws cover every container mix
 @given(_trees)
 def test_every_function_visits_leaves_in_one_order(t):
     ordered = tree.leaves(t)
@@ -47,6 +49,7 @@ def test_every_function_visits_leaves_in_one_order(t):
     np.testing.assert_array_equal(tree.flatten(t), np.concatenate(parts) if parts else np.zeros(0))
 
 
+@settings(max_examples=50)  # small trees of up to 12 leaves: 50 draws cover every container mix
 @given(_trees)
 def test_the_order_ignores_how_a_dict_was_built(t):
     # Two equal dicts built in opposite key orders flatten to the same vector.

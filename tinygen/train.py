@@ -7,7 +7,7 @@ The loop is short because each of its parts has a name:
     gradient         L(theta_t) and grad_theta L(theta_t), by autograd (the one differentiation)
     guard            stop on a NaN/inf loss or gradient, or a loss that diverged
     learning_rate    the schedule eta_t (constant or cosine)
-    record / report  the history and the progress lines
+    record, report   the history and the progress lines
     validate         the held-out score every ``eval_every`` steps
 
 Everything that changes during a run lives in one ``Run`` object, not in closures.
@@ -50,6 +50,10 @@ class Run:
     def snapshot(self, flat=None):
         """A copy of the params as a tree: later updates cannot change it."""
         return tree.unflatten(self.template, (self.flat if flat is None else flat).copy())
+
+    def record(self, step, loss):
+        self.history["step"].append(step)
+        self.history["loss"].append(loss)
 
     def stop(self, error, message, step):
         """The error that ends a failed run, holding the last finite params and the history so far."""
@@ -156,8 +160,7 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
                 opt.lr = learning_rate(lr_schedule, base_lr, step, steps)
             new_flat, run.opt_state = opt.update(run.flat, grad, run.opt_state)
             run.flat[...] = new_flat  # in place: the views in run.live follow
-            run.history["step"].append(step)
-            run.history["loss"].append(loss)
+            run.record(step, loss)
             if callback is not None:
                 callback(step, run.snapshot(), loss)
             if evaluate is not None and (step % eval_every == 0 or step == steps):
