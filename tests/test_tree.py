@@ -87,3 +87,29 @@ def test_unflatten_rejects_a_vector_of_the_wrong_size():
 def test_unsortable_keys_are_a_type_error():
     with pytest.raises(TypeError, match=r"^params: expected dict keys that can be sorted"):
         tree.leaves({1: np.zeros(1), "a": np.zeros(1)})
+
+
+def test_save_and_check_tree_follow_the_same_order(tmp_path):
+    # io.save numbers the arrays leaf0, leaf1, ... in the visiting order, and check_tree
+    # reports the first mismatch in that order too (here 'W' before 'b', though 'b' was written first).
+    import tinygen
+    from tinygen._params_check import check_tree, param_shapes
+    params = [{"b": np.arange(2.0), "W": np.arange(4.0).reshape(2, 2)}, (np.array(7.0),)]
+    path = tinygen.save(tmp_path / "p", params)
+    with np.load(path) as f:
+        stored = [f[f"leaf{i}"] for i in range(3)]
+    assert all(np.array_equal(s, leaf) for s, leaf in zip(stored, tree.leaves(params)))
+    wrong = [{"b": np.zeros(3), "W": np.zeros((2, 3))}, (np.array(7.0),)]
+    with pytest.raises(ValueError, match=r'^params\[0\]\["W"\]: expected shape \(2, 2\)'):
+        check_tree(wrong, param_shapes(params))
+
+
+def test_the_old_optim_names_warn_and_give_the_same_result():
+    from tinygen import optim
+    t = {"b": np.ones(2), "a": np.zeros((1, 2))}
+    with pytest.warns(DeprecationWarning, match="tinygen.tree.flatten"):
+        flat = optim.tree_flatten(t)
+    np.testing.assert_array_equal(flat, tree.flatten(t))
+    with pytest.warns(DeprecationWarning, match="tinygen.tree.unflatten"):
+        back = optim.tree_views(t, flat)
+    np.testing.assert_array_equal(tree.flatten(back), flat)
