@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from tinygen.arm import MADE, sequential_log_prob
 from tinygen.testing import check_autoregressive, check_normalized
+from tinygen.testing.spy import count_calls
 from tinygen.testing.strategies import seeds
 
 small_dims = st.integers(min_value=1, max_value=5)
@@ -74,11 +75,12 @@ def test_one_pass_log_prob_equals_d_pass_evaluation(dim, seed, context, direct, 
     x = {"gaussian": rng.standard_normal((n, dim)), "bernoulli": rng.integers(0, 2, (n, dim)).astype(float),
          "categorical": rng.integers(0, 3, (n, dim)).astype(float)}[likelihood]
     c = rng.standard_normal((n, 2)) if context else None
-    made.n_passes = 0
-    one = made.log_prob(params, x, c)
-    assert made.n_passes == 1
-    seq = sequential_log_prob(made, params, x, c)
-    assert made.n_passes == 1 + dim
+    with count_calls(made, "outputs") as passes:
+        one = made.log_prob(params, x, c)
+    assert passes.count == 1
+    with count_calls(made, "outputs") as passes:
+        seq = sequential_log_prob(made, params, x, c)
+    assert passes.count == dim
     # The hidden inputs only ever meet masked (exactly 0) weights, so the two agree to
     # rounding of O(10) log-probabilities: 1e-12 absolute.
     onp.testing.assert_allclose(one, seq, rtol=0, atol=1e-12)
@@ -125,9 +127,9 @@ def test_gaussian_made_integrates_to_one_in_2d(seed, n_masks):
 def test_sampling_takes_d_batched_passes(dim, seed, likelihood):
     made = _made(dim, seed, likelihood, context_dim=1)
     params = made.init(seed)
-    made.n_passes = 0
-    x = made.sample(params, 50, seed, context=onp.ones((1, 1)))
-    assert made.n_passes == dim  # D passes, not D * n
+    with count_calls(made, "outputs") as passes:
+        x = made.sample(params, 50, seed, context=onp.ones((1, 1)))
+    assert passes.count == dim  # D passes, not D * n
     assert x.shape == (50, dim)
     assert onp.all(onp.isfinite(made.log_prob(params, x, onp.ones((50, 1)))))
 
@@ -154,12 +156,12 @@ def test_mask_ensemble_precomputes_masks_and_trains_one_set_per_call():
     assert len({tuple(o) for o in made.orders}) > 1  # different orderings were drawn
     params = made.init(0)
     x = onp.array([[0, 1, 1, 0], [1, 1, 0, 0]], dtype=float)
-    made.n_passes = 0
-    made.loss(params, x, rng=0)
-    assert made.n_passes == 1  # one mask set per training step
-    made.n_passes = 0
-    made.log_prob(params, x)
-    assert made.n_passes == 4  # the mixture evaluates every set
+    with count_calls(made, "outputs") as passes:
+        made.loss(params, x, rng=0)
+    assert passes.count == 1  # one mask set per training step
+    with count_calls(made, "outputs") as passes:
+        made.log_prob(params, x)
+    assert passes.count == 4  # the mixture evaluates every set
     # Mixture, not averaged logits: log p = logsumexp_e log p_e - log E.
     logs = onp.stack([made._log_prob_e(params, x, None, e) for e in range(4)])
     expect = onp.log(onp.mean(onp.exp(logs), axis=0))

@@ -7,7 +7,8 @@ import tinygen
 from tinygen import flows
 from tinygen._validate import NonFiniteError, value_of
 from tinygen.arm import MADE
-from tinygen.optim import SGD, LossDivergedError, NonFiniteLossError, fit, minimize, tree_flatten
+from tinygen.optim import SGD, LossDivergedError, NonFiniteLossError, fit, minimize
+from tinygen.tree import flatten as tree_flatten
 from tinygen.vae import VAE
 
 X3 = np.random.default_rng(0).normal(size=(256, 3))

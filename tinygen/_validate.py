@@ -8,7 +8,7 @@ import numbers
 
 import autograd.numpy as anp
 import numpy as onp
-from autograd.tracer import Box, getval
+from autograd.tracer import getval
 
 
 class NonFiniteError(ValueError):
@@ -216,148 +216,14 @@ def check_context(context, x, context_dim):
     return c
 
 
-ORDERS = ("reverse", "random")
+# The params-pytree checks (check_params, check_tree, param_shapes) live in _params_check.py,
+# a lesson of their own; they are imported here so that every check comes from one place.
+from ._params_check import Shape, check_params, check_tree, param_shapes  # noqa: F401
 
 
-def permutation(dim, order="reverse", rng=None):
-    """A permutation of 0..dim-1 as an int array: "reverse", "random" (needs rng) or explicit."""
-    if isinstance(order, str):
-        if order not in ORDERS:
-            raise ValueError(f"order: expected one of {list(ORDERS)} or a permutation, got {order!r}")
-        if order == "reverse":
-            return onp.arange(dim)[::-1].copy()
-        if rng is None:
-            raise ValueError("rng: order='random' needs an rng (Generator or int seed), got None")
-        return as_rng(rng).permutation(dim)
-    perm = onp.asarray(order)
-    if perm.dtype.kind not in "iu":
-        raise TypeError(f"order: expected a sequence of ints, got dtype {perm.dtype}")
-    if perm.shape != (dim,) or not onp.array_equal(onp.sort(perm), onp.arange(dim)):
-        raise ValueError(f"order: expected a permutation of 0..{dim - 1}, got {perm.tolist()}")
-    return perm.astype(onp.int64)
-
-
-# ---- params pytrees --------------------------------------------------------------------------
-# A model's params must have exactly the tree that its own ``init`` makes: the same
-# dict keys, list lengths and leaf shapes. Otherwise zip() silently drops layers, a
-# reshape crashes deep inside NumPy, or a head of K = 5 answers for K = 3.
-
-
-def param_shapes(tree):
-    """The skeleton of a params pytree: dicts stay dicts, lists and tuples become lists,
-    and every leaf becomes its shape (a tuple)."""
-    tree = getval(tree)
-    if isinstance(tree, dict):
-        return {k: param_shapes(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return [param_shapes(v) for v in tree]
-    return tuple(onp.shape(tree))
-
-
-class _Mismatch(Exception):
-    """Internal: where a tree differs from its template; the path is filled in on the way out."""
-
-    def __init__(self, message, kind=ValueError):
-        super().__init__(message)
-        self.message, self.kind, self.path = message, kind, []
-
-
-def _keys(d):
-    return "[" + ", ".join(f'"{k}"' for k in d) + "]"
-
-
-def _describe(value):
-    if isinstance(value, dict):
-        return f"a dict with keys {_keys(value)}"
-    if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of {len(value)} entries"
-    if hasattr(value, "shape"):
-        return f"an array of shape {tuple(value.shape)}"
-    return type(value).__name__
-
-
-def _not_a_tree(value):
-    """TypeError for things that are no params at all (None, a string), ValueError for another tree."""
-    return ValueError if isinstance(value, (dict, list, tuple)) or hasattr(value, "shape") else TypeError
-
-
-def _walk(value, template, finite):
-    # This runs on every public call, so the common case comes first and is cheap:
-    # plain dicts, lists and float arrays of the right shapes.
-    if isinstance(value, Box):
-        value = getval(value)  # a traced tree (autograd's container boxes) is read, never traced further
-    if type(template) is tuple:  # a leaf: template is its shape
-        if type(value) is not onp.ndarray or value.shape != template or value.dtype.kind not in "iuf":
-            _check_leaf(value, template)
-        if finite and not onp.isfinite(value).all():
-            raise _Mismatch("expected finite values, got NaN or inf", NonFiniteError)
-    elif type(template) is dict:
-        if not isinstance(value, dict):
-            raise _Mismatch(f"expected a dict with keys {_keys(template)}, got {_describe(value)}",
-                            _not_a_tree(value))
-        if value.keys() != template.keys():
-            missing = [k for k in template if k not in value]
-            extra = [k for k in value if k not in template]
-            what = f"missing {_keys(missing)}" if missing else f"unexpected {_keys(extra)}"
-            raise _Mismatch(f"expected a dict with keys {_keys(template)}, got keys {_keys(value)} ({what})")
-        for k, t in template.items():
-            try:
-                _walk(value[k], t, finite)
-            except _Mismatch as m:
-                m.path.append(f'["{k}"]')
-                raise
-    else:  # a list
-        if not isinstance(value, (list, tuple)):
-            raise _Mismatch(f"expected a list of {len(template)} entries, got {_describe(value)}",
-                            _not_a_tree(value))
-        if len(value) != len(template):
-            raise _Mismatch(f"expected a list of {len(template)} entries, got {len(value)}")
-        for i, (v, t) in enumerate(zip(value, template)):
-            try:
-                _walk(v, t, finite)
-            except _Mismatch as m:
-                m.path.append(f"[{i}]")
-                raise
-
-
-def _check_leaf(value, shape):
-    if isinstance(value, (dict, list, tuple)):
-        raise _Mismatch(f"expected an array of shape {shape}, got {_describe(value)}")
-    dtype = getattr(value, "dtype", None)
-    if dtype is None:  # a plain Python number is a leaf of shape ()
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise _Mismatch(f"expected an array of shape {shape}, got {type(value).__name__}", TypeError)
-        got = ()
-    else:
-        if dtype.kind not in "iuf":
-            raise _Mismatch(f"expected an array of real numbers, got dtype {dtype}", TypeError)
-        got = tuple(value.shape)
-    if got != shape:
-        raise _Mismatch(f"expected shape {shape}, got {got}")
-
-
-def check_tree(tree, template, name="params", finite=False):
-    """Compare a pytree with a skeleton from ``param_shapes``; the error names the first
-    mismatching path, e.g. ``params[3]["conditioner"][0]["W"]: expected shape (1, 64), got (2, 64)``.
-    finite: also require finite leaves (NonFiniteError otherwise)."""
-    try:
-        _walk(tree, template, finite)
-    except _Mismatch as m:
-        raise m.kind(f"{name}{''.join(reversed(m.path))}: {m.message}") from None
-    return tree
-
-
-def check_params(params, model, name="params"):
-    """``params`` must have the tree of ``model.init``: same keys, list lengths, leaf shapes.
-
-    The skeleton is computed once per model object, from its own ``init`` (seed 0),
-    and kept on the object like its masks: it is structure, not parameters.
-    Plain (untraced) params must also be finite; traced ones are not scanned, since
-    during training ``optim.minimize`` already checks every loss and gradient.
-    Returns ``params`` unchanged (traced trees keep their gradient).
-    """
-    template = model.__dict__.get("_params_template")
-    if template is None:
-        template = param_shapes(model.init(0))
-        model._params_template = template
-    return check_tree(params, template, name, finite=not isinstance(params, Box))
+def __getattr__(name):
+    """``permutation`` and ``ORDERS`` moved to tinygen/orders.py; old imports from here still work."""
+    if name in ("permutation", "ORDERS"):
+        from . import orders
+        return getattr(orders, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,29 +17,40 @@ import zipfile
 
 import numpy as onp
 
-from ._validate import check_tree, param_shapes
+from . import tree
+from ._params_check import check_tree, param_shapes
 
 _TREE_KEY = "__tree__"
 _ZIP_MAGIC = b"PK\x03\x04"  # every .npz is a zip archive and starts with these 4 bytes
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned int, float
 
 
-def _encode(tree, leaves, where):
-    if isinstance(tree, dict):
-        for k in tree:
+def _step(key):
+    return f'["{key}"]' if isinstance(key, str) else f"[{key}]"
+
+
+def _encode(node, leaves, where):
+    """The JSON description of a tree; its leaves go to ``leaves`` in tinygen.tree's visiting order."""
+    if tree.is_leaf(node):
+        return _encode_leaf(node, leaves, where)
+    if isinstance(node, dict):
+        for k in node:
             if not isinstance(k, str):
                 raise TypeError(f"params{where}: expected string dict keys, got {type(k).__name__} key {k!r}")
-        return {"dict": {k: _encode(v, leaves, f'{where}["{k}"]') for k, v in tree.items()}}
-    if isinstance(tree, (list, tuple)):
-        kind = "list" if isinstance(tree, list) else "tuple"
-        return {kind: [_encode(v, leaves, f"{where}[{i}]") for i, v in enumerate(tree)]}
-    if isinstance(tree, (onp.ndarray, onp.generic, numbers.Real)) and not isinstance(tree, bool):
-        arr = onp.asarray(tree)
+    described = {key: _encode(child, leaves, where + _step(key)) for key, child in tree.children(node)}
+    if isinstance(node, dict):
+        return {"dict": {k: described[k] for k in node}}  # written in the user's key order, read back so
+    return {"list" if isinstance(node, list) else "tuple": [described[i] for i in range(len(node))]}
+
+
+def _encode_leaf(leaf, leaves, where):
+    if isinstance(leaf, (onp.ndarray, onp.generic, numbers.Real)) and not isinstance(leaf, bool):
+        arr = onp.asarray(leaf)
         if arr.dtype.kind not in _NUMERIC_KINDS:
             raise TypeError(f"params{where}: expected a numeric array (bool, int or float), got dtype {arr.dtype}")
         leaves.append(arr)
-        return {"leaf": len(leaves) - 1, "scalar": not isinstance(tree, onp.ndarray)}
-    raise TypeError(f"params{where}: expected dicts, lists, tuples and numeric arrays, got {type(tree).__name__}")
+        return {"leaf": len(leaves) - 1, "scalar": not isinstance(leaf, onp.ndarray)}
+    raise TypeError(f"params{where}: expected dicts, lists, tuples and numeric arrays, got {type(leaf).__name__}")
 
 
 class _Malformed(Exception):

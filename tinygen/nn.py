@@ -9,6 +9,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
+from . import tree
 from ._validate import as_rng, check_option, check_positive_int
 
 ACTIVATIONS = {
@@ -136,8 +137,4 @@ class MLP:
 
 def count_params(params):
     """Number of scalars in a params pytree (nested dicts/lists/tuples of arrays)."""
-    if isinstance(params, dict):
-        return sum(count_params(v) for v in params.values())
-    if isinstance(params, (list, tuple)):
-        return sum(count_params(v) for v in params)
-    return int(onp.size(params))
+    return tree.size(params)

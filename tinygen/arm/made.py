@@ -30,9 +30,10 @@ import numpy as onp
 
 from .. import functional as F
 from .._validate import (as_batch, as_rng, check_binary, check_context, check_hidden, check_labels, check_option,
-                         check_params, check_positive_int, permutation)
+                         check_params, check_positive_int)
 from ..distributions import Categorical
 from ..nn import MLP, init_dense
+from ..orders import permutation
 
 LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
 
@@ -85,7 +86,8 @@ class MADE:
     here; ``loss`` trains one picked from its rng per call; ``log_prob`` is the
     mixture log p(x) = logsumexp_e log p_e(x) - log E. direct: add masked
     input->output weights. zero_last: start the output layer at zero (flows).
-    ``n_passes`` counts network evaluations.
+    ``outputs`` is the one network evaluation (a "pass"); ``tinygen.testing.spy.count_calls``
+    counts them.
     """
 
     def __init__(self, dim, hidden=(64, 64), likelihood="gaussian", n_classes=None, order=None,
@@ -116,7 +118,6 @@ class MADE:
             self.nets.append(MLP(sizes, activation=activation, zero_last=zero_last, masks=masks))
             self.direct_masks.append(direct_mask)
         self.order, self.net = self.orders[0], self.nets[0]
-        self.n_passes = 0
 
     @property
     def masks(self):
@@ -133,7 +134,6 @@ class MADE:
     # ---------------------------------------------------------------- network
     def outputs(self, params, x, context=None, mask_set=0):
         """Raw network outputs, shape (n, P, D): P numbers per x_d, each a function of x_<d and c only."""
-        self.n_passes += 1
         h = x if self.context_dim == 0 else np.concatenate([x, context], axis=1)
         out = self.nets[mask_set].apply(params["net"], h)
         if self.direct:

@@ -38,7 +38,6 @@ _coupling_fwd, _coupling_bwd = stack_steps(coupling_forward, coupling_backward)
 def _maf_fwd(layer, p, x, c):
     """z_d = (x_d - mu_d(x_<d)) exp(-alpha_d(x_<d)), log|det dg/dx| = -sum_d alpha_d: one MADE pass."""
     made = layer.made
-    made.n_passes += 1  # the pass counter the reference keeps in MADE.outputs
     h = x if made.context_dim == 0 else onp.concatenate([x, c], axis=1)
     out, mlp_res = mlp_forward(made.net, p["net"], h)  # a MAFLayer's MADE has no direct connections
     raw = out.reshape(x.shape[0], made.n_raw, made.dim)
@@ -90,7 +89,6 @@ STEPS = {
 def _iaf_fwd(layer, p, z, c):
     """x_d = z_d exp(alpha_d(z_<d)) + mu_d(z_<d), log|det df/dz| = sum_d alpha_d: one MADE pass."""
     made = layer.made
-    made.n_passes += 1
     h = z if made.context_dim == 0 else onp.concatenate([z, c], axis=1)
     out, mlp_res = mlp_forward(made.net, p["net"], h)
     raw = out.reshape(z.shape[0], made.n_raw, made.dim)

@@ -32,7 +32,6 @@ def log_softplus(rho):
 
 
 def _forward(x, context, made, net, mask_set):
-    made.n_passes += 1  # the pass counter the reference keeps in MADE.outputs
     h = x if context is None else onp.concatenate([x, context], axis=1)
     out, mlp_res = mlp_forward(made.nets[mask_set], net, h)
     D = made.dim

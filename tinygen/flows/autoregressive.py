@@ -48,11 +48,6 @@ class _AutoregressiveAffine(Flow):
                          zero_last=True)
         self.order = self.made.order
 
-    @property
-    def n_passes(self):
-        """Conditioner (MADE) passes so far: 1 per fast direction, D per slow one."""
-        return self.made.n_passes
-
     def init(self, rng):
         return self.made.init(as_rng(rng))
 
