@@ -194,6 +194,7 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
     state = opt.init(flat)
     last_good = flat.copy()  # at step 1 there is nothing better than the initial params
     value_grad = value_and_grad(objective)
+    from . import fast  # imported here, not at the top: fast/ imports the models, which sit above optim
 
     history = {"step": [], "loss": [], "val_step": [], "val_loss": [], "seconds": 0.0, "steps_per_s": 0.0}
     start = time.perf_counter()
@@ -208,7 +209,8 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
     limit = None
     for step in range(1, steps + 1):
         try:
-            loss, grad = value_grad(live, rng)
+            with fast.installed():  # the fused kernels of tinygen/fast/ serve this differentiation only
+                loss, grad = value_grad(live, rng)
         except NonFiniteError as err:  # noticed inside the model: the params went bad
             raise stop(NonFiniteLossError, f"a non-finite value inside the model ({err})", step) from err
         except TypeError as err:
