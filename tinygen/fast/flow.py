@@ -158,7 +158,8 @@ def _applies(steps, flow, params, x, context):
 
 stack_fused = _stack(STEPS, False, lambda x, c, flow, p: reference_of(Compose, "_inverse")(flow, p, x, c),
                      "flow_stack_density")
-forward_stack_fused = _stack(FORWARD_STEPS, True, lambda z, c, flow, p: reference_of(Compose, "_forward")(flow, p, z, c),
+forward_stack_fused = _stack(FORWARD_STEPS, True,
+                             lambda z, c, flow, p: reference_of(Compose, "_forward")(flow, p, z, c),
                              "flow_stack_sampling")
 
 
