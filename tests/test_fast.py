@@ -3,6 +3,8 @@
 Every model or layer below is evaluated twice, with ``tinygen.fast`` on (the
 default) and inside ``tinygen.fast.disabled()`` (the lecture code in the model
 modules only), at random inputs and parameters pushed away from their init.
+The kernels are installed for the whole module (``fast.installed()``, as ``minimize``
+does around each gradient), so every differentiation below can use them.
 
 Tolerances. A hand-written backward pass does the same float64 arithmetic as
 autograd in another order, so first derivatives agree to ~1e-13 relative on
@@ -39,6 +41,15 @@ from tinygen.vae import VAE
 
 RTOL1 = 1e-9   # first derivatives and values: see the module docstring
 RTOL2 = 1e-10  # second derivatives: the fast path steps aside, same arithmetic
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernels_installed():
+    """The kernels in place for every test here (module scope: hypothesis repeats each test body)."""
+    with fast.installed():
+        assert fast.is_installed()
+        yield
+    assert not fast.is_installed()
 
 
 def _close(a, b, rtol, what):

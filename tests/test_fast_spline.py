@@ -22,6 +22,7 @@ import contextlib
 
 import autograd.numpy as anp
 import numpy as onp
+import pytest
 from autograd import grad
 from autograd.misc import flatten
 from hypothesis import given, settings
@@ -36,6 +37,13 @@ from tinygen.testing.strategies import seeds
 
 RTOL = 1e-9        # gently bent splines: see the module docstring
 RTOL_BENT = 1e-5   # strongly bent splines (an ill-conditioned root shared by both paths)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernels_installed():
+    """The kernels in place for every differentiation here, as minimize has them around each gradient."""
+    with fast.installed():
+        yield
 
 
 def _close(a, b, what, rtol=RTOL):

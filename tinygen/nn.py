@@ -116,8 +116,9 @@ class MLP:
 
             h_0 = x,   a_l = h_{l-1} (W_l * M_l) + b_l,   h_l = act(a_l) for l < L,   output a_L
 
-        (M_l = 1 without masks.) tinygen.fast runs this as one traced operation with a
-        hand-written backward pass; ``with tinygen.fast.disabled():`` steps through it here.
+        (M_l = 1 without masks.) While ``fit`` differentiates, tinygen.fast runs this as one
+        traced operation with a hand-written backward pass; everywhere else, and under
+        ``with tinygen.fast.disabled():``, the lines below run.
         """
         shape = np.shape(x)
         if len(shape) == 0 or shape[-1] != self.n_in:
@@ -129,7 +130,9 @@ class MLP:
             h = act(a) if l < len(params) - 1 else a  # the last layer is linear
         return h
 
-    __call__ = apply
+    def __call__(self, params, x):
+        """``mlp(params, x)`` is ``mlp.apply(params, x)``: the one path, for a subclass's own ``apply`` too."""
+        return self.apply(params, x)
 
     def n_params(self):
         return sum(a * b + b for a, b in zip(self.sizes[:-1], self.sizes[1:]))

@@ -65,8 +65,10 @@ class Run:
 
 def gradient(value_grad, run, rng, step):
     """(L(theta_t), grad_theta L(theta_t)) as a float and a flat vector."""
+    from . import fast  # here, not at the top: fast/ imports the models, which sit above the training loop
     try:
-        loss, grad = value_grad(run.live, rng)
+        with fast.installed():  # the fused kernels of tinygen/fast/ serve this differentiation only
+            loss, grad = value_grad(run.live, rng)
     except NonFiniteError as err:  # noticed inside the model: the data were finite, so the params went bad
         raise run.stop(NonFiniteLossError, f"a non-finite value inside the model ({err})", step) from err
     except TypeError as err:

@@ -24,7 +24,7 @@ from .coupling import density_backward as coupling_backward
 from .coupling import density_forward as coupling_forward
 from .coupling import stack_steps
 from .mlp import mlp_backward, mlp_forward
-from .registry import accelerate, traced_once, whole_or_plain
+from .registry import accelerate, reference_of, traced_once, whole_or_plain
 from .spline import backward_step as spline_bwd
 from .spline import forward_step as spline_fwd
 
@@ -154,9 +154,10 @@ def _applies(steps, flow, params, x, context):
             and traced_once(params, x, context) and whole_or_plain(params))
 
 
-stack_fused = _stack(STEPS, False, lambda x, c, flow, p: Compose._inverse.reference(flow, p, x, c),
+stack_fused = _stack(STEPS, False, lambda x, c, flow, p: reference_of(Compose, "_inverse")(flow, p, x, c),
                      "flow_stack_density")
-forward_stack_fused = _stack(FORWARD_STEPS, True, lambda z, c, flow, p: Compose._forward.reference(flow, p, z, c),
+forward_stack_fused = _stack(FORWARD_STEPS, True,
+                             lambda z, c, flow, p: reference_of(Compose, "_forward")(flow, p, z, c),
                              "flow_stack_sampling")
 
 

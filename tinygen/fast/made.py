@@ -13,7 +13,7 @@ from .. import functional as F
 from ..arm.made import MADE
 from .core import fused
 from .mlp import mlp_backward, mlp_forward
-from .registry import accelerate, traced_once, whole_or_plain
+from .registry import accelerate, reference_of, traced_once, whole_or_plain
 
 HALF_LOG_2PI = 0.5 * onp.log(2 * onp.pi)
 
@@ -56,7 +56,7 @@ def _backward(res, g, argnums, x, context, made, net, mask_set):
 
 
 def _reference(x, context, made, net, mask_set):
-    return MADE._log_prob_e.reference(made, {"net": net}, x, context, mask_set)
+    return reference_of(MADE, "_log_prob_e")(made, {"net": net}, x, context, mask_set)
 
 
 made_fused = fused(_forward, _backward, _reference, "gaussian_made_log_prob")

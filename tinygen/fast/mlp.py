@@ -12,7 +12,7 @@ import numpy as onp
 from .. import functional as F
 from ..nn import ACTIVATIONS, MLP
 from .core import fused
-from .registry import accelerate, traced_once, whole_or_plain
+from .registry import accelerate, reference_of, traced_once, whole_or_plain
 
 # act(a) in plain NumPy (the same values as nn.ACTIVATIONS, without autograd's wrappers)
 ACTIVATIONS_NP = dict(ACTIVATIONS, relu=lambda a: onp.maximum(a, 0.0), tanh=onp.tanh)
@@ -66,7 +66,7 @@ def _backward(residuals, g, argnums, x, mlp, params):
 
 
 def _reference(x, mlp, params):
-    return MLP.apply.reference(mlp, params, x)
+    return reference_of(MLP, "apply")(mlp, params, x)
 
 
 mlp_fused = fused(_forward, _backward, _reference, "mlp_fused")
