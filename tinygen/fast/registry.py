@@ -37,6 +37,7 @@ import threading
 from autograd.core import VJPNode
 from autograd.tracer import Box
 
+from .. import tree
 from .switch import is_enabled
 
 KERNELS = {}     # (class, method name) -> kernel: the table of what is accelerated
@@ -126,18 +127,14 @@ def is_installed():
     return _USERS["count"] > 0
 
 
-def _boxes(tree, found):
-    """Collect the autograd boxes in a pytree (dicts, lists, tuples, arrays); a box's
-    value is searched too, so a box inside a box (nested tracing) is found."""
-    if isinstance(tree, Box):
-        found.append(tree)
-        _boxes(tree._value, found)
-    elif isinstance(tree, dict):
-        for v in tree.values():
-            _boxes(v, found)
-    elif isinstance(tree, (list, tuple)):
-        for v in tree:
-            _boxes(v, found)
+def _boxes(node, found):
+    """Collect the autograd boxes in a pytree (walked by ``tinygen.tree``; a box is a leaf
+    there, since a traced container is a Box, not a dict or list); a box's value is
+    searched too, so a box inside a box (nested tracing) is found."""
+    for leaf in tree.leaves(node):
+        if isinstance(leaf, Box):
+            found.append(leaf)
+            _boxes(leaf._value, found)
     return found
 
 
