@@ -343,7 +343,7 @@ def test_check_normalized_reports_nan_and_rejects_bad_arguments():
         check_normalized(lambda x: x[:, 0], dim=30, support="binary")
     with pytest.raises(ValueError, match=r"^log_prob: "):
         check_normalized(lambda x: x, dim=2, support="binary")
-    with pytest.raises(ValueError, match=r"^bounds: "):
+    with pytest.raises(ValueError, match=r"^dim: "):  # dim and bounds disagree: dim is named
         check_normalized(lambda x: x[:, 0], dim=1, bounds=((0, 1), (0, 1)))
     with pytest.raises(TypeError, match=r"^n_classes: "):
         check_normalized(lambda x: x[:, 0], dim=2, support="categorical")

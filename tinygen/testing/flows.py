@@ -18,9 +18,13 @@ from .._validate import as_batch, as_rng, check_positive, check_positive_int
 from .gradients import PERTURB_SCALE, gradient_reach, leaves, perturb  # noqa: F401 (public here too)
 from .report import Report, fmt
 
-def _tolerance(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name}: expected a number >= 0, got {value!r}")
+
+def check_tolerance(value, name):
+    """A tolerance: a finite number >= 0 (inf would pass anything, NaN nothing)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a finite number >= 0, got {type(value).__name__}")
+    if not (onp.isfinite(value) and value >= 0):
+        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
     return float(value)
 
 
@@ -88,7 +92,7 @@ def _log_det_vs_autograd(report, name, flow, direction, params, v, c, atol, labe
     _, log_det = _call(flow, direction, params, v, c)
     worst, where = -1.0, ""
     for i in range(v.shape[0]):
-        J = autograd.jacobian(lambda p: fn(params, p[None], context=_row(c, i))[0][0])(v[i])
+        J = autograd.jacobian(lambda p, i=i: fn(params, p[None], context=_row(c, i))[0][0])(v[i])
         with onp.errstate(invalid="ignore"):  # a NaN Jacobian is reported below, not warned about
             sign, exact = onp.linalg.slogdet(onp.asarray(J, dtype=float))
         err = abs(log_det[i] - exact) / max(1.0, abs(exact))
@@ -124,8 +128,8 @@ def check_flow(flow, params=None, *, rng=0, context=None, n=4, bound=3.0, atol=1
     rng = as_rng(rng)
     n = check_positive_int(n, "n")
     bound = check_positive(bound, "bound")
-    atol = _tolerance(atol, "atol")
-    log_det_atol = atol if log_det_atol is None else _tolerance(log_det_atol, "log_det_atol")
+    atol = check_tolerance(atol, "atol")
+    log_det_atol = atol if log_det_atol is None else check_tolerance(log_det_atol, "log_det_atol")
     large = 10.0 * bound if large is None else check_positive(large, "large")
     dim = getattr(flow, "dim", None)
     if not hasattr(flow, "forward") or not hasattr(flow, "inverse") or not isinstance(dim, numbers.Integral):
