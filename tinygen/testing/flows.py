@@ -60,7 +60,8 @@ def _call(flow, direction, params, v, c):
     n, dim = v.shape
     contract = (f"flow.{direction}: expected a pair (values, log_det) of shapes (n, D) = ({n}, {dim}) "
                 f"and (n,) = ({n},), got ")
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
+    if not isinstance(out, (tuple, list)) or len(out) != 2 or any(a is None or isinstance(a, (str, bytes))
+                                                                     for a in out):
         raise TypeError(contract + _describe(out))
     try:
         values, log_det = (onp.asarray(a, dtype=float) for a in out)
