@@ -7,7 +7,8 @@ inverse(params, x) with g = f^-1 (the lecture's direction):
     log|det df/dz| = log|det J_f(z)|, J_f from autograd    (the hand-written log-det)
     log|det dg/dx| + log|det df/dz| = 0 at x = f(z)        (inverse function theorem)
 
-and every trainable parameter must reach the output (else it cannot learn).
+at O(1) inputs and, for the log-dets, far out too; and every trainable parameter must reach
+the output (else it cannot learn).
 """
 import numbers
 
@@ -107,15 +108,20 @@ def _log_det_vs_autograd(report, name, flow, direction, params, v, c, atol, labe
 
 def check_flow(flow, params=None, *, rng=0, context=None, n=4, bound=3.0, atol=1e-6, points=None, large=None,
                log_det_atol=None, gradients=True):
-    """Check an invertible layer by property; returns a Report (truthy iff all hold).
+    """Check an invertible layer by property; returns a Report (truthy iff every property was verified).
 
     flow: anything with ``dim``, ``init(rng)``, ``forward(params, z, context=None)`` and
-    ``inverse(params, x, context=None)`` returning (values (n, D), log|det| (n,)), and
+    ``inverse(params, x, context=None)`` returning a pair (values (n, D), log|det| (n,)), and
     ``context_dim`` for a conditional layer (then a context is drawn unless given; a given
-    context of m > 1 rows, one per point, sets n = m).
-    params: None draws ``flow.init(rng)`` and perturbs every float leaf (see ``perturb``).
+    context of m > 1 rows, one per point, sets n = m). A forward or inverse that returns
+    anything else raises a TypeError / ValueError naming ``flow.forward`` / ``flow.inverse``.
+    params: any (the init, the identity, trained ones); None draws ``flow.init(rng)`` and
+    perturbs every float leaf (see ``perturb``).
     Points: n uniform in [-bound, bound]^D used as z and n more as x (or ``points``, used as
-    both); ``large`` inputs (default 10 * bound) test finiteness and invertibility far out.
+    both); ``large`` inputs (default 10 * bound) test finiteness and invertibility far out,
+    and both hand-written log-dets against autograd there (where the map is finite).
+    Gradients: see ``tinygen.testing.gradients`` (decided on perturbed copies where they
+    vanish at the given params; a row that cannot be decided says so and is not a pass).
 
     Tolerance ``atol`` is on errors relative to max(1, |value|): a round trip is off by
     max_d |g(f(z))_d - z_d| / max(1, |z|, |x|), a log-det by |ld - slogdet J| / max(1, |slogdet J|).
@@ -124,7 +130,7 @@ def check_flow(flow, params=None, *, rng=0, context=None, n=4, bound=3.0, atol=1
     which is off by O(1e-2) or more. ``log_det_atol`` (default atol) holds the log-dets to
     their own tolerance. ``gradients=False`` drops the gradient row, for a layer whose
     parameters are rightly constant at some sizes (LULinear's L and U in 1-D).
-    Cost: 2 n Jacobians of D backward passes each.
+    Cost: 4 n Jacobians of D backward passes each.
     """
     rng = as_rng(rng)
     n = check_positive_int(n, "n")
@@ -187,20 +193,20 @@ def _large_inputs(report, flow, params, n, c, large, rng, atol, log_det_atol):
     log-dets against autograd where the map is finite there.
 
     Invertibility is asked in this direction only, since a flow need not map onto all of R^D (Exp
-    reaches x > 0 only); the inverse's log-det is compared at those large x where g(x) is finite.
+    reaches x > 0 only, and its inverse refuses x <= 0); for the same reason the inverse's log-det
+    is compared at the points x = f(z) of its range that the large z reach.
     The log-det tolerance stays relative, |ld - slogdet J| / max(1, |slogdet J|): far out the
     log-dets grow (log cosh z ~ |z|) and an absolute tolerance would demand digits float64 lacks.
     """
-    dim = flow.dim
-    z_big, x_big = (large * onp.sign(rng.standard_normal((n, dim))) * rng.uniform(0.5, 1.0, (n, dim))
-                    for _ in range(2))
+    z_big = large * onp.sign(rng.standard_normal((n, flow.dim))) * rng.uniform(0.5, 1.0, (n, flow.dim))
     big = Report("")
     _round_trip(big, "", flow, "forward", "inverse", params, z_big, c, atol, "z")
     report.add(f"finite and invertible at |z| ~ {large:g}", big.rows[0].worst, atol, where=big.rows[0].where)
-    for direction, v, label, name in (("forward", z_big, "z", f"forward log_det = autograd at |z| ~ {large:g}"),
-                                      ("inverse", x_big, "x", f"inverse log_det = autograd at |x| ~ {large:g}")):
-        with onp.errstate(all="ignore"):  # overflow far out is what is being sorted here
-            out, ld = _call(flow, direction, params, v, c)
-        keep = onp.all(onp.isfinite(out), axis=1) & onp.isfinite(ld)
-        if keep.any():  # where the map itself overflows, the row above already fails
-            _log_det_vs_autograd(report, name, flow, direction, params, v[keep], _rows(c, keep), log_det_atol, label)
+    with onp.errstate(all="ignore"):  # overflow far out is what is being sorted here
+        x_big, ld = _call(flow, "forward", params, z_big, c)
+    keep = onp.all(onp.isfinite(x_big), axis=1) & onp.isfinite(ld)
+    if keep.any():  # where f itself overflows, the row above already fails
+        _log_det_vs_autograd(report, f"forward log_det = autograd at |z| ~ {large:g}", flow, "forward", params,
+                             z_big[keep], _rows(c, keep), log_det_atol, "z")
+        _log_det_vs_autograd(report, f"inverse log_det = autograd at x = f(z), |z| ~ {large:g}", flow, "inverse",
+                             params, x_big[keep], _rows(c, keep), log_det_atol, "x")
