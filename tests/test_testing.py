@@ -95,15 +95,16 @@ def failed(report):
 def test_check_flow_passes_on_a_correct_student_layer():
     report = check_flow(LeakyReLU(3))
     assert report, str(report)
-    assert len(report.rows) == 8 and all(row.ok for row in report.rows)
+    assert len(report.rows) == 9 and all(row.ok for row in report.rows)  # 7 properties, log-dets also far out
 
 
 def test_check_flow_finds_the_log_det_slip_and_says_where():
     report = check_flow(SlopeNotLogSlope(3))
     assert not report
-    # forward log-det wrong; the inverse's is right, so they no longer cancel either
+    # forward log-det wrong (near and far out); the inverse's is right, so they no longer cancel either
     assert failed(report) == ["forward log_det = log|det df/dz| (autograd)",
-                              "log_dets cancel: forward(z) + inverse(f(z)) = 0"]
+                              "log_dets cancel: forward(z) + inverse(f(z)) = 0",
+                              "forward log_det = autograd at |z| ~ 30"]
     text = str(report)
     assert "FAIL" in text and "hand-written" in text and "at z[" in text
     with pytest.raises(AssertionError, match="forward log_det = log"):
@@ -112,9 +113,10 @@ def test_check_flow_finds_the_log_det_slip_and_says_where():
 
 def test_check_flow_finds_a_flipped_log_det_sign():
     report = check_flow(FlippedSign(AffineCoupling(3, onp.array([1.0, 0.0, 1.0]), hidden=(8,))))
-    # both log-dets flipped: they still cancel, but neither matches autograd's Jacobian
+    # both log-dets flipped: they still cancel, but neither matches autograd's Jacobian, near or far
     assert failed(report) == ["forward log_det = log|det df/dz| (autograd)",
-                              "inverse log_det = log|det dg/dx| (autograd)"]
+                              "inverse log_det = log|det dg/dx| (autograd)",
+                              "forward log_det = autograd at |z| ~ 30", "inverse log_det = autograd at x = f(z), |z| ~ 30"]
 
 
 def test_check_flow_finds_a_log_det_missing_one_layer():
@@ -342,7 +344,7 @@ def test_check_normalized_reports_nan_and_rejects_bad_arguments():
         check_normalized(lambda x: x[:, 0], dim=30, support="binary")
     with pytest.raises(ValueError, match=r"^log_prob: "):
         check_normalized(lambda x: x, dim=2, support="binary")
-    with pytest.raises(ValueError, match=r"^bounds: "):
+    with pytest.raises(ValueError, match=r"^dim: "):  # dim and bounds disagree: dim is named
         check_normalized(lambda x: x[:, 0], dim=1, bounds=((0, 1), (0, 1)))
     with pytest.raises(TypeError, match=r"^n_classes: "):
         check_normalized(lambda x: x[:, 0], dim=2, support="categorical")

@@ -16,7 +16,7 @@ L_100^(r) - L_1^(r) are tested against their own standard error. The rise from
 the first K to the last can be small (q near the posterior: L_100 - L_1 ~ KL(q || p(z | x))),
 so when it is within Monte Carlo error the check draws more repeats, up to
 ``max_repeats``; if it still cannot tell a small rise from none, it says so in a
-failed row ("could not decide ..."), never a pass.
+row marked undecided ("could not decide ..."), never a pass.
 """
 import math
 import numbers
@@ -92,8 +92,8 @@ def check_bound(lower_bound, log_evidence, *, k=None, tight=False, repeats=100, 
     the mean does not fall from one K to the next (beyond n_se se of the paired difference);
     unless tight, it rises from the first K to the last by more than n_se se. A rise within
     Monte Carlo error is redrawn with twice the repeats, up to ``max_repeats`` (default
-    16 repeats); still undecided, that row FAILS with "could not decide: ...", so the report
-    is falsy: a flat bound and a q so close to p(z | x) that the rise is invisible look the
+    16 repeats); still undecided, that row is marked undecided ("could not decide: ..."), so
+    the report is falsy: a flat bound and a q so close to p(z | x) that the rise is invisible look the
     same. (A q equal to the posterior gives a flat L_K: use tight=True there.)
     A NaN or infinite estimate fails the row "every estimate is finite" and ends the check.
     tight=True: q is the exact posterior, so the mean must equal log p(x) within n_se se + atol.
@@ -168,4 +168,4 @@ def _rise(report, lower_bound, k0, k1, values, rng, n_se, atol, max_repeats):
                  f"for the rise to show (give a larger K or max_repeats, or tight=True if q is the exact "
                  f"posterior), or the bound does not use its K samples")
     report.add(f"rise of E[bound] from K={k0} to K={k1} (must exceed tolerance)", rise[i], n_se * se[i] + atol,
-               ok=rise[i] > n_se * se[i] + atol, where=where)
+               ok=rise[i] > n_se * se[i] + atol, where=where, decided=decided)

@@ -7,53 +7,25 @@ inverse(params, x) with g = f^-1 (the lecture's direction):
     log|det df/dz| = log|det J_f(z)|, J_f from autograd    (the hand-written log-det)
     log|det dg/dx| + log|det df/dz| = 0 at x = f(z)        (inverse function theorem)
 
-and every trainable parameter must reach the output (else it cannot learn).
+at O(1) inputs and, for the log-dets, far out too; and every trainable parameter must reach
+the output (else it cannot learn).
 """
 import numbers
-import warnings
 
 import autograd
-import autograd.numpy as np
 import numpy as onp
 
 from .._validate import as_batch, as_rng, check_positive, check_positive_int
+from .gradients import PERTURB_SCALE, gradient_reach, leaves, perturb  # noqa: F401 (public here too)
 from .report import Report, fmt
 
-PERTURB_SCALE = 0.5
 
-
-def perturb(params, rng=0, scale=PERTURB_SCALE):
-    """A copy of a params pytree with N(0, s^2) noise added to every float leaf.
-
-    s = scale for vectors and scalars, scale / sqrt(rows) for a weight matrix (so a
-    layer's outputs move by O(scale) whatever its width). Untrained layers start
-    near the identity (zero last layers, ActNorm's s = t = 0), where a wrong
-    log-det (0 instead of sum alpha) would go unnoticed: perturbing moves them away.
-    """
-    rng = as_rng(rng)
-    if isinstance(params, dict):
-        return {key: perturb(params[key], rng, scale) for key in params}
-    if isinstance(params, (list, tuple)):
-        return type(params)(perturb(p, rng, scale) for p in params)
-    a = onp.asarray(params)
-    if a.dtype.kind != "f":
-        return params  # integer structure (if any) is not trainable
-    s = scale / onp.sqrt(a.shape[0]) if a.ndim == 2 else scale
-    return a + s * rng.standard_normal(a.shape)
-
-
-def leaves(tree, path="params"):
-    """[(path, leaf)] for the float leaves of a pytree, with readable paths like params[0]['W']."""
-    if isinstance(tree, dict):
-        return [item for key in tree for item in leaves(tree[key], f"{path}[{key!r}]")]
-    if isinstance(tree, (list, tuple)):
-        return [item for i, t in enumerate(tree) for item in leaves(t, f"{path}[{i}]")]
-    return [(path, tree)] if onp.asarray(tree).dtype.kind == "f" else []
-
-
-def _tolerance(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name}: expected a number >= 0, got {value!r}")
+def check_tolerance(value, name):
+    """A tolerance: a finite number >= 0 (inf would pass anything, NaN nothing)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a finite number >= 0, got {type(value).__name__}")
+    if not (onp.isfinite(value) and value >= 0):
+        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
     return float(value)
 
 
@@ -73,20 +45,42 @@ def _row(c, i):
     return None if c is None else c[i:i + 1]
 
 
-def _call(fn, params, v, c):
-    out, log_det = fn(params, v, context=c)
-    return onp.asarray(out, dtype=float), onp.asarray(log_det, dtype=float)
+def _describe(out):
+    """What a user's method returned, for an error message: "a tuple (ndarray (4, 2), float)"."""
+    def one(a):
+        shape = onp.shape(a) if isinstance(a, (onp.ndarray, numbers.Number)) or hasattr(a, "shape") else None
+        return type(a).__name__ + ("" if shape is None else f" {shape}")
+    if isinstance(out, (tuple, list)):
+        return f"a {type(out).__name__} of {len(out)} ({', '.join(one(a) for a in out)})"
+    return f"a single {one(out)}"
 
 
-def _round_trip(report, name, first, second, params, v, c, atol, label):
+def _call(flow, direction, params, v, c):
+    """flow.forward or flow.inverse at v, held to the contract: (values (n, D), log_det (n,))."""
+    out = getattr(flow, direction)(params, v, context=c)
+    n, dim = v.shape
+    contract = (f"flow.{direction}: expected a pair (values, log_det) of shapes (n, D) = ({n}, {dim}) "
+                f"and (n,) = ({n},), got ")
+    if not isinstance(out, (tuple, list)) or len(out) != 2 or any(a is None or isinstance(a, (str, bytes))
+                                                                     for a in out):
+        raise TypeError(contract + _describe(out))
+    try:
+        values, log_det = (onp.asarray(a, dtype=float) for a in out)
+    except (TypeError, ValueError) as err:
+        raise TypeError(contract + _describe(out)) from err
+    if values.shape != (n, dim) or log_det.shape != (n,):
+        raise ValueError(contract + _describe(out))
+    return values, log_det
+
+
+def _round_trip(report, name, flow, first, second, params, v, c, atol, label):
     """|second(first(v)) - v| relative to max(1, |v|, |first(v)|), worst over the points."""
-    u, _ = _call(first, params, v, c)
+    u, _ = _call(flow, first, params, v, c)
     if not onp.all(onp.isfinite(u)):
         i = int(onp.flatnonzero(~onp.all(onp.isfinite(u), axis=1))[0])
-        first_name = "forward" if label == "z" else "inverse"
-        report.add(name, onp.inf, atol, where=f"at {label}[{i}] = {fmt(v[i])}: {first_name} gave {fmt(u[i])}")
+        report.add(name, onp.inf, atol, where=f"at {label}[{i}] = {fmt(v[i])}: {first} gave {fmt(u[i])}")
         return
-    back, _ = _call(second, params, u, c)
+    back, _ = _call(flow, second, params, u, c)
     scale = onp.maximum(1.0, onp.maximum(onp.abs(v), onp.abs(u)).max(axis=1))
     err = onp.abs(back - v).max(axis=1) / scale
     err = onp.where(onp.isnan(err), onp.inf, err)
@@ -94,12 +88,13 @@ def _round_trip(report, name, first, second, params, v, c, atol, label):
     report.add(name, err[i], atol, where=f"at {label}[{i}] = {fmt(v[i])}: came back as {fmt(back[i])}")
 
 
-def _log_det_vs_autograd(report, name, fn, params, v, c, atol, label):
+def _log_det_vs_autograd(report, name, flow, direction, params, v, c, atol, label):
     """Hand-written log|det| against slogdet of autograd's D x D Jacobian, point by point."""
-    _, log_det = _call(fn, params, v, c)
+    fn = getattr(flow, direction)
+    _, log_det = _call(flow, direction, params, v, c)
     worst, where = -1.0, ""
     for i in range(v.shape[0]):
-        J = autograd.jacobian(lambda p: fn(params, p[None], context=_row(c, i))[0][0])(v[i])
+        J = autograd.jacobian(lambda p, i=i: fn(params, p[None], context=_row(c, i))[0][0])(v[i])
         with onp.errstate(invalid="ignore"):  # a NaN Jacobian is reported below, not warned about
             sign, exact = onp.linalg.slogdet(onp.asarray(J, dtype=float))
         err = abs(log_det[i] - exact) / max(1.0, abs(exact))
@@ -113,15 +108,20 @@ def _log_det_vs_autograd(report, name, fn, params, v, c, atol, label):
 
 def check_flow(flow, params=None, *, rng=0, context=None, n=4, bound=3.0, atol=1e-6, points=None, large=None,
                log_det_atol=None, gradients=True):
-    """Check an invertible layer by property; returns a Report (truthy iff all hold).
+    """Check an invertible layer by property; returns a Report (truthy iff every property was verified).
 
     flow: anything with ``dim``, ``init(rng)``, ``forward(params, z, context=None)`` and
-    ``inverse(params, x, context=None)`` returning (values (n, D), log|det| (n,)), and
+    ``inverse(params, x, context=None)`` returning a pair (values (n, D), log|det| (n,)), and
     ``context_dim`` for a conditional layer (then a context is drawn unless given; a given
-    context of m > 1 rows, one per point, sets n = m).
-    params: None draws ``flow.init(rng)`` and perturbs every float leaf (see ``perturb``).
+    context of m > 1 rows, one per point, sets n = m). A forward or inverse that returns
+    anything else raises a TypeError / ValueError naming ``flow.forward`` / ``flow.inverse``.
+    params: any (the init, the identity, trained ones); None draws ``flow.init(rng)`` and
+    perturbs every float leaf (see ``perturb``).
     Points: n uniform in [-bound, bound]^D used as z and n more as x (or ``points``, used as
-    both); ``large`` inputs (default 10 * bound) test finiteness and invertibility far out.
+    both); ``large`` inputs (default 10 * bound) test finiteness and invertibility far out,
+    and both hand-written log-dets against autograd there (where the map is finite).
+    Gradients: see ``tinygen.testing.gradients`` (decided on perturbed copies where they
+    vanish at the given params; a row that cannot be decided says so and is not a pass).
 
     Tolerance ``atol`` is on errors relative to max(1, |value|): a round trip is off by
     max_d |g(f(z))_d - z_d| / max(1, |z|, |x|), a log-det by |ld - slogdet J| / max(1, |slogdet J|).
@@ -130,13 +130,13 @@ def check_flow(flow, params=None, *, rng=0, context=None, n=4, bound=3.0, atol=1
     which is off by O(1e-2) or more. ``log_det_atol`` (default atol) holds the log-dets to
     their own tolerance. ``gradients=False`` drops the gradient row, for a layer whose
     parameters are rightly constant at some sizes (LULinear's L and U in 1-D).
-    Cost: 2 n Jacobians of D backward passes each.
+    Cost: 4 n Jacobians of D backward passes each.
     """
     rng = as_rng(rng)
     n = check_positive_int(n, "n")
     bound = check_positive(bound, "bound")
-    atol = _tolerance(atol, "atol")
-    log_det_atol = atol if log_det_atol is None else _tolerance(log_det_atol, "log_det_atol")
+    atol = check_tolerance(atol, "atol")
+    log_det_atol = atol if log_det_atol is None else check_tolerance(log_det_atol, "log_det_atol")
     large = 10.0 * bound if large is None else check_positive(large, "large")
     dim = getattr(flow, "dim", None)
     if not hasattr(flow, "forward") or not hasattr(flow, "inverse") or not isinstance(dim, numbers.Integral):
@@ -155,26 +155,21 @@ def check_flow(flow, params=None, *, rng=0, context=None, n=4, bound=3.0, atol=1
     report = Report(f"check_flow({type(flow).__name__}, dim={dim})",
                     notes=[f"{n} points {where}; large inputs |z| ~ {large:g}"])
 
-    # shapes first: the other properties index into the outputs
-    (fz, ld_f), (gx, ld_g) = _call(flow.forward, params, z, c), _call(flow.inverse, params, x, c)
-    bad = [f"{name} gave {a.shape} and log_det {b.shape}" for name, a, b in
-           (("forward", fz, ld_f), ("inverse", gx, ld_g)) if a.shape != (n, dim) or b.shape != (n,)]
-    report.add(f"shapes (n, D) = ({n}, {dim}) and log_det (n,)", len(bad), 0,
-               where=f"expected ({n}, {dim}) and ({n},); " + "; ".join(bad))
-    if bad:
-        return report
+    # the contract first (each call raises, naming flow.forward / flow.inverse, if it is broken)
+    fz, ld_f = _call(flow, "forward", params, z, c)
+    _call(flow, "inverse", params, x, c)
 
-    _round_trip(report, "inverse(forward(z)) = z", flow.forward, flow.inverse, params, z, c, atol, "z")
-    _round_trip(report, "forward(inverse(x)) = x", flow.inverse, flow.forward, params, x, c, atol, "x")
-    _log_det_vs_autograd(report, "forward log_det = log|det df/dz| (autograd)", flow.forward, params, z, c,
+    _round_trip(report, "inverse(forward(z)) = z", flow, "forward", "inverse", params, z, c, atol, "z")
+    _round_trip(report, "forward(inverse(x)) = x", flow, "inverse", "forward", params, x, c, atol, "x")
+    _log_det_vs_autograd(report, "forward log_det = log|det df/dz| (autograd)", flow, "forward", params, z, c,
                          log_det_atol, "z")
-    _log_det_vs_autograd(report, "inverse log_det = log|det dg/dx| (autograd)", flow.inverse, params, x, c,
+    _log_det_vs_autograd(report, "inverse log_det = log|det dg/dx| (autograd)", flow, "inverse", params, x, c,
                          log_det_atol, "x")
     # log|det df/dz| at z and log|det dg/dx| at x = f(z) are negatives of each other
     finite = onp.all(onp.isfinite(fz), axis=1)  # (a tinygen Flow refuses a non-finite x)
     ld_back = onp.full(n, onp.nan)
     if finite.any():
-        ld_back[finite] = _call(flow.inverse, params, fz[finite], None if c is None else c[finite])[1]
+        ld_back[finite] = _call(flow, "inverse", params, fz[finite], _rows(c, finite))[1]
     err = onp.abs(ld_f + ld_back) / onp.maximum(1.0, onp.abs(ld_f))
     err = onp.where(onp.isnan(err), onp.inf, err)
     i = int(onp.argmax(err))
@@ -183,38 +178,35 @@ def check_flow(flow, params=None, *, rng=0, context=None, n=4, bound=3.0, atol=1
     if gradients:
         # at 2n standard normal points, whatever the bound: far out a spline is the identity and a
         # clamp saturates, where a zero gradient is right
-        _gradients(report, flow, params, rng.standard_normal((2 * n, dim)),
-                   None if c is None else onp.concatenate([c, c]), rng)
-
-    # far out: f(z) finite and g(f(z)) = z (relative to |z|); only this direction, since a
-    # flow need not map onto all of R^D (Exp reaches x > 0 only)
-    z_big = large * onp.sign(rng.standard_normal((n, dim))) * rng.uniform(0.5, 1.0, (n, dim))
-    big = Report("")
-    _round_trip(big, "", flow.forward, flow.inverse, params, z_big, c, atol, "z")
-    report.add(f"finite and invertible at |z| ~ {large:g}", big.rows[0].worst, atol, where=big.rows[0].where)
+        gradient_reach(report, flow, params, rng.standard_normal((2 * n, dim)),
+                       None if c is None else onp.concatenate([c, c]), rng)
+    _large_inputs(report, flow, params, n, c, large, rng, atol, log_det_atol)
     return report
 
 
-def _gradients(report, flow, params, v, c, rng):
-    """Every float leaf of params gets a finite gradient, nonzero somewhere, from a random
-    linear function of both directions' outputs and log-dets."""
-    named = leaves(params)
-    if not any(onp.size(leaf) for _, leaf in named):
-        report.add("every parameter gets a gradient (no parameters)", 0, 0)
-        return
-    w = rng.standard_normal(v.shape)
+def _rows(c, keep):
+    return None if c is None else c[keep]
 
-    def objective(p):
-        out, ld_f = flow.forward(p, v, context=c)
-        back, ld_g = flow.inverse(p, v, context=c)
-        return np.sum(w * out) + np.sum(ld_f) + np.sum(w * back) + np.sum(ld_g)
 
-    with warnings.catch_warnings():  # a leaf the output ignores makes autograd warn; we report it
-        warnings.simplefilter("ignore")
-        grads = leaves(autograd.grad(objective)(params))
-    named = [(path, onp.asarray(g)) for (path, leaf), (_, g) in zip(named, grads) if onp.size(leaf)]  # skip empty
-    bad = [f"{path} (shape {g.shape}): " + ("non-finite" if not onp.all(onp.isfinite(g)) else "zero")
-           for path, g in named if not onp.all(onp.isfinite(g)) or not onp.any(g != 0)]
-    label = f"{len(named)} leaves" if len(named) > 1 else "1 leaf"
-    report.add(f"every parameter gets a gradient ({label})", len(bad), 0,
-               where="no gradient reaches " + ", ".join(bad))
+def _large_inputs(report, flow, params, n, c, large, rng, atol, log_det_atol):
+    """Far out, |z_d| ~ large: f(z) finite and g(f(z)) = z (relative to |z|), and both hand-written
+    log-dets against autograd where the map is finite there.
+
+    Invertibility is asked in this direction only, since a flow need not map onto all of R^D (Exp
+    reaches x > 0 only, and its inverse refuses x <= 0); for the same reason the inverse's log-det
+    is compared at the points x = f(z) of its range that the large z reach.
+    The log-det tolerance stays relative, |ld - slogdet J| / max(1, |slogdet J|): far out the
+    log-dets grow (log cosh z ~ |z|) and an absolute tolerance would demand digits float64 lacks.
+    """
+    z_big = large * onp.sign(rng.standard_normal((n, flow.dim))) * rng.uniform(0.5, 1.0, (n, flow.dim))
+    big = Report("")
+    _round_trip(big, "", flow, "forward", "inverse", params, z_big, c, atol, "z")
+    report.add(f"finite and invertible at |z| ~ {large:g}", big.rows[0].worst, atol, where=big.rows[0].where)
+    with onp.errstate(all="ignore"):  # overflow far out is what is being sorted here
+        x_big, ld = _call(flow, "forward", params, z_big, c)
+    keep = onp.all(onp.isfinite(x_big), axis=1) & onp.isfinite(ld)
+    if keep.any():  # where f itself overflows, the row above already fails
+        _log_det_vs_autograd(report, f"forward log_det = autograd at |z| ~ {large:g}", flow, "forward", params,
+                             z_big[keep], _rows(c, keep), log_det_atol, "z")
+        _log_det_vs_autograd(report, f"inverse log_det = autograd at x = f(z), |z| ~ {large:g}", flow, "inverse",
+                             params, x_big[keep], _rows(c, keep), log_det_atol, "x")

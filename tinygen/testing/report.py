@@ -4,6 +4,11 @@ A row says which property was checked, the worst case found (an error, a
 count, a difference), the tolerance it was held to and, for a failure, where
 it failed (the input, the parameter, the position) and by how much. Printing
 a report gives a short table a student can read without opening the code.
+
+A row can also be undecided: the check could not settle the property (an estimate
+too noisy to trust, a gradient that vanishes at every point it tried). Such a row
+prints "could not decide", is not a pass, and makes the report falsy: a truthy
+report means every property was verified.
 """
 from dataclasses import dataclass
 
@@ -19,6 +24,7 @@ class Row:
     tolerance: float
     ok: bool
     where: str = ""  # for a failure: the input / leaf / position and by how much
+    decided: bool = True  # False: the property could not be settled (then ok is False too)
 
 
 class Report:
@@ -35,12 +41,17 @@ class Report:
         self.rows = list(rows)
         self.notes = list(notes)
 
-    def add(self, prop, worst, tolerance, ok=None, where=""):
-        """Append a row; ``ok`` defaults to ``worst <= tolerance`` (NaN fails)."""
+    def add(self, prop, worst, tolerance, ok=None, where="", decided=True):
+        """Append a row; ``ok`` defaults to ``worst <= tolerance`` (NaN fails).
+
+        ``decided=False`` records a property the check could not settle: never ok,
+        shown as "could not decide" with ``where`` saying why.
+        """
         worst, tolerance = float(worst), float(tolerance)
         if ok is None:
             ok = bool(worst <= tolerance)  # False for NaN
-        self.rows.append(Row(prop, worst, tolerance, bool(ok), "" if ok else where))
+        ok = bool(ok) and bool(decided)
+        self.rows.append(Row(prop, worst, tolerance, ok, "" if ok else where, bool(decided)))
         return self.rows[-1]
 
     def __bool__(self):
@@ -48,20 +59,29 @@ class Report:
 
     @property
     def failures(self):
+        """The rows that did not pass: failed or undecided."""
         return [row for row in self.rows if not row.ok]
 
+    @property
+    def undecided(self):
+        """The rows the check could not settle (a subset of ``failures``)."""
+        return [row for row in self.rows if not row.decided]
+
     def __str__(self):
-        failed = len(self.failures)
+        undecided = len(self.undecided)
+        failed = len(self.failures) - undecided
         total = len(self.rows)
+        props = "property" if total == 1 else "properties"
+        verdicts = ([f"{failed} of {total} {props} FAIL"] if failed else []) + \
+                   ([f"{undecided} of {total} could not be decided (not a pass)"] if undecided else [])
         head = f"{self.title}: " + ("no property checked" if not total else
-                                    f"every property holds ({total} checked)" if not failed else
-                                    f"{failed} of {total} {'property' if total == 1 else 'properties'} FAIL")
+                                    "; ".join(verdicts) or f"every property holds ({total} checked)")
         width = max([len("property")] + [len(r.property) for r in self.rows])
         lines = [head] + [f"  {n}" for n in self.notes]
         lines.append(f"  {'property':<{width}}  {'worst':>9}  {'tolerance':>9}  result")
         for r in self.rows:
             lines.append(f"  {r.property:<{width}}  {_num(r.worst):>9}  {_num(r.tolerance):>9}  "
-                         + ("pass" if r.ok else "FAIL"))
+                         + ("pass" if r.ok else "FAIL" if r.decided else "could not decide"))
             if r.where:
                 lines.append(f"    -> {r.where}")
         return "\n".join(lines)
