@@ -18,6 +18,7 @@ import autograd
 import autograd.numpy as np
 import numpy as onp
 
+from .. import tree
 from .._validate import as_rng
 
 PERTURB_SCALE = 0.5
@@ -32,24 +33,20 @@ def perturb(params, rng=0, scale=PERTURB_SCALE):
     log-det (0 instead of sum alpha) would go unnoticed: perturbing moves them away.
     """
     rng = as_rng(rng)
-    if isinstance(params, dict):
-        return {key: perturb(params[key], rng, scale) for key in params}
-    if isinstance(params, (list, tuple)):
-        return type(params)(perturb(p, rng, scale) for p in params)
-    a = onp.asarray(params)
-    if a.dtype.kind != "f":
-        return params  # integer structure (if any) is not trainable
-    s = scale / onp.sqrt(a.shape[0]) if a.ndim == 2 else scale
-    return a + s * rng.standard_normal(a.shape)
+
+    def noisy(leaf):
+        a = onp.asarray(leaf)
+        if a.dtype.kind != "f":
+            return leaf  # integer structure (if any) is not trainable
+        s = scale / onp.sqrt(a.shape[0]) if a.ndim == 2 else scale
+        return a + s * rng.standard_normal(a.shape)
+
+    return tree.map(noisy, params)  # draws in tinygen.tree's visiting order
 
 
-def leaves(tree, path="params"):
+def leaves(params, path="params"):
     """[(path, leaf)] for the float leaves of a pytree, with readable paths like params[0]['W']."""
-    if isinstance(tree, dict):
-        return [item for key in tree for item in leaves(tree[key], f"{path}[{key!r}]")]
-    if isinstance(tree, (list, tuple)):
-        return [item for i, t in enumerate(tree) for item in leaves(t, f"{path}[{i}]")]
-    return [(path, tree)] if onp.asarray(tree).dtype.kind == "f" else []
+    return [(p, leaf) for p, leaf in tree.leaves_with_paths(params, path) if onp.asarray(leaf).dtype.kind == "f"]
 
 
 N_COPIES = 3  # perturbed copies tried for a leaf whose gradient is exactly 0 at the given params
