@@ -1,6 +1,7 @@
 """Bad input to the recipes, save/load of the newer models and the BLAS switch: errors naming the argument."""
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ X = data.two_moons(64, rng=0)
 
 @pytest.mark.parametrize("override", [{"lr": 0.1}, {"batch_size": 8}, {"lr_schedule": "constant"}, {"log_every": 1}])
 def test_recipe_train_takes_overrides_of_its_own_settings(override):
-    model, params, history = recipes.RECIPES["made"].train(X, steps=2, progress=False, **override)
+    _, _, history = recipes.RECIPES["made"].train(X, steps=2, progress=False, **override)
     assert len(history["loss"]) == 2 and np.all(np.isfinite(history["loss"]))
 
 
@@ -104,9 +105,8 @@ def test_summarize_names_a_bad_table(values, error):
 def test_blas_switches_name_a_bad_thread_count(n, error):
     with pytest.raises(error, match=r"^n: expected None or an int >= 1"):
         fast.set_blas_threads(n)
-    with pytest.raises(error, match=r"^n: expected None or an int >= 1"):
-        with fast.blas_threads(n):
-            pass
+    with pytest.raises(error, match=r"^n: expected None or an int >= 1"), fast.blas_threads(n):
+        pass
 
 
 # ---------------------------------------------------------------- save / load of the newer models
@@ -134,7 +134,7 @@ def test_load_names_a_like_that_is_not_params(tmp_path):
 
 def test_load_names_a_corrupted_file(tmp_path):
     path = io.save(str(tmp_path / "rnn"), RNN_PARAMS)
-    raw = open(path, "rb").read()
+    raw = Path(path).read_bytes()
     (tmp_path / "half.npz").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ValueError, match=r"^path: .*cannot be loaded"):
         io.load(str(tmp_path / "half.npz"))

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygen.arm import MADE, CausalConvARM, PixelCNN, RNNARM, TransformerARM
+from tinygen.arm import MADE, RNNARM, CausalConvARM, PixelCNN, TransformerARM
 from tinygen.arm.causal_conv import MAX_LAYERS, causal_conv1d
 from tinygen.arm.recipes import sequence_recipes
 from tinygen.data import MarkovSource

@@ -102,7 +102,7 @@ def test_sample_with_log_q_refuses_a_batch_beyond_the_size_limit():
 
 
 def test_fit_reverse_kl_still_trains_a_traceable_target():
-    params, history = vi.fit_reverse_kl(MODEL, PARAMS, gauss, steps=3, n_samples=16, progress=False)
+    _, history = vi.fit_reverse_kl(MODEL, PARAMS, gauss, steps=3, n_samples=16, progress=False)
     assert len(history["loss"]) == 3 and np.all(np.isfinite(history["loss"]))
 
 
