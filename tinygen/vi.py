@@ -157,7 +157,8 @@ def _probe(model, params, target, rng):
             grad(through_target)(z0)
         except (TypeError, ValueError, AttributeError) as err:  # the plain call above worked: tracing broke it
             raise TypeError(f"log_p_tilde: expected a function autograd can differentiate in z (written with "
-                            f"autograd.numpy), got one that fails when z is traced ({type(err).__name__}: {err})") from err
+                            f"autograd.numpy), got one that fails when z is traced ({type(err).__name__}: {err})"
+                            ) from err
         if not traced["target"]:
             raise TypeError("log_p_tilde: expected a function autograd can differentiate in z (written with "
                             "autograd.numpy), got one whose value autograd cannot trace back to z")
@@ -200,7 +201,8 @@ def fit_reverse_kl(model, params, log_p_tilde, steps=2000, n_samples=256, rng=0,
         if key not in FIT_OPTIONS:
             raise TypeError(f"{key}: fit_reverse_kl does not take this option; expected one of {list(FIT_OPTIONS)}")
     fit_options.setdefault("lr", 1e-3)
-    check_size(n_samples * (getattr(model, "dim", None) or 1), "n_samples", n_samples, "a batch of n_samples samples of q")
+    check_size(n_samples * (getattr(model, "dim", None) or 1), "n_samples", n_samples,
+               "a batch of n_samples samples of q")
     _probe(model, params, target, as_rng(0))
     clock = {"step": 0}  # minimize evaluates the objective once per step
 

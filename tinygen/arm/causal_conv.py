@@ -63,7 +63,8 @@ class CausalConvARM(SequenceARM):
         self.kernel_size = check_positive_int(kernel_size, "kernel_size", minimum=2)
         if self.n_layers > MAX_LAYERS:
             raise ValueError(f"n_layers: expected at most MAX_LAYERS = {MAX_LAYERS} (a dilation 2^(l-1) beyond "
-                             f"2^{MAX_LAYERS - 1} exceeds any sequence length that fits in memory), got {self.n_layers}")
+                             f"2^{MAX_LAYERS - 1} exceeds any sequence length that fits in memory), "
+                             f"got {self.n_layers}")
         k, C, V = self.kernel_size, self.n_channels, self.vocab_size
         check_size(k * (V + 1) * C, "vocab_size", V, "the first layer's k (V + 1) x C taps")
         check_size(k * C * C * self.n_layers, *(("kernel_size", k) if k > C else ("n_channels", C)),
