@@ -83,7 +83,8 @@ def main():
             for key, value in future.result().items():
                 collected[key].append(value)
     rerun = {demo.stem[:2] for demo in selected}
-    kept = {key: v for key, v in expected_values(args.out).items() if key.split("/")[0] not in rerun}
+    stored = expected_values(args.out) if os.path.isfile(args.out) else {}  # the first run has none
+    kept = {key: v for key, v in stored.items() if key.split("/")[0] not in rerun}
     values = {**kept, **summarize(collected)}
     document = {
         "about": "values the demos print at their defaults: mean, sample sd over seeds, and the values",

@@ -28,7 +28,9 @@ _STATE = {"users": 0, "limit": None}  # loops running now, and the limit they sh
 def _check(n):
     if n is None:
         return None
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n: expected None or an int >= 1 (BLAS threads), got {type(n).__name__}")
+    if n < 1:
         raise ValueError(f"n: expected None or an int >= 1 (BLAS threads), got {n!r}")
     return int(n)
 

@@ -227,3 +227,29 @@ def __getattr__(name):
         from . import orders
         return getattr(orders, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---- numbers and sizes -----------------------------------------------------------------------
+
+def check_finite_number(value, name):
+    """One finite real number (a log-normalizer, a loss to print); bool and strings are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a finite real number, got {type(value).__name__}")
+    if not onp.isfinite(value):
+        raise ValueError(f"{name}: expected a finite real number, got {value}")
+    return float(value)
+
+
+MAX_FLOATS = 2 ** 27  # 1 GiB of float64: the largest array a public entry point agrees to allocate
+
+
+def check_size(n_floats, name, value, what):
+    """Refuse, before allocating, an array of more than MAX_FLOATS entries.
+
+    n_floats: how many numbers the array would hold (a Python int, so it cannot overflow);
+    what: which array, in the model's own words, e.g. "the V^k x V^k state chain".
+    """
+    if n_floats > MAX_FLOATS:
+        raise ValueError(f"{name}: expected a size for which {what} fits in {MAX_FLOATS:,} floats (1 GiB), "
+                         f"got {name} = {value}, which needs {n_floats:,} floats ({n_floats * 8 / 2 ** 30:.3g} GiB)")
+    return value

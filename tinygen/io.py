@@ -104,6 +104,11 @@ def save(path, params):
         raise ValueError(f"path: expected a file name, got the directory {path!r}")
     folder = os.path.dirname(path)
     if folder:
+        parent = folder
+        while parent and not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+        if parent and not os.path.isdir(parent):
+            raise ValueError(f"path: expected a file name in a folder, got {path!r}, inside the file {parent!r}")
         os.makedirs(folder, exist_ok=True)
     tree = onp.frombuffer(json.dumps(spec).encode("utf-8"), dtype=onp.uint8)
     with open(path, "wb") as f:  # a file object: np.savez would append .npz to "x.NPZ"
@@ -168,5 +173,7 @@ def load(path, like=None):
     except _Malformed as err:
         raise ValueError(f"path: {path!r} cannot be loaded: {err}") from err.__cause__
     if like is not None:
+        if not isinstance(like, (dict, list, tuple, onp.ndarray)):
+            raise TypeError(f"like: expected a params pytree such as model.init(0), got {type(like).__name__}")
         check_tree(params, param_shapes(like), "params")
     return params

@@ -21,6 +21,7 @@ still 0.27 to 0.37 nats with the Gaussian posterior and 0.28 to 0.63 with the IA
 seeds (measured by ``benchmarks/expected_values.py``, stored in
 ``tinygen/expected.json``); ``report`` prints a value beside it.
 """
+import inspect
 import json
 import os
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from typing import Callable
 import numpy as onp
 
 from . import data, evaluate
-from ._validate import check_positive_int
+from ._validate import as_batch, as_rng, check_finite_number, check_positive_int, check_size
 from .arm import MADE
 from .flows import MAF, NeuralSplineFlow, RealNVP
 from .nn import count_params
@@ -57,17 +58,41 @@ class Recipe:
     def train(self, x, seed=0, steps=None, **fit_kwargs):
         """(model, params, history): ``tinygen.fit`` of a fresh model from ``model.init(seed)``.
 
-        ``steps`` overrides the recipe's count (a quick run); other keywords go to fit
-        (``callback``, ``x_val``, ``progress``, ...).
+        ``steps`` overrides the recipe's count (a quick run); so do ``lr``, ``batch_size``,
+        ``lr_schedule`` and ``log_every``. Other keywords go to fit (``callback``, ``x_val``,
+        ``progress``, ...). ``seed`` is both the init's and the minibatches' rng.
         """
         steps = self.steps if steps is None else check_positive_int(steps, "steps")
+        as_rng(seed, "seed")
+        if "rng" in fit_kwargs:
+            raise TypeError("rng: Recipe.train draws the init and the minibatches from seed=; pass seed= instead")
+        known = set(inspect.signature(fit).parameters) - {"model", "params", "x", "steps", "rng"}
+        for key in fit_kwargs:
+            if key not in known:
+                raise TypeError(f"{key}: Recipe.train passes keywords to tinygen.fit, which does not take it; "
+                                f"expected one of {sorted(known)}")
+        options = {"batch_size": self.batch_size, "lr": self.lr, "lr_schedule": self.schedule,
+                   "log_every": max(1, steps // 4), **fit_kwargs}  # the recipe, then the caller's overrides
         model = self.build()
-        params, history = fit(model, model.init(seed), x, steps=steps, batch_size=self.batch_size, lr=self.lr,
-                              lr_schedule=self.schedule, rng=seed, log_every=max(1, steps // 4), **fit_kwargs)
+        params, history = fit(model, model.init(seed), x, steps=steps, rng=seed, **options)
         return model, params, history
 
 
-RECIPES = {
+class Recipes(dict):
+    """The recipe table: a dict whose unknown key is a KeyError naming it and listing the known ones."""
+
+    def __missing__(self, key):
+        raise UnknownRecipeError(f"recipe: expected one of {sorted(self)}, got {key!r}")
+
+
+class UnknownRecipeError(KeyError):
+    """KeyError with a readable message (a bare KeyError prints only the quoted key)."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+RECIPES = Recipes({
     "made": Recipe("MADE (Gaussian)", lambda: MADE(2, hidden=(64, 64)), 2000, 3e-3),
     "maf": Recipe("MAF-5", lambda: MAF(2, n_layers=5, hidden=(64, 64)), 5000, 3e-3),
     "realnvp": Recipe("RealNVP-8", lambda: RealNVP(2, n_layers=8, hidden=(64, 64)), 5000, 2e-3),
@@ -79,7 +104,7 @@ RECIPES = {
     # Seed by seed against the Gaussian posterior: benchmarks/REPORT_vae_recipes.md (paired differences)
     "vae_iaf": Recipe("VAE (IAF-2 q)", lambda: VAE(2, 2, hidden=(64, 64), posterior="iaf", n_flows=2),
                       5000, 5e-3, batch_size=512),
-}
+})
 
 
 def two_moons_split(seed=0, n_train=N_TRAIN, n_test=N_TEST, labels=False):
@@ -88,8 +113,11 @@ def two_moons_split(seed=0, n_train=N_TRAIN, n_test=N_TEST, labels=False):
 
     labels=True: ((x_train, k_train), (x_test, k_test), H), k the moon of each point (the same points).
     """
-    train = data.two_moons(check_positive_int(n_train, "n_train"), noise=NOISE, rng=seed, labels=labels)
-    test = data.two_moons(check_positive_int(n_test, "n_test"), noise=NOISE, rng=seed + 1, labels=labels)
+    as_rng(seed, "seed")
+    for n, name in ((n_train, "n_train"), (n_test, "n_test")):
+        check_size(2 * check_positive_int(n, name), name, n, f"{name} points of two moons (n x 2)")
+    train = data.two_moons(n_train, noise=NOISE, rng=seed, labels=labels)
+    test = data.two_moons(n_test, noise=NOISE, rng=seed + 1, labels=labels)
     return train, test, data.two_moons_entropy(NOISE)
 
 
@@ -98,7 +126,10 @@ def score(model, params, x_test, entropy, seed=0, k=IWAE_K):
 
     A VAE's log p(x) is the importance-sampled bound with k samples drawn from ``seed``.
     """
-    kwargs = {"k": check_positive_int(k, "k")} if isinstance(model, VAE) else {}
+    k = check_positive_int(k, "k")
+    as_batch(x_test, "x_test")
+    check_finite_number(entropy, "entropy")
+    kwargs = {"k": k} if isinstance(model, VAE) else {}
     nll, se = evaluate.test_nll(model, params, x_test, rng=seed, **kwargs)
     return {"params": count_params(params), "nll": nll, "se": se, "gap": evaluate.gap_to_entropy(nll, entropy)}
 
@@ -107,12 +138,28 @@ def score(model, params, x_test, entropy, seed=0, k=IWAE_K):
 
 def expected_values(path=None):
     """{key: {"mean", "sd", "values"}} measured at the demos' defaults over seeds 0, 1, ...
-    (from EXPECTED_PATH unless ``path`` is given; {} before any measurement)."""
-    path = EXPECTED_PATH if path is None else path
+    (from EXPECTED_PATH unless ``path`` is given; {} while EXPECTED_PATH holds no measurement yet).
+
+    A ``path`` that is given must be such a file: a missing one is a FileNotFoundError naming it.
+    """
+    if path is None:
+        if not os.path.isfile(EXPECTED_PATH):
+            return {}
+        path = EXPECTED_PATH
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file name (str or os.PathLike), got {type(path).__name__}")
     if not os.path.isfile(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)["values"]
+        raise FileNotFoundError(f"path: expected a JSON file of expected values, got {os.fspath(path)!r}, "
+                                + ("a directory" if os.path.isdir(path) else "which does not exist"))
+    try:
+        with open(path) as f:
+            values = json.load(f)["values"]
+    except (ValueError, KeyError, TypeError) as err:  # not JSON, or no "values" entry
+        raise ValueError(f"path: expected a JSON object with a \"values\" entry, got {os.fspath(path)!r} "
+                         f"({type(err).__name__}: {err})") from err
+    if not isinstance(values, dict):
+        raise ValueError(f"path: expected \"values\" to be a JSON object, got {type(values).__name__}")
+    return values
 
 
 def quick():
@@ -129,7 +176,13 @@ def report(key, value, fmt=".3f", unit="nats"):
     With env TINYGEN_RECORD set to a file path, the value is also appended to that
     file (one JSON line per value): that is how benchmarks/expected_values.py measures them.
     """
-    value = float(value)
+    if not isinstance(key, str):
+        raise TypeError(f"key: expected a string such as '00/made/gap', got {type(key).__name__}")
+    value = check_finite_number(value, "value")
+    try:
+        format(value, fmt)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"fmt: expected a format spec for a float such as '.3f', got {fmt!r}") from err
     ref = expected_values().get(key)
     if quick():
         hint = "a quick run at tiny sizes: no expected value; they hold at the defaults"
@@ -148,9 +201,13 @@ def report(key, value, fmt=".3f", unit="nats"):
 def summarize(values_by_key):
     """{key: [v_seed0, v_seed1, ...]} -> {key: {"mean", "sd", "values"}}; sd is the sample standard
     deviation over seeds (ddof = 1), the spread a student's run at another seed should fall in."""
+    if not isinstance(values_by_key, dict):
+        raise TypeError(f"values_by_key: expected a dict {{key: [values]}}, got {type(values_by_key).__name__}")
     out = {}
     for key, values in values_by_key.items():
-        v = onp.asarray(values, dtype=float)
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(f"values_by_key: expected a non-empty list of numbers for {key!r}, got {values!r}")
+        v = onp.asarray([check_finite_number(a, f"values_by_key[{key!r}]") for a in values], dtype=float)
         out[key] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
                     "values": [float(a) for a in v]}
     return out

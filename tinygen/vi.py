@@ -30,10 +30,15 @@ where p ~ 0 and q > 0 the cost log q - log p is huge. So q keeps away from
 where p has no mass and may ignore a whole mode of p. Forward KL (MLE) weighs
 by p instead and spreads q over every mode (mode covering).
 """
+import warnings
+
 import autograd.numpy as np
 import numpy as onp
+from autograd import grad
+from autograd.tracer import Box
 
-from ._validate import as_rng, check_positive, check_positive_int, value_of
+from ._validate import (as_rng, check_finite_number, check_positive, check_positive_int, check_size,
+                        value_of)
 from .evaluate import nll_stats
 from .flows.base import Flow, FlowModel
 from .optim import minimize
@@ -41,6 +46,7 @@ from .optim import minimize
 FIT_OPTIONS = ("lr", "optimizer", "lr_schedule", "evaluate", "eval_every", "log_every", "progress", "callback",
                "max_growth")
 MAX_ROWS = 20_000  # samples per pass when estimating (bounds memory)
+MAX_ESTIMATE = 10 ** 8  # samples reverse_kl agrees to draw (5000 passes of MAX_ROWS: minutes, not days)
 
 
 def _as_model(model):
@@ -63,8 +69,15 @@ def _as_target(log_p_tilde):
     def checked(z):
         out = fn(z)
         n = value_of(z).shape[0]
-        if value_of(out).shape != (n,):
-            raise ValueError(f"log_p_tilde: expected shape ({n},), got {value_of(out).shape}")
+        v = value_of(out)
+        if v.shape != (n,):
+            raise ValueError(f"log_p_tilde: expected shape ({n},), got {v.shape}")
+        if v.dtype.kind not in "biuf":
+            raise TypeError(f"log_p_tilde: expected real numbers, got dtype {v.dtype}")
+        # -inf is allowed (p_tilde = 0 there); NaN or +inf at a finite z is a fault of the target
+        if onp.any(onp.isnan(v) | (v == onp.inf)):
+            raise ValueError(f"log_p_tilde: expected values in [-inf, inf) at the samples of q, "
+                             f"got NaN or +inf at {int(onp.sum(onp.isnan(v) | (v == onp.inf)))} of {n} samples")
         return out
 
     return checked
@@ -80,6 +93,7 @@ def sample_with_log_q(model, params, n, rng):
     """
     model = _as_model(model)
     n = check_positive_int(n, "n")
+    check_size(n * (getattr(model, "dim", None) or 1), "n", n, "a batch of n samples of q")
     rng = as_rng(rng)
     if isinstance(getattr(model, "flow", None), Flow) and hasattr(model, "base"):
         eps = model.base.sample(rng, n)
@@ -90,10 +104,69 @@ def sample_with_log_q(model, params, n, rng):
 
 
 def anneal_beta(step, anneal, beta_start=0.01):
-    """beta_t = beta_0 + (1 - beta_0) (t - 1) / (T - 1) for t <= T = ``anneal``, then 1 (anneal = 0: always 1)."""
+    """beta_t = beta_0 + (1 - beta_0) (t - 1) / (T - 1) for t <= T = ``anneal``, then 1 (anneal = 0: always 1).
+
+    step t >= 1 counts from 1 like ``minimize``; beta_0 = ``beta_start`` in (0, 1].
+    """
+    step = check_positive_int(step, "step")
+    anneal = check_positive_int(anneal, "anneal", minimum=0)
+    beta_start = _check_beta_start(beta_start)
     if anneal <= 1 or step >= anneal:
         return 1.0
     return beta_start + (1.0 - beta_start) * (step - 1) / (anneal - 1)
+
+
+def _check_beta_start(beta_start):
+    beta_start = check_positive(beta_start, "beta_start")
+    if beta_start > 1:
+        raise ValueError(f"beta_start: expected a number in (0, 1], got {beta_start}")
+    return beta_start
+
+
+def _check_dims(model, target):
+    """A target that knows its dimension (a Potential) must match the model's."""
+    dim, target_dim = getattr(model, "dim", None), getattr(target, "dim", None)
+    if dim is not None and target_dim is not None and dim != target_dim:
+        raise ValueError(f"log_p_tilde: expected a target over the model's {dim} dimensions, "
+                         f"got a {target_dim}-D target")
+
+
+def _probe(model, params, target, rng):
+    """Before training: does the gradient of F reach params through z, and z through log p_tilde?
+
+    A plain-NumPy target or a sample drawn without reparameterization would otherwise fail
+    deep inside NumPy, or silently train on a gradient that is missing a term.
+    """
+    z0 = value_of(sample_with_log_q(model, params, 8, rng)[0])
+    target(z0)  # shape and values, on plain arrays
+    traced = {}
+
+    def through_target(z):
+        out = target(z)
+        traced["target"] = isinstance(out, Box)
+        return np.sum(out)
+
+    def through_model(p):
+        z, log_q = sample_with_log_q(model, p, 8, 0)
+        traced["z"] = isinstance(z, Box)
+        return np.sum(z) + np.sum(log_q)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # autograd warns when the output does not depend on the input
+        try:
+            grad(through_target)(z0)
+        except (TypeError, ValueError, AttributeError) as err:  # the plain call above worked: tracing broke it
+            raise TypeError(f"log_p_tilde: expected a function autograd can differentiate in z (written with "
+                            f"autograd.numpy), got one that fails when z is traced ({type(err).__name__}: {err})"
+                            ) from err
+        if not traced["target"]:
+            raise TypeError("log_p_tilde: expected a function autograd can differentiate in z (written with "
+                            "autograd.numpy), got one whose value autograd cannot trace back to z")
+        grad(through_model)(params)
+    if not traced["z"]:
+        raise TypeError(f"model: expected a reparameterized sample z = f_theta(eps), differentiable in params, "
+                        f"got a {type(model).__name__} whose sample(params, n, rng) does not depend on params "
+                        "through autograd (the gradient of F would miss its main term)")
 
 
 def fit_reverse_kl(model, params, log_p_tilde, steps=2000, n_samples=256, rng=0, anneal=0, beta_start=0.01,
@@ -122,13 +195,15 @@ def fit_reverse_kl(model, params, log_p_tilde, steps=2000, n_samples=256, rng=0,
     steps = check_positive_int(steps, "steps")
     n_samples = check_positive_int(n_samples, "n_samples")
     anneal = check_positive_int(anneal, "anneal", minimum=0)
-    beta_start = check_positive(beta_start, "beta_start")
-    if beta_start > 1:
-        raise ValueError(f"beta_start: expected a number in (0, 1], got {beta_start}")
+    beta_start = _check_beta_start(beta_start)
+    _check_dims(model, log_p_tilde)
     for key in fit_options:
         if key not in FIT_OPTIONS:
             raise TypeError(f"{key}: fit_reverse_kl does not take this option; expected one of {list(FIT_OPTIONS)}")
     fit_options.setdefault("lr", 1e-3)
+    check_size(n_samples * (getattr(model, "dim", None) or 1), "n_samples", n_samples,
+               "a batch of n_samples samples of q")
+    _probe(model, params, target, as_rng(0))
     clock = {"step": 0}  # minimize evaluates the objective once per step
 
     def free_energy(p, r):
@@ -163,7 +238,11 @@ def reverse_kl(model, params, log_p_tilde, n=10000, rng=0, log_z=None):
     """
     model = _as_model(model)
     target = _as_target(log_p_tilde)
+    _check_dims(model, log_p_tilde)
     n = check_positive_int(n, "n")
+    if n > MAX_ESTIMATE:
+        raise ValueError(f"n: expected at most MAX_ESTIMATE = {MAX_ESTIMATE:,} samples, got {n:,}")
+    log_z = None if log_z is None else check_finite_number(log_z, "log_z")
     rng = as_rng(rng)
     log_w = []
     for start in range(0, n, MAX_ROWS):
@@ -177,4 +256,4 @@ def reverse_kl(model, params, log_p_tilde, n=10000, rng=0, log_z=None):
     bound, se = nll_stats(log_w)  # (-mean log w, std / sqrt(n))
     if log_z is None:
         return bound, se
-    return bound + float(log_z), se
+    return bound + log_z, se

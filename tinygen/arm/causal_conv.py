@@ -20,7 +20,7 @@ depth at a linear cost, unlike an undilated stack (R = 1 + L (k - 1)).
 """
 import autograd.numpy as np
 
-from .._validate import as_rng, check_positive_int
+from .._validate import as_rng, check_positive_int, check_size
 from ..functional import relu
 from ..nn import init_dense
 from .sequence import SequenceARM, positionwise
@@ -35,11 +35,18 @@ def causal_conv1d(h, layer, kernel_size, dilation):
     """
     n, T, C_in = h.shape
     k, d = kernel_size, dilation
-    pad = (k - 1) * d
+    # A tap j with j d >= T reads only the zero padding at every t, so it contributes 0 and is not built:
+    # the padding is at most T - 1 long, whatever the dilation (2^(L-1) would not fit in memory for large L).
+    live = [j for j in range(k) if j * d < T]
+    pad = max(live) * d
     padded = np.concatenate([np.zeros((n, pad, C_in)), h], axis=1)  # h_s = 0 for s < 1
     # tap j reads h_{t - j d}: in padded coordinates, position t + pad - j d
-    taps = [padded[:, pad - j * d: pad - j * d + T] for j in range(k)]
-    return positionwise(layer, np.concatenate(taps, axis=2))
+    taps = [padded[:, pad - j * d: pad - j * d + T] for j in live]
+    W = layer["W"][:len(live) * C_in]  # the live taps are j = 0..len(live) - 1: the first rows of W
+    return positionwise({"W": W, "b": layer["b"]}, np.concatenate(taps, axis=2))
+
+
+MAX_LAYERS = 48  # dilations up to 2^47 > 10^14 positions
 
 
 class CausalConvARM(SequenceARM):
@@ -54,6 +61,14 @@ class CausalConvARM(SequenceARM):
         self.n_channels = check_positive_int(n_channels, "n_channels")
         self.n_layers = check_positive_int(n_layers, "n_layers")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size", minimum=2)
+        if self.n_layers > MAX_LAYERS:
+            raise ValueError(f"n_layers: expected at most MAX_LAYERS = {MAX_LAYERS} (a dilation 2^(l-1) beyond "
+                             f"2^{MAX_LAYERS - 1} exceeds any sequence length that fits in memory), "
+                             f"got {self.n_layers}")
+        k, C, V = self.kernel_size, self.n_channels, self.vocab_size
+        check_size(k * (V + 1) * C, "vocab_size", V, "the first layer's k (V + 1) x C taps")
+        check_size(k * C * C * self.n_layers, *(("kernel_size", k) if k > C else ("n_channels", C)),
+                   "the L layers of k C x C taps")
         self.dilations = tuple(2 ** l for l in range(self.n_layers))  # d_l = 2^(l-1), l = 1..L
         self.receptive_field = 1 + (self.kernel_size - 1) * sum(self.dilations)
 

@@ -30,7 +30,7 @@ import numpy as onp
 
 from .. import functional as F
 from .._validate import (as_batch, as_rng, check_binary, check_context, check_hidden, check_labels, check_option,
-                         check_params, check_positive_int)
+                         check_params, check_positive_int, check_size)
 from ..distributions import Categorical
 from ..nn import MLP, init_dense
 from ..orders import permutation
@@ -103,6 +103,9 @@ class MADE:
             self.n_classes = None
         self.n_raw = {"gaussian": 2, "bernoulli": 1, "categorical": self.n_classes}[likelihood]
         self.context_dim = check_positive_int(context_dim, "context_dim", minimum=0)
+        first = self.hidden[0] if self.hidden else self.dim * self.n_raw
+        check_size((self.dim + self.context_dim) * first, "context_dim", self.context_dim,
+                   "the first layer's (D + context_dim) x hidden[0] weights")
         self.n_masks = check_positive_int(n_masks, "n_masks")
         self.direct = bool(direct)
         rng = as_rng(seed, "seed")

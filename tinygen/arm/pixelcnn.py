@@ -215,14 +215,17 @@ class PixelCNN:
         (or an ensemble of orderings, or MCMC).
         """
         params = check_params(params, self)
-        x = onp.array(self._check_x(x), dtype=onp.float64)
+        x = as_float_array(x, "x", finite=False)  # the missing pixels may hold anything, NaN included
+        if x.ndim != 3 or x.shape[1:] != (self.height, self.width) or x.shape[0] < 1:
+            raise ValueError(f"x: expected images of shape (n, {self.height}, {self.width}), got shape {x.shape}")
+        x = onp.array(x, dtype=onp.float64)
         rng = as_rng(rng)
         m = (self.height // 2) * self.width if n_known is None else n_known
         m = check_positive_int(m, "n_known", minimum=0)
         if m > self.dim:
             raise ValueError(f"n_known: expected at most H W = {self.dim} observed pixels, got {m}")
         flat = x.reshape(len(x), self.dim)
-        check_binary(flat[:, :m])  # the observed pixels x_1..x_m
+        check_binary(flat[:, :m])  # the observed pixels x_1..x_m (NaN is not 0 or 1: refused here)
         flat[:, m:] = 0.0  # not yet drawn: no logit reads them (masks), their value is irrelevant
         x = flat.reshape(x.shape)
         for d in range(m, self.dim):

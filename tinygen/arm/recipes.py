@@ -10,7 +10,7 @@ for its receptive field to cover every earlier position (R >= T - 1).
 """
 import math
 
-from .._validate import check_positive_int
+from .._validate import check_positive_int, check_size
 from .causal_conv import CausalConvARM
 from .made import MADE
 from .rnn import RNNARM
@@ -23,6 +23,8 @@ def sequence_recipes(vocab_size, seq_len, seed=0):
     """{name: (model, learning rate)} for the RNN, causal conv, transformer and MADE on sequences (n, T)."""
     V = check_positive_int(vocab_size, "vocab_size", minimum=2)
     T = check_positive_int(seq_len, "seq_len")
+    check_size(128 * T * V, *(("seq_len", T) if T > V else ("vocab_size", V)),
+               "MADE's last hidden layer to its T V logits (128 x T V)")
     n_layers = max(1, math.ceil(math.log2(max(T - 1, 1))))  # kernel 2: R = 2^L >= T - 1
     return {
         "RNN": (RNNARM(V, T, hidden=32), 1e-2),

@@ -17,7 +17,7 @@ for all T conditionals, T for sampling.
 import autograd.numpy as np
 import numpy as onp
 
-from .._validate import as_rng, check_positive_int
+from .._validate import as_rng, check_positive_int, check_size
 from ..nn import init_dense
 from .sequence import SequenceARM, positionwise
 
@@ -28,6 +28,8 @@ class RNNARM(SequenceARM):
     def __init__(self, vocab_size, seq_len, hidden=64):
         super().__init__(vocab_size, seq_len)
         self.hidden = check_positive_int(hidden, "hidden")
+        check_size(self.hidden * self.hidden, "hidden", self.hidden, "the H x H recurrent weights W_h")
+        check_size((self.vocab_size + 1) * self.hidden, "vocab_size", self.vocab_size, "the (V + 1) x H input weights")
 
     def init(self, rng):
         """W_x ~ N(0, 1/(V+1)) rows (one per input symbol), W_h orthogonal (keeps |h W_h| = |h|

@@ -24,7 +24,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
-from .._validate import as_rng, check_params, check_positive_int
+from .._validate import as_rng, check_params, check_positive_int, check_size
 from ..nn import init_dense
 from .sequence import SequenceARM, positionwise
 
@@ -57,6 +57,12 @@ class TransformerARM(SequenceARM):
             raise ValueError(f"n_heads: expected a divisor of d_model = {self.d_model}, got {self.n_heads}")
         self.n_layers = check_positive_int(n_layers, "n_layers")
         self.d_ff = 4 * self.d_model if d_ff is None else check_positive_int(d_ff, "d_ff")
+        V, T, d = self.vocab_size, self.seq_len, self.d_model
+        # sizes before allocating: the T x T mask (and every T x T attention map), and the largest weights
+        check_size(T * T, "seq_len", T, "the T x T causal mask")
+        check_size((V + 1) * d, "vocab_size", V, "the (V + 1) x d token embedding")
+        check_size(self.n_layers * (4 * d * d + 2 * d * self.d_ff), "d_model", d,
+                   f"the weights of {self.n_layers} blocks (4 d^2 + 2 d d_ff each)")
         self.mask = causal_mask(self.seq_len)
 
     def init(self, rng):

@@ -35,13 +35,15 @@ import autograd.numpy as np
 import numpy as onp
 from numpy.polynomial.legendre import leggauss
 
-from .._validate import as_batch, as_float_array, check_positive, check_positive_int, value_of
+from .._validate import (as_batch, as_float_array, check_callable, check_finite_number, check_positive,
+                         check_positive_int, check_size, value_of)
 from ..functional import logsumexp, sigmoid
 from .toys import MOONS_BOUNDS
 
 ENVELOPE_SCALE = 2.0    # s of the N(0, s^2) envelope along z_1 on U2-U4
 PAPER_BOUNDS = ((-4.0, 4.0), (-4.0, 4.0))
 _GL = leggauss(8)       # 8 Gauss-Legendre nodes per panel: exact for degree <= 15
+DEFAULT_PANEL = 0.125   # panel width of quadrature_log_z
 
 
 def _panels(lo, hi, n_panels):
@@ -51,7 +53,29 @@ def _panels(lo, hi, n_panels):
     return (mid + half * _GL[0]).ravel(), (half * _GL[1]).ravel()
 
 
-def quadrature_log_z(log_p_tilde, box, panel_width=0.125):
+def _check_box(box, name, dim=2):
+    """A box ((lo_1, hi_1), ..., (lo_D, hi_D)) of finite numbers with lo < hi, as a (D, 2) array."""
+    b = as_float_array(box, name)
+    if b.shape != (dim, 2) or not onp.all(b[:, 0] < b[:, 1]):
+        rows = ", ".join(f"(lo_{d + 1}, hi_{d + 1})" for d in range(dim))
+        raise ValueError(f"{name}: expected ({rows}) with lo < hi, got {b.tolist()}")
+    return b
+
+
+def _check_log_p(log_p, n, name="log_p_tilde"):
+    """n values of log p_tilde: real, no NaN, no +inf (-inf is p_tilde = 0, allowed)."""
+    v = value_of(log_p)
+    if v.shape != (n,):
+        raise ValueError(f"{name}: expected shape ({n},), got {v.shape}")
+    if v.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected real numbers, got dtype {v.dtype}")
+    bad = onp.isnan(v) | (v == onp.inf)
+    if onp.any(bad):
+        raise ValueError(f"{name}: expected values in [-inf, inf), got NaN or +inf at {int(bad.sum())} of {n} points")
+    return v
+
+
+def quadrature_log_z(log_p_tilde, box, panel_width=DEFAULT_PANEL):
     """(log Z, error estimate) for Z = int_box exp(log_p_tilde(z)) dz, z in 2-D.
 
     Tensor-product composite Gauss-Legendre (8 nodes per panel, panels about
@@ -60,19 +84,24 @@ def quadrature_log_z(log_p_tilde, box, panel_width=0.125):
     smooth integrand the rule converges so fast that the finer value is far
     better than this difference. Mass outside ``box`` is not counted.
     """
-    b = as_float_array(box, "box")
-    if b.shape != (2, 2) or not onp.all(b[:, 0] < b[:, 1]):
-        raise ValueError(f"box: expected ((lo_1, hi_1), (lo_2, hi_2)) with lo < hi, got {b.tolist()}")
+    check_callable(log_p_tilde, "log_p_tilde", "z (n, 2) -> log p_tilde(z) (n,)")
+    b = _check_box(box, "box")
+    panel_width = check_positive(panel_width, "panel_width")
+    # nodes of the finer rule; a box too large even at the default width is the box's fault
+    for width, name, value in ((DEFAULT_PANEL, "box", b.tolist()), (panel_width, "panel_width", panel_width)):
+        n_nodes = math.prod(len(_GL[0]) * int(math.ceil((hi - lo) / width)) for lo, hi in b)
+        check_size(n_nodes, name, value, f"the grid of quadrature nodes (panels {width} wide over the box)")
     estimates = []
     for width in (2 * panel_width, panel_width):
         (t1, w1), (t2, w2) = (_panels(lo, hi, max(1, int(math.ceil((hi - lo) / width)))) for lo, hi in b)
         g1, g2 = onp.meshgrid(t1, t2, indexing="ij")
         log_w = onp.log(onp.outer(w1, w2)).ravel()
         pts = onp.column_stack([g1.ravel(), g2.ravel()])
-        log_p = onp.concatenate([value_of(log_p_tilde(pts[i:i + 2 ** 18])) for i in range(0, len(pts), 2 ** 18)])
-        if log_p.shape != (len(pts),) or onp.any(onp.isnan(log_p)):
-            raise ValueError(f"log_p_tilde: expected {len(pts)} non-NaN values, got shape {log_p.shape}")
+        log_p = onp.concatenate([_check_log_p(log_p_tilde(pts[i:i + 2 ** 18]), len(pts[i:i + 2 ** 18]))
+                                 for i in range(0, len(pts), 2 ** 18)])
         estimates.append(float(logsumexp(log_p + log_w, axis=0)))
+    if estimates[1] == -onp.inf:
+        raise ValueError("log_p_tilde: expected some mass inside box, got p_tilde = 0 at every node (log Z = -inf)")
     return estimates[1], abs(estimates[1] - estimates[0])
 
 
@@ -90,23 +119,23 @@ class Potential:
     """
 
     def __init__(self, log_p_tilde, bounds=PAPER_BOUNDS, quad_box=None, log_z=None, dim=2, name="potential"):
-        if not callable(log_p_tilde):
-            raise TypeError(f"log_p_tilde: expected a function z -> log p_tilde(z), got {type(log_p_tilde).__name__}")
-        self._fn = log_p_tilde
+        self._fn = check_callable(log_p_tilde, "log_p_tilde", "z -> log p_tilde(z)")
         self.dim = check_positive_int(dim, "dim")
-        self.bounds = tuple(map(tuple, as_float_array(bounds, "bounds", ndim=2, last_dim=2).tolist()))
-        self.quad_box = self.bounds if quad_box is None else tuple(map(tuple, as_float_array(quad_box, "quad_box")))
+        # the default bounds are the paper's 2-D box; bounds a user gives must have one row per dimension
+        bounds = _check_box(bounds, "bounds", 2 if bounds is PAPER_BOUNDS else self.dim)
+        self.bounds = tuple(map(tuple, bounds.tolist()))
+        if quad_box is not None:
+            quad_box = tuple(map(tuple, _check_box(quad_box, "quad_box").tolist()))  # quadrature is 2-D
+        self.quad_box = self.bounds if quad_box is None else quad_box
         self.name = str(name)
-        self._log_z = None if log_z is None else float(log_z)
+        self._log_z = None if log_z is None else check_finite_number(log_z, "log_z")
         self.log_z_error = 0.0 if log_z is not None else None
 
     def log_p_tilde(self, z):
         """log p_tilde(z) = -U(z), shape (n,); z of shape (n, dim), traced or not."""
         z = as_batch(z, "z", self.dim)
         out = self._fn(z)
-        shape = value_of(out).shape
-        if shape != (value_of(z).shape[0],):
-            raise ValueError(f"log_p_tilde: expected shape ({value_of(z).shape[0]},), got {shape}")
+        _check_log_p(out, value_of(z).shape[0])
         return out
 
     def U(self, z):
@@ -192,7 +221,9 @@ def two_moons_log_p(noise=0.05):
     within 1e-4 relative in log p further out.
     """
     noise = check_positive(noise, "noise")
-    t, w = _panels(0.0, math.pi, max(1, int(math.ceil(math.pi / (2 * noise)))))
+    n_panels = max(1, int(math.ceil(math.pi / (2 * noise))))
+    check_size(2 * len(_GL[0]) * n_panels * 2, "noise", noise, "the centres c_k(t_j) of the two arcs")
+    t, w = _panels(0.0, math.pi, n_panels)
     centres = onp.concatenate([onp.column_stack([onp.cos(t), onp.sin(t)]),               # c_0(t), outer arc
                                onp.column_stack([1 - onp.cos(t), 0.5 - onp.sin(t)])])    # c_1(t), inner arc
     log_w = onp.log(onp.concatenate([w, w]) / (2 * math.pi)) - math.log(2 * math.pi * noise ** 2)

@@ -25,7 +25,7 @@ import os
 
 import numpy as onp
 
-from .._validate import as_batch, as_rng, check_positive, check_positive_int
+from .._validate import as_batch, as_rng, check_finite_number, check_positive, check_positive_int, check_size
 
 
 class MarkovSource:
@@ -43,8 +43,13 @@ class MarkovSource:
         self.alpha = check_positive(alpha, "alpha")
         V, k = self.vocab_size, self.order
         rng = as_rng(seed, "seed")
+        # sizes before allocating: the V^k x V table, and the V^k x V^k chain whose left eigenvector is pi
+        check_size(V ** k * V, "vocab_size", V, f"the V^k x V transition table (order k = {k})")
+        check_size(V ** k * V ** k, "order", k, f"the V^k x V^k state chain (V = {V})")
         # transition[s, c] = P(x_t = c | (x_{t-k}, ..., x_{t-1}) = s), s a k-tuple read base V
         self.transition = rng.dirichlet(onp.full(V, self.alpha), size=V ** k)
+        if not onp.all(onp.isfinite(self.transition)):  # alpha so small that every gamma draw underflows
+            raise ValueError(f"alpha: expected a concentration whose Dirichlet draws are finite, got {alpha}")
         self.transition = onp.maximum(self.transition, 1e-12)  # a Dirichlet draw can underflow to 0
         self.transition /= self.transition.sum(axis=1, keepdims=True)
         self.stationary = self._stationary()
@@ -89,7 +94,7 @@ class MarkovSource:
 
     def gap(self, nll, T):
         """(NLL per sequence - H(x_1..x_T)) / T: a model's excess nats per symbol, KL / T."""
-        return (float(nll) - self.entropy(T)) / check_positive_int(T, "T")
+        return (check_finite_number(nll, "nll") - self.entropy(T)) / check_positive_int(T, "T")
 
     def log_prob(self, x):
         """log p(x_1..x_T) = log pi(x_1..x_m) + sum_{t > k} log P(x_t | x_{t-k..t-1}), shape (n,)."""
@@ -112,6 +117,8 @@ class MarkovSource:
         """n sequences of length T, int array (n, T): (x_1..x_k) ~ pi, then x_t ~ P(. | x_{t-k..t-1})."""
         n = check_positive_int(n, "n")
         T = check_positive_int(T, "T")
+        check_size(n * T, *(("T", T) if T > n else ("n", n)), f"{n} sequences of length {T}")
+        check_size(n * self.vocab_size ** self.order, "n", n, "the n x V^k table of first-state probabilities")
         rng = as_rng(rng)
         V, k = self.vocab_size, self.order
         state = _draw(self.stationary[None, :].repeat(n, axis=0), rng)  # (x_1..x_k) ~ pi
@@ -166,6 +173,12 @@ def first_names(max_len=8):
 def encode(words, T):
     """Strings -> int array (n, T) over ``ALPHABET``, padded with "." (0)."""
     T = check_positive_int(T, "T")
+    if isinstance(words, (str, bytes)) or not isinstance(words, (list, tuple)):
+        raise TypeError(f"words: expected a list of strings, got {type(words).__name__}")
+    for w in words:
+        if not isinstance(w, str):
+            raise TypeError(f"words: expected a list of strings, got an entry of type {type(w).__name__}")
+    check_size(len(words) * T, "T", T, f"{len(words)} sequences of length T")
     out = onp.zeros((len(words), T), dtype=onp.int64)
     for i, w in enumerate(words):
         if len(w) > T or not set(w) <= set(ALPHABET):
@@ -176,5 +189,8 @@ def encode(words, T):
 
 def decode(x):
     """Int sequences (n, T) -> strings, cut at the first "."."""
-    x = onp.asarray(x, dtype=onp.int64)
+    x = as_batch(x, "x")
+    if not onp.all(x == onp.round(x)) or x.min() < 0 or x.max() >= len(ALPHABET):
+        raise ValueError(f"x: expected integer symbols in 0..{len(ALPHABET) - 1}, got values in [{x.min()}, {x.max()}]")
+    x = x.astype(onp.int64)
     return ["".join(ALPHABET[c] for c in row).split(".")[0] for row in x]
