@@ -1,0 +1,120 @@
+"""Run the demo and exercise notebooks as a student's Jupyter would, and keep their outputs.
+
+The course site shows every notebook executed, with its figures and printed numbers. Those
+outputs are never typed: they come from running the notebook here, in a fresh ``python3``
+kernel (nbclient), in a fresh working folder, with PYTHONPATH pointing at this checkout.
+
+    python docs/run_notebooks.py [--full] [--only 00,exercises/01]
+
+writes each executed notebook to ``build/executed/<mode>/<path under demos/>.ipynb`` with the
+wall-clock seconds it took and the SHA-256 of the notebook it ran, so a later site build
+re-runs only the notebooks whose source changed. ``<mode>`` is ``quick`` (TINYGEN_QUICK=1,
+the demos' tiny sizes: what the site shows by default) or ``full`` (the demos' defaults).
+docs/lab_plan.py uses the same runs to measure how long each notebook takes.
+"""
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMOS = ROOT / "demos"
+STORE = ROOT / "build" / "executed"
+QUICK_ENV = "TINYGEN_QUICK"  # the switch tinygen.recipes.quick() reads
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                    "NUMEXPR_NUM_THREADS", "MPLBACKEND")  # a student's kernel has none of these set
+META_KEY = "tinygen_run"  # notebook metadata written beside the outputs
+
+
+def notebooks():
+    """Every demo and exercise notebook, demos first, each list in file-name order (found by glob)."""
+    return sorted(DEMOS.glob("[0-9][0-9]_*.ipynb")) + sorted(DEMOS.glob("exercises/[0-9][0-9]_*.ipynb"))
+
+
+def name_of(path):
+    """The notebook's path under demos/ without its suffix, e.g. 'exercises/01_mle_heads'."""
+    return path.relative_to(DEMOS).with_suffix("").as_posix()
+
+
+def digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def stored_path(path, mode="quick"):
+    return STORE / mode / (name_of(path) + ".ipynb")
+
+
+def stored(path, mode="quick"):
+    """The executed copy of the notebook at path, or None when there is none or its source has changed."""
+    import nbformat
+    out = stored_path(path, mode)
+    if not out.is_file():
+        return None
+    nb = nbformat.read(out, as_version=4)
+    return nb if nb.metadata.get(META_KEY, {}).get("source_sha256") == digest(path) else None
+
+
+def kernel_env(mode):
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    env.pop(QUICK_ENV, None)
+    if mode == "quick":
+        env[QUICK_ENV] = "1"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def execute(path, mode="quick", timeout=3600):
+    """Run the notebook at path in a fresh kernel; store and return (executed notebook, seconds).
+
+    The seconds are wall-clock time from the kernel's start to the last cell's end, as a
+    student who opens the notebook and runs every cell waits for it. A cell that raises
+    stops the run with nbclient's CellExecutionError: the site never shows a broken run.
+    """
+    import nbclient
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as work:  # the figures it writes land here, then go
+        client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=timeout,
+                                         resources={"metadata": {"path": work}})
+        start = time.perf_counter()
+        client.execute(env=kernel_env(mode), cwd=work)
+        seconds = time.perf_counter() - start
+    nb.metadata[META_KEY] = {"source_sha256": digest(path), "seconds": round(seconds, 1), "mode": mode}
+    out = stored_path(path, mode)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    return nb, seconds
+
+
+def select(only):
+    """The notebooks whose name starts with one of the comma-separated prefixes (all when None)."""
+    found = notebooks()
+    if not only:
+        return found
+    prefixes = [p.strip() for p in only.split(",") if p.strip()]
+    chosen = [p for p in found if any(name_of(p).startswith(pre) for pre in prefixes)]
+    if not chosen:
+        raise SystemExit(f"--only: expected prefixes of {[name_of(p) for p in found]}, got {only!r}")
+    return chosen
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true", help="the demos' default sizes (not TINYGEN_QUICK=1)")
+    parser.add_argument("--only", help="comma-separated name prefixes, e.g. 00,exercises/01")
+    parser.add_argument("--force", action="store_true", help="re-run notebooks whose stored run is current")
+    args = parser.parse_args(argv)
+    mode = "full" if args.full else "quick"
+    for path in select(args.only):
+        if not args.force and stored(path, mode) is not None:
+            print(f"{name_of(path)}: stored run is current")
+            continue
+        _, seconds = execute(path, mode)
+        print(f"{name_of(path)}: {seconds:.1f} s ({mode})", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
