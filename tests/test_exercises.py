@@ -1,8 +1,9 @@
 """Every exercise in demos/exercises/ runs as shipped (its NaN placeholders fail every check,
-without crashing) and, with the reference answer from tinygen put in its marked cell, passes
-every check. The answers below call tinygen's own implementations, which is where each
-exercise tells the student to look afterwards.
+without crashing) and, with its reference solution put in its marked cell, passes every check.
+The solutions are their own files, demos/exercises/solutions/NN_name.py, kept apart from the
+exercises: each writes its formulas out by hand and calls nothing of tinygen.
 """
+import ast
 import json
 import re
 from pathlib import Path
@@ -10,71 +11,14 @@ from pathlib import Path
 import pytest
 
 EXERCISES = Path(__file__).resolve().parent.parent / "demos" / "exercises"
+SOLUTIONS = EXERCISES / "solutions"
 START, END = "# ---- your answer: start ----", "# ---- your answer: end ----"
-
-ANSWERS = {
-    "01_mle_heads.py": '''
-from tinygen.distributions import Categorical
-from tinygen.functional import log_normal_pdf, softplus
+NAMES = sorted(p.name for p in EXERCISES.glob("[0-9][0-9]_*.py"))
 
 
-def categorical_nll(logits, x):
-    return -Categorical(logits).log_prob(x)
-
-
-def normal_nll(x, mu, rho):
-    return -log_normal_pdf(x, mu, softplus(rho))
-''',
-    "02_made_masks.py": '''
-from tinygen.arm.made import made_degrees, made_masks as _made_masks
-
-
-def input_degrees(order):
-    return made_degrees(order, (), None)[0]  # no hidden layer: only the input degrees
-
-
-def made_masks(m_in, m_hidden):
-    masks, _ = _made_masks([m_in, m_hidden], 1)  # one raw output (a Bernoulli logit) per x_d
-    return masks[0], masks[1]
-''',
-    "03_elbo.py": '''
-from tinygen.distributions import Normal, StandardNormal, kl_divergence
-from tinygen.vae import reparameterize
-
-
-def kl_to_prior(mu, sigma):
-    return kl_divergence(Normal(mu, sigma), StandardNormal(mu.shape[1]))
-
-
-def elbo(x, mu, sigma, log_likelihood, rng):
-    z = reparameterize(mu, sigma, rng.standard_normal(mu.shape))
-    return log_likelihood(x, z) - kl_to_prior(mu, sigma)
-''',
-    # the formulas of AffineCoupling (tinygen/flows/coupling.py), written for a mask
-    "04_affine_coupling.py": '''
-def coupling_forward(z, alpha, mu, mask):
-    return mask * z + (1 - mask) * (z * np.exp(alpha) + mu)
-
-
-def coupling_inverse(x, alpha, mu, mask):
-    return mask * x + (1 - mask) * (x - mu) * np.exp(-alpha)
-
-
-def coupling_log_det(alpha, mask):
-    return np.sum((1 - mask) * alpha, axis=1)
-''',
-    "05_composition.py": '''
-from tinygen.flows import Compose
-
-
-def compose_forward(layers, params, z):
-    return Compose(layers).forward(params, z)
-
-
-def compose_inverse(layers, params, x):
-    return Compose(layers).inverse(params, x)
-''',
-}
+def solution(name):
+    """The text of an exercise's reference solution (a whole module: it fills the answer cell)."""
+    return (SOLUTIONS / name).read_text()
 
 
 def run(name, answer=None, monkeypatch=None):
@@ -91,20 +35,33 @@ def run(name, answer=None, monkeypatch=None):
     return scope["reports"]
 
 
-def test_every_exercise_has_a_reference_answer():
-    assert sorted(p.name for p in EXERCISES.glob("[0-9][0-9]_*.py")) == sorted(ANSWERS)
+def test_every_exercise_has_a_reference_solution_and_no_solution_is_orphaned():
+    assert NAMES and sorted(p.name for p in SOLUTIONS.glob("[0-9][0-9]_*.py")) == NAMES
 
 
-@pytest.mark.parametrize("name", sorted(ANSWERS))
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_computes_by_hand_without_tinygen(name):
+    # the answer is the formula, not a call to the library it will be compared with
+    tree = ast.parse(solution(name))
+    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert not [m for m in imported if m.split(".")[0] == "tinygen"], imported
+    answer_cell = (EXERCISES / name).read_text().split(START)[1].split(END)[0]
+    wanted = {node.name for node in ast.parse(answer_cell).body if isinstance(node, ast.FunctionDef)}
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert wanted and wanted <= defined, f"{name}: the answer cell asks for {sorted(wanted)}"
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_blank_exercise_fails_every_check_without_crashing(name, monkeypatch, capsys):
     reports = run(name, monkeypatch=monkeypatch)
     assert reports and all(not r for r in reports.values()), {k: bool(r) for k, r in reports.items()}
     assert "FAIL" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", sorted(ANSWERS))
+@pytest.mark.parametrize("name", NAMES)
 def test_reference_answer_passes_every_check(name, monkeypatch, capsys):
-    reports = run(name, ANSWERS[name], monkeypatch)
+    reports = run(name, solution(name), monkeypatch)
     failing = {k: str(r) for k, r in reports.items() if not r}
     assert not failing, "\n".join(failing.values())
     out = capsys.readouterr().out
@@ -124,7 +81,7 @@ def percent_cells(text):
     return cells
 
 
-@pytest.mark.parametrize("name", sorted(ANSWERS))
+@pytest.mark.parametrize("name", NAMES)
 def test_notebook_pair_matches_the_script(name):
     # the .py is the reviewed source; its .ipynb (made by jupytext --to ipynb) must hold the same cells
     notebook = json.loads((EXERCISES / name.replace(".py", ".ipynb")).read_text())
