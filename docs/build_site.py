@@ -26,6 +26,7 @@ import importlib
 import importlib.metadata
 import inspect
 import json
+import os
 import pkgutil
 import re
 import shutil
@@ -207,6 +208,9 @@ def make_offline(site):
     index = site / "search" / "search_index.json"
     if index.is_file():  # the theme loads this script instead of fetching the JSON on file:// pages
         (site / "search" / "search_index.js").write_text("var __index = " + index.read_text())
+    # MkDocs' 404 page links from the server's root (/assets/...), which is no place on a file
+    # system; a static server falls back to its own "not found" page without it
+    (site / "404.html").unlink(missing_ok=True)
     for page in site.rglob("*.html"):
         html = page.read_text()
         cleaned = NBCONVERT_MATHJAX.sub("", html)
@@ -230,7 +234,12 @@ def build(site_dir=None, execute=True, mode="quick", clean=True):
     if site_dir is not None:
         overrides["site_dir"] = str(site_dir)
     config = load_config(str(CONFIG), **overrides)
-    mkdocs_build(config, dirty=not clean)
+    here = os.getcwd()
+    os.chdir(ROOT)  # mkdocs-jupyter's cache_dir (mkdocs.yml) is relative to the working folder
+    try:
+        mkdocs_build(config, dirty=not clean)
+    finally:
+        os.chdir(here)
     site = Path(config["site_dir"])
     make_offline(site)
     return site
