@@ -59,7 +59,7 @@ def api_pages(stage):
     (stage / "api").mkdir(parents=True, exist_ok=True)
     modules = public_modules()
     for name in modules:
-        (stage / "api" / f"{name}.md").write_text(f"# `{name}`\n\n::: {name}\n")
+        (stage / "api" / f"{name}.md").write_text(f"::: {name}\n")  # its heading is the page's title
     listing = "\n".join(f"- [`{name}`]({name}.md)" for name in modules)
     intro = (DOCS / "api" / "index.md").read_text() if (DOCS / "api" / "index.md").is_file() else "# API\n"
     (stage / "api" / "index.md").write_text(intro.rstrip() + "\n\n" + listing + "\n")
@@ -70,10 +70,10 @@ def resolve(dotted):
     """(api page, anchor) of a name written as in the lecture map (`flows.MAF`, `arm.MADE.sample`),
     or None when it names nothing in tinygen. The anchor is where mkdocstrings puts the object:
     its defining module and qualified name (`arm.MADE` is defined in tinygen.arm.made)."""
-    parts = dotted.split(".")
+    parts = dotted.removeprefix("tinygen.").split(".")
     for cut in range(len(parts), 0, -1):  # the longest prefix that is a module
         try:
-            obj = importlib.import_module("tinygen." + ".".join(parts[:cut]))
+            module = obj = importlib.import_module("tinygen." + ".".join(parts[:cut]))
         except ImportError:
             continue
         for attr in parts[cut:]:
@@ -84,8 +84,10 @@ def resolve(dotted):
             return f"api/{obj.__name__}.md", obj.__name__
         owner = getattr(obj, "__module__", None)
         qualname = getattr(obj, "__qualname__", None)
-        if not owner or not qualname or not owner.startswith("tinygen") or "<" in qualname:
-            return None
+        if (not (inspect.isclass(obj) or inspect.isroutine(obj)) or not owner or not qualname
+                or not owner.startswith("tinygen") or "<" in qualname):
+            # a wrapped function (an autograd primitive) or a constant: listed where the module names it
+            owner, qualname = module.__name__, ".".join(parts[cut:])
         if any(p.startswith("_") for p in owner.split(".")):
             return None  # defined in a private module: no page
         return f"api/{owner}.md", f"{owner}.{qualname}"
