@@ -183,7 +183,11 @@ def navigation(stage, notebook_names, modules):
     exercises = [n for n in notebook_names if n.startswith("exercises/")]
     nav.append({"Demos": [{n: f"notebooks/{n}.ipynb"} for n in demos]})
     nav.append({"Exercises": [{n.split("/")[-1]: f"notebooks/{n}.ipynb"} for n in exercises]})
-    nav.append({"API": ["api/index.md"] + [{m: f"api/{m}.md"} for m in modules]})
+    groups = {}  # tinygen.flows.coupling goes under tinygen.flows; a plain module stands alone
+    for m in modules:
+        groups.setdefault(".".join(m.split(".")[:2]), []).append({m: f"api/{m}.md"})
+    api = [entries[0] if len(entries) == 1 else {top: entries} for top, entries in groups.items()]
+    nav.append({"API": ["api/index.md"] + api})
     return nav
 
 

@@ -7,10 +7,11 @@
 every cell in order), records the wall-clock seconds in docs/lab_plan.json with the machine's
 core count and load, and writes docs/lab_plan.md from that file. No time on the page is typed.
 
-Where a notebook belongs comes from the lecture map: a demo belongs to the first section of
-docs/lecture_map.md whose "Demo" column names its number; an exercise, to the section whose
-text names the lecture slide it quotes on its first lines (`Lecture, "MADE"`), or else to the
-section of the exercise before it. New notebooks and sections are picked up without edits here.
+Where a notebook belongs comes from the lecture map (docs/lecture_map.md): a demo belongs to
+the section whose "Demo" column names its number most often; an exercise, to the section that
+most often names the code its first lines point to (`made_masks`, `AffineCoupling`), or else
+to the section of the exercise before it. New notebooks and sections are picked up by glob and
+by reading the map, without edits here.
 """
 import argparse
 import json
@@ -37,22 +38,27 @@ def sections():
 
 
 def demo_numbers(section_text):
-    """The two-digit demo numbers in the last column of a section's table rows."""
-    found = set()
+    """The two-digit demo numbers in the last column of a section's table rows, once per mention."""
+    found = []
     for line in section_text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if line.lstrip().startswith("|") and len(cells) > 1:
-            found.update(re.findall(r"\b(\d\d)\b", cells[-1]))
+            found += re.findall(r"\b(\d\d)\b", cells[-1])
     return found
 
 
-def slide_of(notebook):
-    """The lecture slide an exercise quotes on its first lines (`Lecture, "Title"`), or None."""
+def code_names(notebook):
+    """The identifiers an exercise names in code on its first lines (`made_masks`, `tinygen/mle.py` -> mle)."""
     import nbformat
     nb = nbformat.read(notebook, as_version=4)
     first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
-    match = re.search(r'Lecture, "([^"]+)"', first)
-    return match.group(1) if match else None
+    words = {w for code in re.findall(r"`([^`]+)`", first) for w in re.findall(r"[A-Za-z_]\w{2,}", code)}
+    return words - {"tinygen", "py"}
+
+
+def score(words, text):
+    """How often the words occur, as whole words, in a section of the lecture map."""
+    return sum(len(re.findall(rf"\b{re.escape(w)}\b", text)) for w in words)
 
 
 def title_of(notebook):
@@ -64,26 +70,28 @@ def title_of(notebook):
 
 
 def plan():
-    """[(section title, [notebook paths])] in lecture order; notebooks the map does not place last."""
+    """[(section title, [notebook paths])] in lecture order; notebooks the map does not place last.
+
+    A demo goes to the section whose "Demo" column names its number most often (the first such
+    section on a tie); an exercise to the section that names the code it asks for most often
+    (its first lines say where the same formula lives in tinygen), or else with the exercise before.
+    """
     secs = sections()
     placed = {title: [] for title, _ in secs}
     unplaced = []
     previous = None
     for path in run_notebooks.notebooks():
         name = run_notebooks.name_of(path)
-        where = None
         if name.startswith("exercises/"):
-            slide = slide_of(path)
-            words = [w for w in re.findall(r"\w+", slide or "") if len(w) > 3]
-            where = next((t for t, text in secs if slide and slide.lower() in text.lower()), None)
-            where = where or next((t for t, text in secs if words and all(w.lower() in text.lower() for w in words)),
-                                  None)
-            where = where or previous
+            words = code_names(path)
+            scores = [score(words, text) for _, text in secs]
         else:
-            where = next((t for t, text in secs if name[:2] in demo_numbers(text)), None)
-        (placed[where] if where else unplaced).append(path)
+            scores = [demo_numbers(text).count(name[:2]) for _, text in secs]
+        best = max(range(len(secs)), key=lambda i: (scores[i], -i)) if secs else None
+        where = secs[best][0] if best is not None and scores[best] > 0 else None
         if name.startswith("exercises/"):
-            previous = where
+            where = previous = where or previous
+        (placed[where] if where else unplaced).append(path)
     out = [(t, sorted(ps, key=lambda p: ("exercises/" in run_notebooks.name_of(p), p.name)))
            for t, ps in placed.items() if ps]
     return out + ([("Not in the lecture map yet", unplaced)] if unplaced else [])
