@@ -7,8 +7,8 @@ What it does, in order:
 
 1. runs every demo and exercise notebook whose stored run is missing or out of date
    (docs/run_notebooks.py: a fresh kernel, TINYGEN_QUICK=1, outputs kept in build/executed/);
-   ``--no-execute`` uses the stored runs only and shows a notebook without outputs where none
-   is stored; ``--full`` shows the full-size runs instead (made by ``run_notebooks.py --full``);
+   ``--no-execute`` uses the stored runs only, saying so on a page whose run is older than
+   the notebook or tinygen, and shows a notebook without outputs where none is stored; ``--full`` shows the full-size runs instead (made by ``run_notebooks.py --full``);
 2. stages the pages in build/site_src/: docs/*.md, one API page per public tinygen module
    (found by walking the package, read by mkdocstrings), the executed notebooks, each
    headed by its "open in Colab" link (base URL: ``extra.colab_base`` in mkdocs.yml);
@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run_notebooks  # noqa: E402  (docs/run_notebooks.py, beside this file)
+import run_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -142,8 +142,8 @@ def stage_notebooks(stage, colab_base, mode, execute):
     import nbformat
     names = []
     for path in run_notebooks.notebooks():
-        nb = run_notebooks.stored(path, mode)
-        if nb is None and execute:
+        nb = run_notebooks.stored(path, mode, current=not execute)  # without running: an older run will do
+        if execute and (nb is None or not run_notebooks.is_current(nb, path)):
             print(f"running {run_notebooks.name_of(path)} ({mode})", flush=True)
             nb, _ = run_notebooks.execute(path, mode)
         if nb is None:
@@ -153,6 +153,8 @@ def stage_notebooks(stage, colab_base, mode, execute):
             run = nb.metadata[run_notebooks.META_KEY]
             size = "at the quick sizes (`TINYGEN_QUICK=1`)" if run["mode"] == "quick" else "at the default sizes"
             how = f"Outputs from a run of this notebook {size}, in a fresh kernel: {run['seconds']:.0f} s here."
+            if not run_notebooks.is_current(nb, path):
+                how += " **That run was on an earlier version of this notebook or of tinygen.**"
         rel = path.relative_to(ROOT).as_posix()
         head = (f"[Open in Colab]({colab_url(path, colab_base)}) · source: `{rel}` "
                 f"(script: `{rel[:-len('.ipynb')]}.py`)\n\n{how}")

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run_notebooks  # noqa: E402  (docs/run_notebooks.py, beside this file)
+import run_notebooks
 
 DOCS = Path(__file__).resolve().parent
 TIMES = DOCS / "lab_plan.json"
@@ -33,7 +33,7 @@ LECTURE_MAP = DOCS / "lecture_map.md"
 
 def sections():
     """[(title, text)] of the lecture map's "## " sections, in order."""
-    parts = re.split(r"^## ", LECTURE_MAP.read_text(), flags=re.M)[1:]
+    parts = re.split(r"^## ", LECTURE_MAP.read_text(), flags=re.MULTILINE)[1:]
     return [(p.split("\n", 1)[0].strip(), p) for p in parts]
 
 
@@ -141,8 +141,8 @@ def render():
     ]
     if loads and max(loads) > (machine.get("cores") or 1):
         lines += [
-            f"The machine was shared while these were measured (load average {min(loads):.0f} to "
-            f"{max(loads):.0f} on {machine.get('cores')} cores",
+            (f"The machine was shared while these were measured (load average {min(loads):.0f} to "
+             f"{max(loads):.0f} on {machine.get('cores')} cores"),
             "at the start of the runs), so on an idle laptop of the same size expect shorter times;",
             "`--measure` again there to replace them.",
             "",
@@ -161,8 +161,8 @@ def render():
             link = f"[{title_of(path)}](../demos/{name}.ipynb)"
             lines.append(f"| {order} | {link} ({kind}) | {fmt(run.get('quick'), path)} | {fmt(run.get('full'), path)} |")
         lines.append("")
-    lines += [f"In all: {minutes(total['quick'])} quick and {minutes(total['full'])} full, for the notebooks "
-              "measured at each size.", ""]
+    lines += [(f"In all: {minutes(total['quick'])} quick and {minutes(total['full'])} full, for the notebooks "
+               "measured at each size."), ""]
     PAGE.write_text("\n".join(lines))
 
 

@@ -7,8 +7,8 @@ kernel (nbclient), in a fresh working folder, with PYTHONPATH pointing at this c
     python docs/run_notebooks.py [--full] [--only 00,exercises/01]
 
 writes each executed notebook to ``build/executed/<mode>/<path under demos/>.ipynb`` with the
-wall-clock seconds it took and the SHA-256 of the notebook it ran, so a later site build
-re-runs only the notebooks whose source changed. ``<mode>`` is ``quick`` (TINYGEN_QUICK=1,
+wall-clock seconds it took and a SHA-256 of the notebook and of tinygen's sources, so a
+later site build re-runs a notebook only when it or tinygen has changed since. ``<mode>`` is ``quick`` (TINYGEN_QUICK=1,
 the demos' tiny sizes: what the site shows by default) or ``full`` (the demos' defaults).
 docs/lab_plan.py uses the same runs to measure how long each notebook takes.
 """
@@ -43,18 +43,33 @@ def digest(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def inputs_digest(path):
+    """SHA-256 of what a run's outputs depend on: the notebook and every source file of tinygen."""
+    h = hashlib.sha256(Path(path).read_bytes())
+    for source in sorted((ROOT / "tinygen").rglob("*.py")):
+        h.update(source.relative_to(ROOT).as_posix().encode() + b"\0" + source.read_bytes())
+    return h.hexdigest()
+
+
 def stored_path(path, mode="quick"):
     return STORE / mode / (name_of(path) + ".ipynb")
 
 
-def stored(path, mode="quick"):
-    """The executed copy of the notebook at path, or None when there is none or its source has changed."""
+def stored(path, mode="quick", current=True):
+    """The executed copy of the notebook at path, or None when there is none or (current=True)
+    when it ran on another version of the notebook or of tinygen."""
     import nbformat
     out = stored_path(path, mode)
     if not out.is_file():
         return None
     nb = nbformat.read(out, as_version=4)
-    return nb if nb.metadata.get(META_KEY, {}).get("source_sha256") == digest(path) else None
+    if META_KEY not in nb.metadata:
+        return None
+    return nb if not current or is_current(nb, path) else None
+
+
+def is_current(nb, path):
+    return nb.metadata[META_KEY].get("inputs_sha256") == inputs_digest(path)
 
 
 def kernel_env(mode):
@@ -82,7 +97,7 @@ def execute(path, mode="quick", timeout=3600):
         start = time.perf_counter()
         client.execute(env=kernel_env(mode), cwd=work)
         seconds = time.perf_counter() - start
-    nb.metadata[META_KEY] = {"source_sha256": digest(path), "seconds": round(seconds, 1), "mode": mode}
+    nb.metadata[META_KEY] = {"inputs_sha256": inputs_digest(path), "seconds": round(seconds, 1), "mode": mode}
     out = stored_path(path, mode)
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)

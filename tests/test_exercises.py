@@ -71,7 +71,7 @@ def test_reference_answer_passes_every_check(name, monkeypatch, capsys):
 def percent_cells(text):
     """[(cell_type, source)] of a percent-format script: cells start at lines "# %%"."""
     cells = []
-    for chunk in re.split(r"^# %%", text, flags=re.M)[1:]:
+    for chunk in re.split(r"^# %%", text, flags=re.MULTILINE)[1:]:
         header, _, body = chunk.partition("\n")
         if "[markdown]" in header:
             body = "\n".join(re.sub(r"^# ?", "", line) for line in body.strip().splitlines())

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "docs"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 # every remote source a page could load: a script, a stylesheet or font link, an image, a frame
-REMOTE_SOURCE = re.compile(r"<(script|link|img|iframe|source)\b[^>]*\b(src|href)=[\"']?(https?:)?//", re.I)
+REMOTE_SOURCE = re.compile(r"<(script|link|img|iframe|source)\b[^>]*\b(src|href)=[\"']?(https?:)?//", re.IGNORECASE)
 UNTYPESET = ("$$", "\\frac", "\\(")  # what a formula looks like when MathJax did not run on it
 
 # text of the page outside code, scripts and typeset math: where raw TeX must not be left
