@@ -10,10 +10,13 @@ class RealNVP and leads to its API page. It is one test, not several, so that th
 built once even when pytest-xdist spreads the tests over workers.
 
 The notebooks are taken from their stored runs (build/executed/quick/, made by
-`python docs/run_notebooks.py`) where those are current, and run here in quick mode where
-not (about a minute on an idle 2-core machine for all of them; the build itself and the
-browser take well under a minute more). Skipped, saying why, only where Chromium, its
-driver, or the docs extra (`pip install -e ".[docs]"`) is missing; CI installs all three.
+`python docs/run_notebooks.py` or an earlier build) where those ran on the current notebook
+and tinygen, and are run here in quick mode where not: in a fresh checkout, as in CI, that is
+one quick run of every notebook, the same work as tests/test_notebooks.py (the sum of the
+"Quick" column of docs/lab_plan.json). The build and the browser add a minute or two. This is
+the suite's longest test; it runs on one pytest-xdist worker while the other takes the rest.
+Skipped, saying why, only where Chromium, its driver, or the docs extra
+(`pip install -e ".[docs]"`) is missing; CI installs all three.
 """
 import json
 import re
