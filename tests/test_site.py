@@ -6,8 +6,10 @@ downloaded): each page loads with no console error and fetches nothing but local
 internal link reaches a page and, with a #fragment, an element of that id; no `$$`, `\\frac`
 or `\\(` is left untypeset; each notebook page shows as many loaded images as its executed
 notebook holds (at least one for a demo) and its printed numbers; the search box finds the
-class RealNVP and leads to its API page. It is one test, not several, so that the site is
-built once even when pytest-xdist spreads the tests over workers.
+class RealNVP and leads to its API page. A few pages and the search are then read again
+from a plain static server on 127.0.0.1, the other way a site is opened. It is one test,
+not several, so that the site is built once even when pytest-xdist spreads the tests over
+workers.
 
 The notebooks are taken from their stored runs (build/executed/quick/, made by
 `python docs/run_notebooks.py` or an earlier build) where those ran on the current notebook
@@ -18,10 +20,13 @@ the suite's longest test; it runs on one pytest-xdist worker while the other tak
 Skipped, saying why, only where Chromium, its driver, or the docs extra
 (`pip install -e ".[docs]"`) is missing; CI installs all three.
 """
+import functools
+import http.server
 import json
 import re
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -67,6 +72,11 @@ return {
 """
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the test reads the browser's console, not the server's log
+        pass
+
+
 def _browser():
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("Chromium or chromedriver is missing (apt-get install chromium chromium-driver): "
@@ -108,8 +118,6 @@ def check_site(driver, site, site_src):
     """Every problem found on the built site at `site`, staged from `site_src`, as one line each."""
     import build_site
     import run_notebooks
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
     problems = []
 
     # nothing remote in the HTML: every script, stylesheet, font and image is in the site
@@ -162,17 +170,45 @@ def check_site(driver, site, site_src):
         problems.append("index.html: its formulas were not typeset")
 
     # the search box, from file://, finds a class by its name and leads to its API page
+    problems += search_problems(driver, "file://")
+
+    # the same site from a plain static server (on this machine's loopback, stopped at the end)
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        served = ["index.html", "api/tinygen.flows.coupling.html",
+                  min(p.relative_to(site).as_posix() for p in notebook_pages)]
+        for name in served:
+            driver.get(base + name)
+            typeset = driver.execute_async_script(WAIT_FOR_MATHJAX_JS)
+            if typeset is not True:
+                problems.append(f"{base}{name}: MathJax: {typeset}")
+            problems += [f"{base}{name}: console error: {e['message'][:200]}"
+                         for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        driver.get(base + "index.html")
+        problems += search_problems(driver, "http://")
+    finally:
+        server.shutdown()
+        server.server_close()
+    return problems
+
+
+def search_problems(driver, how):
+    """Type a class name into the search box of the page open in the driver; what went wrong."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
     box = driver.find_element(By.CSS_SELECTOR, "input.md-search__input")
     box.click()
     box.send_keys("RealNVP")
     results = WebDriverWait(driver, 30).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, ".md-search-result__item a[href]"))
     hrefs = [r.get_attribute("href") for r in results]
-    if not any("/api/tinygen.flows" in h and "RealNVP" in h for h in hrefs):
-        problems.append(f"search for RealNVP: no result on its API page among {hrefs}")
-    problems += [f"after the search: console error: {e['message'][:200]}"
-                 for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-    return problems
+    problems = [] if any("/api/tinygen.flows" in h and "RealNVP" in h for h in hrefs) else [
+        f"search for RealNVP over {how}: no result on its API page among {hrefs}"]
+    return problems + [f"search over {how}: console error: {e['message'][:200]}"
+                       for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def test_site_builds_and_reads_offline_in_a_browser(tmp_path):
