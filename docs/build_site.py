@@ -34,7 +34,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # docs/lab_plan.py and docs/run_notebooks.py
+import lab_plan
 import run_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,16 +119,23 @@ def link_notebook_names(text, names):
     return text
 
 
+def stage_links(text, notebook_names, notebooks_by_name=False):
+    """A page's links as the site needs them: README -> home page, ../demos/X -> the rendered
+    notebook, `module.name` -> its API entry, and (notebooks_by_name) `NN_name` -> its notebook."""
+    text = text.replace("](../README.md)", "](index.md)")
+    text = re.sub(r"\]\(\.\./demos/([^)]+)\.(?:ipynb|py)\)", r"](notebooks/\1.ipynb)", text)
+    text = link_code_names(text)
+    return link_notebook_names(text, notebook_names) if notebooks_by_name else text
+
+
 def stage_pages(stage, notebook_names):
     """docs/*.md into the stage, with links rewritten for the site (README -> home page)."""
     for page in sorted(DOCS.glob("*.md")):
-        text = page.read_text()
-        text = text.replace("](../README.md)", "](index.md)")
-        text = re.sub(r"\]\(\.\./demos/([^)]+)\.(?:ipynb|py)\)", r"](notebooks/\1.ipynb)", text)
-        text = link_code_names(text)
-        if page.name in ("demos.md", "lab_plan.md", "testing_kit.md"):
-            text = link_notebook_names(text, notebook_names)
+        text = stage_links(page.read_text(), notebook_names, page.name in ("demos.md", "testing_kit.md"))
         (stage / page.name).write_text(text)
+    if (stage / "lab_plan.md").is_file():  # written again: a notebook added since the last --measure is listed
+        lab_plan.render(stage / "lab_plan.md")
+        (stage / "lab_plan.md").write_text(stage_links((stage / "lab_plan.md").read_text(), notebook_names, True))
     for folder in ("thumbs", "assets"):
         if (DOCS / folder).is_dir():
             shutil.copytree(DOCS / folder, stage / folder)

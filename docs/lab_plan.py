@@ -123,7 +123,8 @@ def minutes(total):
     return f"{total / 60:.0f} min" if total >= 90 else f"{total:.0f} s"
 
 
-def render():
+def render(page=PAGE):
+    """Write the lab plan page (docs/lab_plan.md, or page) from docs/lab_plan.json and the lecture map."""
     record = json.loads(TIMES.read_text()) if TIMES.is_file() else {"runs": {}, "machine": {}}
     runs = record["runs"]
     machine = record.get("machine", {})
@@ -163,7 +164,7 @@ def render():
         lines.append("")
     lines += [(f"In all: {minutes(total['quick'])} quick and {minutes(total['full'])} full, for the notebooks "
                "measured at each size."), ""]
-    PAGE.write_text("\n".join(lines))
+    Path(page).write_text("\n".join(lines))
 
 
 def main(argv=None):

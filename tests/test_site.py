@@ -211,6 +211,21 @@ def search_problems(driver, how):
                        for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
+def test_lab_plan_page_is_written_from_its_measured_times(tmp_path):
+    # docs/lab_plan.md is what `python docs/lab_plan.py` writes from docs/lab_plan.json: no time typed
+    import lab_plan
+    import run_notebooks
+    placed = [p for _, paths in lab_plan.plan() for p in paths]
+    assert sorted(placed) == sorted(run_notebooks.notebooks())  # every notebook, once
+    lab_plan.render(tmp_path / "lab_plan.md")
+    assert (tmp_path / "lab_plan.md").read_text() == lab_plan.PAGE.read_text(), \
+        "docs/lab_plan.md is out of date: run `python docs/lab_plan.py` (add --measure to time new notebooks)"
+    record = json.loads(lab_plan.TIMES.read_text())
+    for name, runs in record["runs"].items():
+        for run in runs.values():
+            assert f"| {run['seconds']:.0f} s" in lab_plan.PAGE.read_text(), (name, run)
+
+
 def test_site_builds_and_reads_offline_in_a_browser(tmp_path):
     driver = _browser()
     import build_site
