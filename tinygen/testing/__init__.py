@@ -23,6 +23,7 @@ from .bound import check_bound
 from .density import check_normalized
 from .flows import check_flow, leaves, perturb
 from .report import Report, Row
+from .samplers import check_discriminator, check_sampler
 
 __all__ = ["Report", "Row", "check_autoregressive", "check_bound", "check_flow", "check_normalized", "leaves",
            "perturb"]
