@@ -41,6 +41,10 @@ OBJECTIVES = ("cd", "dsm")
 
 
 def _box(box, dim):
+    if box is None:
+        if dim != 2:
+            raise ValueError(f"box: expected {dim} pairs (lo, hi) (the default covers two moons, in 2-D), got None")
+        box = MOONS_BOX
     b = as_float_array(box, "box", ndim=2)
     if b.shape != (dim, 2) or not onp.all(b[:, 0] < b[:, 1]):
         raise ValueError(f"box: expected {dim} pairs (lo, hi) with lo < hi, got {b.tolist()}")
@@ -109,14 +113,14 @@ class EBM:
     """An energy-based model on the box B: p_theta(x) = exp(-E_theta(x)) / Z_theta for x in B.
 
     dim: D. hidden: the energy MLP's hidden sizes. activation: smooth ("softplus", "tanh" or "elu")
-    so grad_x E is continuous. box: B, D pairs (lo, hi); the default ``MOONS_BOX`` covers two
-    moons with 10 noise widths to spare. objective: "cd" or "dsm" (module docstring).
+    so grad_x E is continuous. box: B, D pairs (lo, hi); in 2-D the default ``MOONS_BOX`` covers
+    two moons with 10 noise widths to spare (other dimensions must give one). objective: "cd" or "dsm" (module docstring).
     steps, step_size: the Langevin chains of ``sample`` and of CD's negatives.
     sigma: the noise of denoising score matching. alpha: the weight of Du & Mordatch's energy
     penalty alpha (E(x)^2 + E(x~)^2), which keeps energies from drifting (0: none).
     """
 
-    def __init__(self, dim, hidden=(64, 64), activation="softplus", box=MOONS_BOX, objective="cd",
+    def __init__(self, dim, hidden=(64, 64), activation="softplus", box=None, objective="cd",
                  steps=60, step_size=5e-3, sigma=0.1, alpha=0.0):
         self.dim = check_positive_int(dim, "dim")
         check_option(activation, "activation", ("softplus", "tanh", "elu"))
@@ -149,11 +153,16 @@ class EBM:
         log_z, error = quadrature_log_z(lambda x: -self.energy(params, x[:, :self.dim]), box)
         return (log_z, error) if return_error else log_z
 
-    def log_prob(self, params, x, context=None):
-        """log p_theta(x) = -E_theta(x) - log Z_theta inside B, -inf outside (exact up to log Z's error)."""
+    def log_prob(self, params, x, context=None, log_z=None):
+        """log p_theta(x) = -E_theta(x) - log Z_theta inside B, -inf outside (exact up to log Z's error).
+
+        log_z: a value from ``log_z(params)`` to reuse (the quadrature is the costly part);
+        log Z is a constant here, not differentiated.
+        """
         x = as_batch(x, "x", self.dim)
+        log_z = self.log_z(params) if log_z is None else float(log_z)
         inside = onp.all((getval(x) >= self.box[:, 0]) & (getval(x) <= self.box[:, 1]), axis=1)
-        return np.where(inside, -self.energy(params, x) - self.log_z(params), -np.inf)
+        return np.where(inside, -self.energy(params, x) - log_z, -np.inf)
 
     def sample(self, params, n, rng, steps=None, step_size=None, init=None, adjusted=False, context=None):
         """n draws by Langevin (``langevin``) from init (default: uniform on B), ``steps`` steps of ``step_size``."""
