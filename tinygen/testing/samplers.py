@@ -129,7 +129,7 @@ def check_discriminator(d_fn, log_p, log_q, bounds, logit=False, tolerance=0.05,
                         panels=48):
     """A discriminator D against D*(x) = p(x) / (p(x) + q(x)) for data p and generator density q.
 
-    d_fn(x) -> D(x) in (0, 1), shape (n,) (or the logit l(x), D = sigma(l), with ``logit=True``).
+    d_fn(x) -> D(x) in [0, 1], shape (n,) (or the logit l(x), D = sigma(l), with ``logit=True``).
     Rows: D in (0, 1); E_m |D - D*| <= tolerance, m = (p + q) / 2; and V(D*, G) - V(D, G) <=
     value_tolerance nats, by quadrature on the bounds (which must hold p's and q's mass).
     """
@@ -141,13 +141,15 @@ def check_discriminator(d_fn, log_p, log_q, bounds, logit=False, tolerance=0.05,
     lp, lq = _log_density(log_p, x, "log_p"), _log_density(log_q, x, "log_q")
     out = onp.asarray(d_fn(x), dtype=float)
     report = Report("check_discriminator", notes=[f"{len(x)} quadrature nodes on {fmt(b)}"])
-    bad = ~onp.isfinite(out) if logit else ~((out > 0) & (out < 1))
+    # 0 and 1 are allowed: a probability rounds to them where D* is within 1e-16 of either
+    bad = ~onp.isfinite(out) if logit else ~((out >= 0) & (out <= 1))
     if out.shape != (len(x),) or bad.any():
-        report.add("D(x) is finite and in (0, 1)", int(bad.sum()) if out.shape == (len(x),) else 1, 0,
+        report.add("D(x) is finite and in [0, 1]", int(bad.sum()) if out.shape == (len(x),) else 1, 0,
                    where=f"got shape {out.shape}" if out.shape != (len(x),) else f"D = {out[bad][0]!r} at {fmt(x[bad][0])}")
         return report
     with onp.errstate(divide="ignore"):
-        l = out if logit else onp.log(out) - onp.log1p(-out)
+        l = out if logit else onp.log(out) - onp.log1p(-out)   # l = log D - log(1 - D), +-inf at 1 and 0
+    l = onp.clip(l, -700.0, 700.0)  # D = 0 or 1 costs 700 nats per unit of mass on the wrong side
     d = 1 / (1 + onp.exp(-l))
     d_star = 1 / (1 + onp.exp(lq - lp))                        # D* = p / (p + q) = sigma(log p - log q)
     m = 0.5 * w * (onp.exp(lp) + onp.exp(lq))                 # quadrature weight times m(x)
@@ -156,7 +158,7 @@ def check_discriminator(d_fn, log_p, log_q, bounds, logit=False, tolerance=0.05,
     report.add("E_m |D - D*|, m = (p + q) / 2", err, tolerance,
                where=f"worst at {fmt(x[i], 3)}: D = {d[i]:.3f}, D* = {d_star[i]:.3f}")
     # the grid is the same for every call with these bounds and panels: pass the values computed on it
-    gap = value_function(lambda v: onp.clip(l, -700, 700), lambda v: lp, lambda v: lq, b, panels) \
+    gap = value_function(lambda v: l, lambda v: lp, lambda v: lq, b, panels) \
         - value_function(lambda v: lp - lq, lambda v: lp, lambda v: lq, b, panels)
     report.add("V(D*, G) - V(D, G) (nats)", -gap, value_tolerance, where=f"D gives up {-gap:.4f} nats of the value")
     return report
