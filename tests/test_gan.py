@@ -136,6 +136,7 @@ def test_input_errors_name_the_argument():
         (lambda: fit_gan(model, params, x, discriminator=Discriminator(2)), ValueError, "discriminator"),
         (lambda: fit_gan(object(), params, x), TypeError, "model"),
         (lambda: fit_gan(RealNVP(2, n_layers=2), None, x, discriminator="D"), TypeError, "discriminator"),
+        (lambda: fit_gan(RealNVP(2, n_layers=2), None, x), TypeError, "params"),
         (lambda: sample_quality(x, lambda v: v), ValueError, "log_prob_true"),
         (lambda: sample_quality(x[:1], two_moons_log_prob), ValueError, "samples"),
         (lambda: coverage(x, "two_moons"), TypeError, "target"),

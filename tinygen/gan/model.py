@@ -28,7 +28,8 @@ from autograd import value_and_grad
 from autograd.tracer import getval
 
 from .._threads import in_hot_loop
-from .._validate import as_batch, as_rng, check_hidden, check_option, check_params, check_positive_int
+from .._validate import (as_batch, as_rng, check_hidden, check_option, check_params, check_positive_int, check_tree,
+                         param_shapes)
 from ..functional import log_sigmoid, sigmoid
 from ..nn import MLP
 from ..optim import Adam, NonFiniteLossError
@@ -115,8 +116,11 @@ def _split(model, params, discriminator, rng):
     if not isinstance(discriminator, Discriminator):
         raise TypeError(f"discriminator: expected a tinygen.gan.Discriminator, got {type(discriminator).__name__}")
     if isinstance(params, dict) and set(params) == {"generator", "discriminator"}:
-        return model, params["generator"], discriminator, params["discriminator"]
-    return model, params, discriminator, discriminator.init(rng)
+        params_g, params_d = params["generator"], check_params(params["discriminator"], discriminator)
+    else:
+        params_g, params_d = params, discriminator.init(rng)
+    check_tree(params_g, param_shapes(params_g), "params")  # a tree of real arrays (the flow checks the rest)
+    return model, params_g, discriminator, params_d
 
 
 class _GeneratorOf:
