@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from tinygen.data import eight_gaussians, moons, two_moons, two_moons_log_prob
 from tinygen.flows import RealNVP
 from tinygen.functional import softplus
+from tinygen.optim import NonFiniteLossError
 from tinygen.gan import (GAN, Discriminator, coverage, discriminator_loss, fit_gan, generator_loss, js_divergence,
                          optimal_logit, sample_quality, value_function)
 
@@ -18,7 +19,7 @@ def log_gauss(mu, s):
     return lambda x: -onp.sum((x - mu) ** 2, axis=1) / (2 * s ** 2) - math.log(2 * math.pi * s ** 2)
 
 
-BOX = ((-6.0, 6.0), (-6.0, 6.0))  # holds N(mu, s^2 I) for |mu| <= 2, s <= 0.8 but for < 1e-9 of its mass
+BOX = ((-8.0, 8.0), (-8.0, 8.0))  # holds N(mu, s^2 I), |mu| <= 2, s <= 0.8, but for 7.5 s: 1e-13 of its mass
 
 
 def test_gan_structure_and_shapes():
@@ -91,6 +92,16 @@ def test_a_flow_trains_as_the_generator_and_keeps_its_density():
     assert log_p.shape == (20,) and onp.all(onp.isfinite(log_p))
     again, _ = fit_gan(flow, params, x, steps=2, rng=1, batch_size=64)  # continue from both networks
     assert not onp.allclose(again["discriminator"][0]["W"], params["discriminator"][0]["W"])
+
+
+def test_a_non_finite_loss_stops_with_the_last_finite_params():
+    model = GAN(2, hidden=(8,))
+    params = model.init(0)
+    bad = {"generator": params["generator"], "discriminator": [dict(layer) for layer in params["discriminator"]]}
+    bad["discriminator"][-1]["b"] = onp.array([1e308])  # finite params whose logits overflow the loss's gradient
+    with pytest.raises(NonFiniteLossError, match=r"^fit_gan: .*at step 1") as caught, onp.errstate(over="ignore"):
+        fit_gan(model, bad, two_moons(100), steps=3)
+    assert caught.value.params["discriminator"][-1]["b"][0] == 1e308  # nothing finite came after the start
 
 
 def test_sample_quality_of_true_samples_is_minus_the_entropy():

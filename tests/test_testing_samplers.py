@@ -72,7 +72,7 @@ def test_an_unnormalized_density_and_bad_draws_are_named():
 
 
 P, Q = log_gauss([-0.8, 0.0], 0.6), log_gauss([0.8, 0.3], 0.8)
-D_BOX = ((-5.0, 5.0), (-5.0, 5.0))  # holds both but for < 1e-9 of their mass
+D_BOX = ((-6.0, 6.0), (-6.0, 6.0))  # holds both but for < 1e-10 of their mass (6.5 standard deviations)
 
 
 def d_star(x):

@@ -28,8 +28,8 @@ from autograd import value_and_grad
 from autograd.tracer import getval
 
 from .._threads import in_hot_loop
-from .._validate import (as_batch, as_rng, check_hidden, check_option, check_params, check_positive_int, check_tree,
-                         param_shapes)
+from .._validate import (NonFiniteError, as_batch, as_rng, check_hidden, check_option, check_params,
+                         check_positive_int, check_tree, param_shapes)
 from ..functional import log_sigmoid, sigmoid
 from ..nn import MLP
 from ..optim import Adam, NonFiniteLossError
@@ -134,6 +134,13 @@ class _GeneratorOf:
         return self.gan.generator.apply(params_g, z)
 
 
+def _check_finite(loss, grads, whose):
+    """NonFiniteError unless a loss and its gradient pytree are finite."""
+    if not onp.isfinite(loss):
+        raise NonFiniteError(f"{whose} loss is {float(loss)}")
+    check_tree(grads, param_shapes(grads), f"{whose} gradient", finite=True)
+
+
 def _lr_at(lr, schedule, step, steps):
     """eta_t: constant, or cosine eta (1 + cos(pi (t - 1) / T)) / 2 as in ``optim.fit``."""
     return lr if schedule == "constant" else lr * 0.5 * (1 + onp.cos(onp.pi * (step - 1) / steps))
@@ -179,21 +186,25 @@ def fit_gan(model, params, x, steps=2000, rng=0, batch_size=256, lr_g=1e-3, lr_d
     history = {"step": [], "loss_d": [], "loss_g": [], "seconds": 0.0}
     log_every = max(1, steps // 10) if log_every is None else check_positive_int(log_every, "log_every")
     start = time.perf_counter()
+    good = {"generator": params_g, "discriminator": params_d}  # the last params whose step was finite
     for step in range(1, steps + 1):
         opt_d.lr, opt_g.lr = _lr_at(lr_d, schedule_d, step, steps), _lr_at(lr_g, schedule_g, step, steps)
-        for _ in range(d_steps):
-            real = x[rng.choice(len(x), b, replace=False)]
-            fake = onp.asarray(getval(generator.sample(params_g, b, rng)))  # D's step does not move G
-            loss_d, g_d = d_grad(params_d, real, fake)
-            if not onp.isfinite(loss_d):
-                raise NonFiniteLossError(f"fit_gan: the discriminator's loss became non-finite at step {step}",
-                                         {"generator": params_g, "discriminator": params_d}, history)
-            params_d, state_d = opt_d.update(params_d, g_d, state_d)
-        loss_g, g_g = g_grad(params_g, params_d, rng)
-        if not onp.isfinite(loss_g):
-            raise NonFiniteLossError(f"fit_gan: the generator's loss became non-finite at step {step}",
-                                     {"generator": params_g, "discriminator": params_d}, history)
+        before = {"generator": params_g, "discriminator": params_d}
+        try:
+            for _ in range(d_steps):
+                real = x[rng.choice(len(x), b, replace=False)]
+                fake = onp.asarray(getval(generator.sample(params_g, b, rng)))  # D's step does not move G
+                loss_d, g_d = d_grad(params_d, real, fake)
+                _check_finite(loss_d, g_d, "the discriminator's")
+                params_d, state_d = opt_d.update(params_d, g_d, state_d)
+            loss_g, g_g = g_grad(params_g, params_d, rng)
+            _check_finite(loss_g, g_g, "the generator's")
+        except NonFiniteError as err:  # the data were checked finite: the params went bad
+            history["seconds"] = time.perf_counter() - start
+            raise NonFiniteLossError(f"fit_gan: {err} at step {step}; try smaller learning rates; the error's "
+                                     ".params holds the last finite parameters", good, history) from err
         params_g, state_g = opt_g.update(params_g, g_g, state_g)
+        good = before
         history["step"].append(step)
         history["loss_d"].append(float(loss_d))
         history["loss_g"].append(float(loss_g))
