@@ -31,8 +31,8 @@ from autograd.tracer import getval
 
 from . import optim
 from ._threads import in_hot_loop
-from ._validate import (as_batch, as_float_array, as_rng, check_hidden, check_option, check_params,
-                        check_positive, check_positive_int)
+from ._validate import (NonFiniteError, as_batch, as_float_array, as_rng, check_callable, check_hidden,
+                        check_option, check_params, check_positive, check_positive_int)
 from .data.potentials import quadrature_log_z
 from .nn import MLP
 
@@ -81,9 +81,10 @@ def langevin(energy, x0, steps, step_size, rng, adjusted=False, box=None):
     proposals outside (p = 0 there).
     """
     rng = as_rng(rng)
+    check_callable(energy, "energy", "x (n, D) -> E(x) (n,)")
     steps = check_positive_int(steps, "steps", minimum=0)
     eps = check_positive(step_size, "step_size")
-    x = onp.array(x0, dtype=float)
+    x = onp.array(as_batch(x0, "x0"), dtype=float)
     e_and_grad = value_and_grad(lambda v: np.sum(energy(v)))   # E is per point: grad of the sum is per point
     energy_of = lambda v: onp.asarray(energy(v), dtype=float)
     accepted = 0.0
@@ -106,6 +107,8 @@ def langevin(energy, x0, steps, step_size, rng, adjusted=False, box=None):
         x = onp.where(accept[:, None], proposal, x)
         e_x, g_x = onp.where(accept, e_p, e_x), onp.where(accept[:, None], g_p, g_x)
         accepted += accept.mean()
+    if not onp.all(onp.isfinite(x)):  # a NaN energy or gradient, or a step far too large for it
+        raise NonFiniteError(f"energy: the chains reached NaN or inf; try a smaller step_size than {eps}")
     return x, (accepted / steps if adjusted and steps else 1.0)
 
 
@@ -114,7 +117,8 @@ class EBM:
 
     dim: D. hidden: the energy MLP's hidden sizes. activation: smooth ("softplus", "tanh" or "elu")
     so grad_x E is continuous. box: B, D pairs (lo, hi); in 2-D the default ``MOONS_BOX`` covers
-    two moons with 10 noise widths to spare (other dimensions must give one). objective: "cd" or "dsm" (module docstring).
+    two moons with 10 noise widths to spare (other dimensions must give one).
+    objective: "cd" or "dsm" (module docstring).
     steps, step_size: the Langevin chains of ``sample`` and of CD's negatives.
     sigma: the noise of denoising score matching. alpha: the weight of Du & Mordatch's energy
     penalty alpha (E(x)^2 + E(x~)^2), which keeps energies from drifting (0: none).
