@@ -86,7 +86,7 @@ def test_a_flow_trains_as_the_generator_and_keeps_its_density():
     start = flow.init(0)
     x = two_moons(500)
     params, history = fit_gan(flow, start, x, steps=5, rng=0, batch_size=64, loss="minimax", d_steps=2)
-    assert set(params) == {"generator", "discriminator"}
+    assert set(params) == {"generator", "discriminator"} and history["step"] == [1, 2, 3, 4, 5]
     assert not onp.allclose(params["generator"][0]["conditioner"][0]["W"], start[0]["conditioner"][0]["W"])
     log_p = flow.log_prob(params["generator"], x[:20])
     assert log_p.shape == (20,) and onp.all(onp.isfinite(log_p))
