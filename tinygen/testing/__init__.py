@@ -25,6 +25,7 @@ from .density import check_normalized
 from .diffusion import check_diffusion_bound, check_schedule, check_score
 from .flows import check_flow, leaves, perturb
 from .report import Report, Row
+from .samplers import check_discriminator, check_sampler
 
 __all__ = ["Report", "Row", "check_autoregressive", "check_bound", "check_flow", "check_normalized", "leaves",
            "perturb"]
