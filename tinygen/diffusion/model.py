@@ -28,6 +28,8 @@ from ..nn import ACTIVATIONS, MLP
 from . import probability_flow
 from .schedule import Schedule
 
+__all__ = ["Diffusion", "METHODS", "time_features"]
+
 METHODS = ("ancestral", "ode")
 N_FREQ = 8  # time features: sin and cos of k pi t / T, k = 1..8
 MAX_ROWS = 50_000  # rows per network pass in elbo (bounds memory: T steps x n points)

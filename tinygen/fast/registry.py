@@ -40,6 +40,9 @@ from autograd.tracer import Box
 from .. import tree
 from .switch import is_enabled
 
+__all__ = ["KERNELS", "accelerate", "has_box", "installed", "is_installed", "reference_of", "traced_once",
+           "whole_or_plain"]
+
 KERNELS = {}     # (class, method name) -> kernel: the table of what is accelerated
 _METHODS = {}    # (class, method name) -> (reference, dispatcher, whether cls itself defines the reference)
 _IN_BLOCK = contextvars.ContextVar("tinygen_fast_installed", default=False)  # this context is in installed()

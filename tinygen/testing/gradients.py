@@ -21,6 +21,8 @@ import numpy as onp
 from .. import tree
 from .._validate import as_rng
 
+__all__ = ["PERTURB_SCALE", "gradient_reach", "leaves", "perturb"]
+
 PERTURB_SCALE = 0.5
 
 
