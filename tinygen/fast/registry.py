@@ -85,12 +85,12 @@ def reference_of(cls, name):
 
 
 def _put_in_place():
-    for (cls, name), (reference, dispatch, own) in _METHODS.items():
+    for (cls, name), (_reference, dispatch, _own) in _METHODS.items():
         setattr(cls, name, dispatch)
 
 
 def _take_out():
-    for (cls, name), (reference, dispatch, own) in _METHODS.items():
+    for (cls, name), (reference, _dispatch, own) in _METHODS.items():
         if own:
             setattr(cls, name, reference)
         else:  # the class inherited the method: inherit it again
