@@ -218,7 +218,7 @@ def check_context(context, x, context_dim):
 
 # The params-pytree checks (check_params, check_tree, param_shapes) live in _params_check.py,
 # a lesson of their own; they are imported here so that every check comes from one place.
-from ._params_check import Shape, check_params, check_tree, param_shapes  # noqa: F401
+from ._params_check import Shape, check_params, check_tree, param_shapes  # noqa: E402, F401
 
 
 def __getattr__(name):

@@ -43,6 +43,8 @@ from .evaluate import nll_stats
 from .flows.base import Flow, FlowModel
 from .optim import minimize
 
+__all__ = ["FIT_OPTIONS", "anneal_beta", "fit_reverse_kl", "recipe", "reverse_kl", "sample_with_log_q"]
+
 FIT_OPTIONS = ("lr", "optimizer", "lr_schedule", "evaluate", "eval_every", "log_every", "progress", "callback",
                "max_growth")
 MAX_ROWS = 20_000  # samples per pass when estimating (bounds memory)

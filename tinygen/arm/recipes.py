@@ -16,6 +16,8 @@ from .made import MADE
 from .rnn import RNNARM
 from .transformer import TransformerARM
 
+__all__ = ["BATCH_SIZE", "sequence_recipes"]
+
 BATCH_SIZE = 64
 
 

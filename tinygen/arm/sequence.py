@@ -44,6 +44,8 @@ from .._validate import (
 from ..distributions import Categorical
 from .made import check_values
 
+__all__ = ["SequenceARM", "positionwise"]
+
 
 def positionwise(layer, h):
     """y_t = h_t W + b at every position t: (n, T, C_in) -> (n, T, C_out).

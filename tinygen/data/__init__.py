@@ -14,3 +14,8 @@ from .images import SHAPES, bars_and_stripes, bars_and_stripes_entropy, bars_and
 from .sequences import MarkovSource, first_names
 from .toys import (MOONS_BOUNDS, TOYS, Checkerboard, CircleArcs, GaussianMixture, Standardizer, eight_gaussians,
                    moons, rings, standardize, toy, two_moons, two_moons_entropy, two_moons_log_prob)
+
+__all__ = ["Checkerboard", "CircleArcs", "GaussianMixture", "MOONS_BOUNDS", "MarkovSource", "Potential", "SHAPES",
+           "Standardizer", "TOYS", "arcs", "bars_and_stripes", "bars_and_stripes_entropy", "bars_and_stripes_patterns",
+           "digits8", "eight_gaussians", "first_names", "images", "moons", "potential", "potentials", "rings",
+           "sequences", "shapes8", "standardize", "toy", "toys", "two_moons", "two_moons_entropy", "two_moons_log_prob"]

@@ -8,6 +8,8 @@ import numpy as onp
 
 from .._validate import as_rng, check_positive_int
 
+__all__ = ["SHAPES", "bars_and_stripes", "bars_and_stripes_entropy", "bars_and_stripes_patterns", "digits8", "shapes8"]
+
 def bars_and_stripes_patterns(size=4):
     """All 2^(size+1) - 2 distinct size x size bars-and-stripes images, (K, size, size) in {0, 1}.
 

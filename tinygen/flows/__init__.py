@@ -8,3 +8,8 @@ from .autoregressive import IAF, MAF, IAFLayer, MAFLayer
 from .coupling import AffineCoupling, Coupling, SplineCoupling
 from .models import NeuralSplineFlow, RealNVP, coupling_masks
 from .continuous import ContinuousFlow
+
+__all__ = ["ActNorm", "AffineCoupling", "Compose", "ContinuousFlow", "Coupling", "ElementwiseAffine",
+           "ElementwiseSpline", "Exp", "Flow", "FlowModel", "IAF", "IAFLayer", "LULinear", "MAF", "MAFLayer",
+           "NeuralSplineFlow", "Permutation", "PlanarFlow", "RealNVP", "Scale", "SplineCoupling", "Uniform",
+           "constrained_u", "coupling_masks", "planar_model", "rq_spline"]
