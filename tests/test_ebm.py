@@ -36,7 +36,9 @@ def gaussian(sigma, dim=2, **options):
 
 def truncated_gaussian_log_z(sigma, box):
     """log int_box exp(-|x|^2 / 2 sigma^2) dx = sum_d log(sqrt(2 pi) sigma (Phi(hi/sigma) - Phi(lo/sigma)))."""
-    phi = lambda t: 0.5 * math.erfc(-t / (sigma * math.sqrt(2)))  # Phi(t / sigma)
+    def phi(t):  # Phi(t / sigma)
+        return 0.5 * math.erfc(-t / (sigma * math.sqrt(2)))
+
     return sum(math.log(math.sqrt(2 * math.pi) * sigma * (phi(hi) - phi(lo))) for lo, hi in box)
 
 
@@ -122,7 +124,10 @@ def test_broken_langevin_fails_the_sampler_check(name, update):
 
 def test_ebm_mala_samples_its_own_density_on_the_box():
     model, params = gaussian(0.6)
-    sample = lambda n, rng: model.sample(params, n, rng, steps=150, step_size=0.05, adjusted=True)
+
+    def sample(n, rng):
+        return model.sample(params, n, rng, steps=150, step_size=0.05, adjusted=True)
+
     check_sampler(sample, lambda x: model.log_prob(params, x), MOONS_BOX, rng=2).assert_ok()
 
 
@@ -212,5 +217,6 @@ def test_input_errors_name_the_argument():
         (lambda: fit_ebm(object(), params, two_moons(50)), TypeError, "model"),
     ]
     for call, error, name in cases:
-        with pytest.raises(error, match=rf"^{name}"), onp.errstate(over="ignore", invalid="ignore"):  # the diverging chain
+        # errstate: the diverging chain overflows on its way to the error
+        with pytest.raises(error, match=rf"^{name}"), onp.errstate(over="ignore", invalid="ignore"):
             call()

@@ -13,6 +13,7 @@ from .io import load, save
 from .optim import LossDivergedError, NonFiniteLossError, fit
 
 __all__ = ["LossDivergedError", "NonFiniteError", "NonFiniteLossError", "arm", "data", "diffusion", "distributions",
-           "evaluate", "fast", "fit", "flows", "functional", "load", "mle", "nn", "ode", "optim", "save", "vae", "vi"]
+           "ebm", "evaluate", "fast", "fit", "flows", "functional", "gan", "load", "mle", "nn", "ode", "optim", "save",
+           "vae", "vi"]
 
 __version__ = "0.1.0"

@@ -36,6 +36,8 @@ from ._validate import (NonFiniteError, as_batch, as_float_array, as_rng, check_
 from .data.potentials import quadrature_log_z
 from .nn import MLP
 
+__all__ = ["EBM", "MOONS_BOX", "fit_ebm", "langevin", "reflect"]
+
 MOONS_BOX = ((-2.0, 3.0), (-1.5, 2.0))  # two moons' MOONS_BOUNDS widened by 0.5 = 10 noise widths
 OBJECTIVES = ("cd", "dsm")
 
@@ -86,7 +88,10 @@ def langevin(energy, x0, steps, step_size, rng, adjusted=False, box=None):
     eps = check_positive(step_size, "step_size")
     x = onp.array(as_batch(x0, "x0"), dtype=float)
     e_and_grad = value_and_grad(lambda v: np.sum(energy(v)))   # E is per point: grad of the sum is per point
-    energy_of = lambda v: onp.asarray(energy(v), dtype=float)
+
+    def energy_of(v):
+        return onp.asarray(energy(v), dtype=float)
+
     accepted = 0.0
     e_x, g_x = (energy_of(x), e_and_grad(x)[1]) if adjusted else (None, None)
     for _ in range(steps):

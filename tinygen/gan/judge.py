@@ -12,6 +12,8 @@ from .._validate import as_batch, as_rng, check_callable, check_fraction, check_
 from ..data.potentials import _panels
 from ..functional import log_sigmoid, logsumexp
 
+__all__ = ["coverage", "js_divergence", "optimal_logit", "quadrature_grid", "sample_quality", "value_function"]
+
 
 # ------------------------------------------------------------- the optimum, by quadrature in 2-D
 

@@ -34,6 +34,8 @@ from ..functional import log_sigmoid, sigmoid
 from ..nn import MLP
 from ..optim import Adam, NonFiniteLossError
 
+__all__ = ["Discriminator", "GAN", "discriminator_loss", "fit_gan", "generator_loss"]
+
 
 class Discriminator:
     """D(x) = sigma(l(x)) with the logit l an MLP: (data_dim, hidden..., 1)."""

@@ -29,4 +29,4 @@ from .samplers import check_discriminator, check_sampler
 
 __all__ = ["Report", "Row", "check_autoregressive", "check_bound", "check_diffusion_bound", "check_flow",
            "check_log_density_ode", "check_normalized", "check_schedule", "check_score", "check_trace_estimator",
-           "leaves", "perturb"]
+           "check_discriminator", "check_sampler", "leaves", "perturb"]

@@ -28,6 +28,8 @@ from .._validate import as_float_array, as_rng, check_callable, check_positive, 
 from ..gan.judge import quadrature_grid, value_function
 from .report import Report, fmt
 
+__all__ = ["cell_probabilities", "check_discriminator", "check_sampler", "chi_square_tail"]
+
 NODES_PER_CELL = 2  # Gauss-Legendre panels (8 nodes each) per cell and axis
 
 
@@ -144,8 +146,9 @@ def check_discriminator(d_fn, log_p, log_q, bounds, logit=False, tolerance=0.05,
     # 0 and 1 are allowed: a probability rounds to them where D* is within 1e-16 of either
     bad = ~onp.isfinite(out) if logit else ~((out >= 0) & (out <= 1))
     if out.shape != (len(x),) or bad.any():
-        report.add("D(x) is finite and in [0, 1]", int(bad.sum()) if out.shape == (len(x),) else 1, 0,
-                   where=f"got shape {out.shape}" if out.shape != (len(x),) else f"D = {out[bad][0]!r} at {fmt(x[bad][0])}")
+        shaped = out.shape == (len(x),)
+        report.add("D(x) is finite and in [0, 1]", int(bad.sum()) if shaped else 1, 0,
+                   where=f"D = {out[bad][0]!r} at {fmt(x[bad][0])}" if shaped else f"got shape {out.shape}")
         return report
     with onp.errstate(divide="ignore"):
         l = out if logit else onp.log(out) - onp.log1p(-out)   # l = log D - log(1 - D), +-inf at 1 and 0
