@@ -101,6 +101,18 @@ def check_labels(x, n_classes, name="x"):
     return v.astype(onp.int64)
 
 
+def check_levels(x, levels, name="x"):
+    """Quantized data (pixel grey levels): every value an integer in 0..K-1 (traced or not). Returns x unchanged."""
+    v = value_of(x)
+    check_real_dtype(v, name)
+    check_finite(v, name)
+    if not onp.all(v == onp.round(v)):
+        raise ValueError(f"{name}: expected integer levels in 0..{levels - 1}, got non-integer values")
+    if v.size and (v.min() < 0 or v.max() >= levels):
+        raise ValueError(f"{name}: expected integer levels in 0..{levels - 1}, got values in {v.min():g}..{v.max():g}")
+    return x
+
+
 def check_batch(x, name="x", dim=None):
     """Check a batch of points: finite, shape ``(n, D)`` with ``n >= 1``.
 
