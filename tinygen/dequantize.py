@@ -28,7 +28,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
-from ._validate import as_batch, as_rng, check_hidden, check_levels, check_positive_int
+from ._validate import as_batch, as_rng, check_hidden, check_labels, check_positive_int
 from .evaluate import _accepts, bits_per_dim  # noqa: F401 (bits_per_dim is part of this lesson)
 from .flows.base import Compose
 from .flows.coupling import AffineCoupling
@@ -38,7 +38,7 @@ from .flows.models import coupling_masks
 def uniform_dequantize(x, levels, rng):
     """y = (x + u) / K with u ~ U[0, 1)^D: integer levels x (n, D) to points of [0, 1)^D."""
     levels = check_positive_int(levels, "levels", minimum=2)
-    x = check_levels(as_batch(x, "x"), levels)
+    x = check_labels(as_batch(x, "x"), levels, "x", what="grey levels")
     return (x + as_rng(rng).uniform(0.0, 1.0, size=x.shape)) / levels
 
 
@@ -111,7 +111,7 @@ class Dequantized:
 
     def log_prob(self, params, x, rng=0, n_samples=1, context=None):
         """Per image, a lower bound on log P(x) in nats, shape (n,); see the module's equations."""
-        x = check_levels(as_batch(x, "x", self.dim), self.levels)
+        x = check_labels(as_batch(x, "x", self.dim), self.levels, "x", what="grey levels").astype(float)
         n_samples = check_positive_int(n_samples, "n_samples")
         if context is not None:
             raise ValueError("context: Dequantized models are unconditional, got a context")
