@@ -8,3 +8,4 @@ from .autoregressive import IAF, MAF, IAFLayer, MAFLayer
 from .coupling import AffineCoupling, Coupling, SplineCoupling
 from .models import NeuralSplineFlow, RealNVP, coupling_masks
 from .continuous import ContinuousFlow
+from .glow import FactorOut, Glow, OnKeptHalf
