@@ -35,6 +35,8 @@ class FactorOut(ConvCoupling):
     with (log_sigma, mu) from one zero-initialized 3 x 3 convolution of the kept half h_1
     (so the prior starts as N(0, I)). This is the affine coupling's inverse with
     alpha = log_sigma; its forward, h_2 = mu(h_1) + sigma(h_1) z_2, is sampling h_2 given h_1.
+    log_sigma is soft-clamped like the coupling's alpha, |log_sigma| < s_max = 4: sigma in
+    (0.018, 55), wider than a coupling's since this one layer alone sets the prior's scale.
     """
 
     def __init__(self, shape, s_max=4.0):
