@@ -1,7 +1,7 @@
 """Every exercise in demos/exercises/ runs as shipped (its NaN placeholders fail every check,
 without crashing) and, with the reference answer from tinygen put in its marked cell, passes
-every check. The answers below call tinygen's own implementations, which is where each
-exercise tells the student to look afterwards.
+every check. The answers below call tinygen's own implementations, or write out the formulas
+those implementations compute, which is where each exercise tells the student to look afterwards.
 """
 import json
 import re
@@ -85,6 +85,19 @@ def compose_forward(layers, params, z):
 
 def compose_inverse(layers, params, x):
     return Compose(layers).inverse(params, x)
+''',
+    # Ho et al.'s eq. 7, as Schedule.posterior (tinygen/diffusion/schedule.py) computes it
+    "07_ddpm_posterior.py": '''
+def posterior_mean(x_t, x0, t, beta, alpha_bar):
+    t = t[:, None]
+    coef_x0 = onp.sqrt(alpha_bar[t - 1]) * beta[t] / (1 - alpha_bar[t])
+    coef_xt = onp.sqrt(1 - beta[t]) * (1 - alpha_bar[t - 1]) / (1 - alpha_bar[t])
+    return coef_x0 * x0 + coef_xt * x_t
+
+
+def posterior_variance(t, beta, alpha_bar):
+    t = t[:, None]
+    return (1 - alpha_bar[t - 1]) / (1 - alpha_bar[t]) * beta[t]
 ''',
 }
 
