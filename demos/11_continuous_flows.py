@@ -77,7 +77,7 @@ from tinygen.testing.continuous import random_field
 
 parser = argparse.ArgumentParser(description="Continuous normalizing flows and flow matching on two moons")
 parser.add_argument("--out", default="out/", help="folder for the PNGs")
-parser.add_argument("--steps", type=int, default=3000, help="flow-matching training steps")
+parser.add_argument("--steps", type=int, default=6000, help="flow-matching training steps")
 parser.add_argument("--ml-steps", type=int, default=60,
                     help="maximum-likelihood steps, continuing from the flow-matching fit (about 1 s each)")
 parser.add_argument("--draws", type=int, default=20000, help="Hutchinson estimates per point in the trace lab")
@@ -216,7 +216,7 @@ for dim, *row in zip(dims, *(measured[p] for p in PROBES), *(closed[p] for p in 
 (x_train, x_test, H) = two_moons_split(args.seed, n_train=args.n_train, n_test=args.n_test)
 # Explicit, modest settings. When tinygen.recipes holds RECIPES["flow_matching"] (and RECIPES["cnf"]
 # below), train from it instead, as demo 07 does: RECIPES["flow_matching"].train(x_train, seed=args.seed).
-FM_HIDDEN, FM_LR, FM_BATCH = (64, 64), 3e-3, 256
+FM_HIDDEN, FM_LR, FM_BATCH = (128, 128), 2e-3, 512
 fm = ContinuousFlow(2, hidden=FM_HIDDEN, objective="flow_matching")
 print(f"flow matching: {args.steps} steps, hidden {FM_HIDDEN}, lr {FM_LR:g} (cosine), batch {FM_BATCH}",
       file=sys.stderr)
