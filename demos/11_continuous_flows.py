@@ -70,8 +70,15 @@ import tinygen
 from tinygen import data, plot
 from tinygen.distributions import StandardNormal
 from tinygen.flows import ContinuousFlow
-from tinygen.ode import PROBES, draw_probe, hutchinson_variance, log_density_dynamics, odeint, trace_exact, \
-    trace_hutchinson
+from tinygen.ode import (
+    PROBES,
+    draw_probe,
+    hutchinson_variance,
+    log_density_dynamics,
+    odeint,
+    trace_exact,
+    trace_hutchinson,
+)
 from tinygen.recipes import score, two_moons_split
 from tinygen.testing.continuous import random_field
 
@@ -179,7 +186,7 @@ closed = {probe: [] for probe in PROBES}
 for dim in dims:
     field_d = random_field(dim, rng=args.seed + dim, hidden=32)
     z_d = rng.standard_normal((1, dim))
-    J_d = autograd.jacobian(lambda y: field_d(T_LAB, y[None])[0])(z_d[0])
+    J_d = autograd.jacobian(lambda y, f=field_d: f(T_LAB, y[None])[0])(z_d[0])
     zs_d = onp.repeat(z_d, args.draws, axis=0)
     for probe in PROBES:
         _, est = trace_hutchinson(field_d, T_LAB, zs_d, draw_probe(zs_d.shape, rng, probe))
@@ -265,7 +272,8 @@ plot.samples(axes[1, 0], x_test[:2000], bounds=bounds, title="data")
 plot.samples(axes[1, 1], fm.sample(p_fm, 2000, args.seed), bounds=bounds, title="flow-matching samples x = f(z)")
 path_times = onp.linspace(0.0, 1.0, 21)
 z_start = onp.random.default_rng(args.seed).standard_normal((60, 2))
-paths = odeint(lambda t, y: fm.velocity(p_fm, t, y), z_start, path_times)  # (times, points, 2)
+FIELD_SOLVER = {"method": "dopri5", "rtol": 1e-5, "atol": 1e-5}  # adaptive: few steps where the field is smooth
+paths = odeint(lambda t, y: fm.velocity(p_fm, t, y), z_start, path_times, **FIELD_SOLVER)  # (times, points, 2)
 for k in range(z_start.shape[0]):
     axes[1, 2].plot(paths[:, k, 0], paths[:, k, 1], "-", lw=0.7, color="0.5")
 plot.samples(axes[1, 2], paths[0], c="tab:blue", s=8, label="z(0) ~ N(0, I)")
@@ -285,7 +293,7 @@ plot.show(fig, "11_densities_and_samples", args.out)
 field_times = [0.0, 0.25, 0.5, 0.75, 1.0]
 box = ((-3.0, 3.5), (-3.0, 3.0))
 X, Y, grid = plot.grid_points(box, 15)
-points = odeint(lambda t, y: fm.velocity(p_fm, t, y), fm.base.sample(rng, 1000), field_times)
+points = odeint(lambda t, y: fm.velocity(p_fm, t, y), fm.base.sample(rng, 1000), field_times, **FIELD_SOLVER)
 fig, axes = plt.subplots(1, len(field_times), figsize=(3.2 * len(field_times), 3.3), layout="constrained")
 for ax, t, pts in zip(axes, field_times, points):
     V = fm.velocity(p_fm, t, grid)

@@ -156,12 +156,12 @@ def tanh_trace_check():
     report = Report("tanh field: the trace", notes=[f"{args.points} points z ~ N(0, I), t ~ U(0, 1)"])
     worst, where = 0.0, ""
     for z, t in zip(rng.standard_normal((args.points, 3)), rng.uniform(size=args.points)):
-        jac = autograd.jacobian(lambda y: np.tanh(W @ y + t * c))(z)
+        jac = autograd.jacobian(lambda y, t=t: np.tanh(W @ y + t * c))(z)
         _, dlogp = tanh_rhs(t, (z[None], onp.zeros(1)))
         err = abs(float(dlogp[0]) + onp.trace(jac))
         if not err <= worst:  # also catches NaN
-            worst, where = err, f"at z = {z.round(3)}, t = {t:.3f}: your dlogp/dt {float(dlogp[0]):.6g}, " \
-                                f"-Tr(df/dz) = {-onp.trace(jac):.6g}"
+            worst, where = err, (f"at z = {z.round(3)}, t = {t:.3f}: your dlogp/dt {float(dlogp[0]):.6g}, "
+                                 f"-Tr(df/dz) = {-onp.trace(jac):.6g}")
     report.add("dlogp/dt = -Tr(df/dz) (autograd's Jacobian)", worst, 1e-12, where=where)  # float64 rounding only
     return report
 
