@@ -2,7 +2,7 @@
 # # Exercise 6: the instantaneous change of variables
 #
 # Chen et al. 2018 ("Neural Ordinary Differential Equations", Theorem 1) and Grathwohl et al.
-# 2019 (FFJORD, eq. 2): if z(t) moves by dz/dt = f(z(t), t), its log-density changes at the rate
+# 2019 (FFJORD): if z(t) moves by dz/dt = f(z(t), t), its log-density changes at the rate
 #
 #     d log p(z(t)) / dt = -Tr(df/dz(t))
 #
