@@ -235,6 +235,7 @@ print(f"bound below the ODE likelihood at {below.mean():.0%} of {len(x_test)} te
 print(check_diffusion_bound(model, params, x_test[:200], log_evidence=log_p_ode[:200], repeats=10, rng=args.seed))
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), layout="constrained")
 lo, hi = onp.percentile(onp.concatenate([elbo, log_p_ode]), [1, 100])
+lo, hi = lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)  # a margin around the points
 axes[0].plot([lo, hi], [lo, hi], "k-", lw=1, label="bound = ODE")
 axes[0].scatter(log_p_ode, elbo, s=3, c=onp.where(below, "tab:blue", "tab:red"))
 axes[0].set(xlim=(lo, hi), ylim=(lo, hi), xlabel="log p(x), probability-flow ODE (exact)",
