@@ -219,6 +219,8 @@ plot.show(fig, "12_score_field", args.out)
 # with the same marginals q_t, whose log-likelihood is exact through the instantaneous change of
 # variables (as in demo 11). They are two densities of the same network; the bound sits below the
 # ODE on average (`tinygen.testing.check_diffusion_bound` checks it within its Monte Carlo error).
+# Red points in the scatter are single draws of the bound above the ODE's log p(x): the bound is an
+# estimate with one draw per term, and it bounds the chain's density, which is not the ODE's.
 
 # %%
 log_p_ode = model.log_prob(params, x_test)  # one ODE solve per point, with the exact trace
