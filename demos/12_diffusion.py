@@ -151,7 +151,8 @@ params, _ = tinygen.fit(model, model.init(args.seed), x_train, steps=args.steps,
 #
 # x_T ~ N(0, I), then for t = T..1
 #
-#     x_{t-1} = mu_theta(x_t, t) + sigma_t z,   mu_theta = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_theta(x_t, t)) / sqrt(alpha_t)
+#     x_{t-1} = mu_theta(x_t, t) + sigma_t z,
+#     mu_theta = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_theta(x_t, t)) / sqrt(alpha_t)
 #
 # with sigma_t^2 = beta_tilde_t, the variance of the posterior q(x_{t-1} | x_t, x_0), and
 # sigma_1^2 = beta_1 at the last step. The loop below is that formula; it draws the same numbers in
@@ -194,7 +195,8 @@ for ax, t in zip(axes, score_t):
     mean, var = s.marginal(x0, onp.full(len(x0), t))
     x_t = mean + onp.sqrt(var) * rng.standard_normal(x0.shape)  # x_t ~ q_t
     err = onp.mean(onp.sum((model.score(params, t, x_t) - exact_score(x_t)) ** 2, axis=1)) * s.sigma[t] ** 2
-    for field, colour, name in ((exact_score(grid), "k", "exact"), (model.score(params, t, grid), "tab:red", "learned")):
+    fields = ((exact_score(grid), "k", "exact"), (model.score(params, t, grid), "tab:red", "learned"))
+    for field, colour, name in fields:
         # arrows scaled by sigma_t (= -E[eps | x]): comparable lengths at every t
         ax.quiver(X, Y, *(s.sigma[t] * field).T.reshape(2, *X.shape), color=colour, angles="xy", label=name,
                   alpha=0.8)

@@ -77,7 +77,8 @@ parser.add_argument("--seed", type=int, default=0)
 args = plot.demo_args(parser, quick_values={"draws": 20000})
 rng = onp.random.default_rng(args.seed)
 schedule = Schedule("linear", n_steps=50)
-beta, alpha_bar, T = schedule.beta, schedule.alpha_bar, schedule.T  # indexed by the step 0..T: beta[0] = 0, alpha_bar[0] = 1
+# indexed by the step 0..T: beta[0] = 0, alpha_bar[0] = 1
+beta, alpha_bar, T = schedule.beta, schedule.alpha_bar, schedule.T
 
 # %% [markdown]
 # ## Your answer
@@ -123,7 +124,8 @@ mean_joint, var_joint = m1 + C / V2 * (x_t - m2), V1 - C ** 2 / V2
 mean, var = posterior_mean(x_t, x0, t, beta, alpha_bar), posterior_variance(t, beta, alpha_bar)
 report = Report(f"closed form, t = 2..{T}", notes=["against conditioning the joint Gaussian of (x_{t-1}, x_t) | x_0"])
 # the two routes are the same algebra in float64: they agree to ~1e-15 relative; a wrong factor is off by O(1)
-got = {"mean mu_tilde_t": onp.broadcast_to(mean, x_t.shape), "variance beta_tilde_t": onp.broadcast_to(var, (len(t), 1))}
+got = {"mean mu_tilde_t": onp.broadcast_to(mean, x_t.shape),
+       "variance beta_tilde_t": onp.broadcast_to(var, (len(t), 1))}
 for name, want in (("mean mu_tilde_t", mean_joint), ("variance beta_tilde_t", var_joint)):
     err = onp.abs(got[name] - want).max(axis=1) / onp.abs(want).max(axis=1)
     err = onp.where(onp.isnan(err), onp.inf, err)
@@ -157,7 +159,8 @@ for step in (2, T // 2, T):
         "mean of x_{t-1}": (x_prev, onp.sqrt(alpha_bar[step - 1]) * x0_fixed),
         "variance of x_{t-1}": ((x_prev - onp.sqrt(alpha_bar[step - 1]) * x0_fixed) ** 2, onp.full(2, v1)),
         "Cov(x_{t-1}, x_t)": ((x_prev - onp.sqrt(alpha_bar[step - 1]) * x0_fixed)
-                              * (x_t - onp.sqrt(alpha_bar[step]) * x0_fixed), onp.full(2, onp.sqrt(1 - beta[step]) * v1)),
+                              * (x_t - onp.sqrt(alpha_bar[step]) * x0_fixed),
+                              onp.full(2, onp.sqrt(1 - beta[step]) * v1)),
     }
     for name, (values, exact) in targets.items():
         se = values.std(axis=0, ddof=1) / onp.sqrt(n)
