@@ -23,6 +23,8 @@ from ._deprecated import take_renamed
 from ._validate import as_rng, check_callable, check_positive_int
 from .train import fit as fit_mle
 
+__all__ = ["Recipe"]
+
 
 @dataclass(frozen=True)
 class Recipe:
