@@ -21,7 +21,7 @@ import os
 import numpy as onp
 
 import common
-from tinygen.arm import RNNARM, CausalConvARM, TransformerARM
+from tinygen.arm import RNNARM, CausalConvARM
 from tinygen.arm.recipes import BATCH_SIZE, sequence_recipes
 from tinygen.arm.transformer import LN_EPS
 from tinygen.data import MarkovSource

@@ -45,4 +45,5 @@ for name in args.flows.split(","):
           f"{history['steps_per_s']:>12.1f}", flush=True)
 
 vae = VAE(2, 2, hidden=(64, 64))
-print(f"Gaussian VAE {common.versus_torch(vae, vae.init(args.seed), x_train, args.lr, args.batch, blocks=10, block=50)}")
+print(f"Gaussian VAE "
+      f"{common.versus_torch(vae, vae.init(args.seed), x_train, args.lr, args.batch, blocks=10, block=50)}")

@@ -4,8 +4,9 @@ Each entry is (name, factory) where ``factory(dim, rng)`` returns ``(flow, param
 of dimension ``dim`` (masks, orderings and hidden degrees drawn from rng) and parameters
 made by ``flow.init`` and then ``tinygen.testing.perturb``, which moves every leaf away from
 the identity start (zero-initialized last layers, ActNorm's s = t = 0): by default the
-parameters ``check_flow(flow)`` draws for itself, or smaller moves with ``scale=``. A factory carries ``min_dim`` (the smallest dimension
-it makes sense in) and ``max_abs`` (the magnitude of the large inputs the generic test uses).
+parameters ``check_flow(flow)`` draws for itself, or smaller moves with ``scale=``. A factory
+carries ``min_dim`` (the smallest dimension it makes sense in) and ``max_abs`` (the magnitude
+of the large inputs the generic test uses).
 """
 from tinygen._validate import as_rng
 from tinygen.testing import perturb

@@ -26,7 +26,6 @@ from autograd.misc import flatten
 from autograd.test_util import check_grads
 from flow_cases import CASES
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import tinygen
 from tinygen import fast

@@ -123,7 +123,7 @@ def test_every_registry_flow_refuses_a_changed_tree(name):
     calls = _flow_calls(flow, dim, context)
     for call in calls:
         call(params)  # the right tree works
-    for how, bad in _broken(params):
+    for _how, bad in _broken(params):
         for call in calls:
             with pytest.raises((ValueError, TypeError), match=PARAMS_ERROR):
                 call(bad)
@@ -260,7 +260,7 @@ def test_models_and_heads_refuse_a_changed_tree(name):
     params = model.init(0)
     for method in methods:
         _call(model, method, params, data)  # the right tree works
-        for how, bad in _broken(params):
+        for _how, bad in _broken(params):
             with pytest.raises((ValueError, TypeError), match=PARAMS_ERROR):
                 _call(model, method, bad, data)
 

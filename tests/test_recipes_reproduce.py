@@ -12,8 +12,6 @@ flow: 500), the tour's own recipe at seed 0 is rerun here.
   checked against the recorded spread instead: within two sample standard
   deviations of the mean over seeds, which is what the demos print as expected.
 """
-import pytest
-
 from tinygen.recipes import RECIPES, expected_values, score, two_moons_split
 
 

@@ -130,3 +130,10 @@ def test_conditional_made_names_a_bad_context(context, error):
         model.log_prob(params, np.zeros((4, 2)), context)
     with pytest.raises(error, match=r"^context"):
         model.sample(params, 4, 0, context)
+
+
+def test_sequence_sample_refuses_a_size_it_cannot_allocate():
+    # 10^9 sequences of 10 symbols would need ~4e10 floats for one pass's one-hot inputs
+    model = RNNARM(3, 10, hidden=4)
+    with pytest.raises(ValueError, match=r"^n: expected a size"):
+        model.sample(model.init(0), 10 ** 9, 0)

@@ -116,7 +116,8 @@ def test_check_flow_finds_a_flipped_log_det_sign():
     # both log-dets flipped: they still cancel, but neither matches autograd's Jacobian, near or far
     assert failed(report) == ["forward log_det = log|det df/dz| (autograd)",
                               "inverse log_det = log|det dg/dx| (autograd)",
-                              "forward log_det = autograd at |z| ~ 30", "inverse log_det = autograd at x = f(z), |z| ~ 30"]
+                              "forward log_det = autograd at |z| ~ 30",
+                              "inverse log_det = autograd at x = f(z), |z| ~ 30"]
 
 
 def test_check_flow_finds_a_log_det_missing_one_layer():

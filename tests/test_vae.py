@@ -327,7 +327,7 @@ def test_amortized_planar_keeps_the_constraint_and_is_a_flow_for_every_x(seed, s
     params["encoder"]["planar"] = perturb(params["encoder"]["planar"], rng, scale)  # far from the init
     x = 2 * rng.normal(size=(6, 3))
     mu, sigma, h = vae._encode(params, x)
-    for u, w, b in vae._planar_layers(params["encoder"], h):  # (n, D), (n, D), (n,): one layer per x
+    for u, w, _b in vae._planar_layers(params["encoder"], h):  # (n, D), (n, D), (n,): one layer per x
         u_hat = constrained_u(u, w)
         # w^T u_hat = -1 + softplus(w^T u) > -1 for every x; the log-det uses 1 + w^T u_hat = softplus(w^T u)
         # itself, strictly positive; the sum can round to -1 exactly once w^T u < -37 (hence the 1e-9)

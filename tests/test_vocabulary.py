@@ -73,19 +73,27 @@ def _is_model(cls):
 
 def _is_sampler(cls):
     """A distribution or data source: it samples but has no params to train (it holds its own numbers)."""
-    return callable(getattr(cls, "sample", None)) and not _is_model(cls)
+    return callable(getattr(cls, "sample", None)) and not callable(getattr(cls, "init", None))
+
+
+def _is_trainable_sampler(cls):
+    """Trained, samples, but no density: a GAN (x = G(z)), a variational dequantizer (u ~ q(u | x))."""
+    return callable(getattr(cls, "sample", None)) and callable(getattr(cls, "init", None)) and not _is_model(cls)
 
 
 MODELS = sorted(name for name, cls in CLASSES.items() if _is_model(cls))
-SAMPLERS = sorted(name for name, cls in CLASSES.items() if _is_sampler(cls))
+SAMPLERS = sorted(name for name, cls in CLASSES.items() if _is_sampler(cls) and not _is_model(cls))
+TRAINABLE_SAMPLERS = sorted(name for name, cls in CLASSES.items() if _is_trainable_sampler(cls))
 
 
 def test_the_walk_finds_every_family():
     # the walk must see the families it checks, or the tests below would pass on nothing
     for name in ("tinygen.arm.made.MADE", "tinygen.arm.sequence.SequenceARM", "tinygen.vae.VAE",
                  "tinygen.flows.base.FlowModel", "tinygen.flows.continuous.ContinuousFlow",
-                 "tinygen.diffusion.model.Diffusion", "tinygen.arm.pixelcnn.PixelCNN"):
+                 "tinygen.diffusion.model.Diffusion", "tinygen.arm.pixelcnn.PixelCNN", "tinygen.ebm.EBM",
+                 "tinygen.flows.glow.Glow"):
         assert name in MODELS, name
+    assert "tinygen.gan.model.GAN" in TRAINABLE_SAMPLERS
     for name in ("tinygen.distributions.Normal", "tinygen.distributions.Categorical",
                  "tinygen.flows.elementwise.Uniform", "tinygen.data.sequences.MarkovSource"):
         assert name in SAMPLERS, name
@@ -115,6 +123,14 @@ def test_a_model_speaks_the_model_vocabulary(name):
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_a_distribution_or_data_source_samples_n_then_rng(name):
     assert _params(CLASSES[name].sample)[:2] == ["n", "rng"], name
+
+
+@pytest.mark.parametrize("name", TRAINABLE_SAMPLERS)
+def test_a_trained_sampler_takes_params_first_and_rng_third(name):
+    cls = CLASSES[name]
+    assert _params(cls.init)[:1] == ["rng"], f"{name}.init"
+    sample = _params(cls.sample)
+    assert sample[0] == "params" and sample[2] == "rng", f"{name}.sample{tuple(sample)}"
 
 
 def test_every_recipe_is_a_recipe():

@@ -18,6 +18,8 @@ from ._deprecated import sample_order
 from ._validate import (as_rng, check_binary, check_finite, check_labels, check_positive_int, check_real_dtype,
                         value_of)
 
+__all__ = ["Bernoulli", "Categorical", "Normal", "StandardNormal", "kl_divergence"]
+
 LOG_2PI = onp.log(2 * onp.pi)
 
 

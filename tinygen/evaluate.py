@@ -13,6 +13,9 @@ import numpy as onp
 from ._validate import (as_examples, as_float_array, as_rng, as_rows_like, check_callable, check_positive_int,
                         check_real)
 
+__all__ = ["bits_per_dim", "gap_to_entropy", "grid_integral", "kl_to_truth", "moons_bridge_ratio", "nll_stats",
+           "test_nll"]
+
 
 def _values(a, name):
     """Per-sample values as a 1-D finite float array with at least one entry."""

@@ -21,6 +21,8 @@ from ._validate import as_batch, as_float_array, check_context, check_hidden, ch
 from .distributions import Categorical, Normal
 from .nn import MLP
 
+__all__ = ["CategoricalHead", "NormalHead"]
+
 
 class _Head:
     """f_theta: c -> n_out numbers; a subclass turns them into a distribution over x.

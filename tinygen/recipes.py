@@ -35,6 +35,10 @@ from .nn import count_params
 from .recipe import Recipe
 from .vae import VAE
 
+__all__ = ["EXPECTED_PATH", "IWAE_K", "NOISE", "N_TEST", "N_TRAIN", "QUICK_ENV", "RECIPES", "RECORD_ENV", "Recipe",
+           "Recipes", "UnknownRecipeError", "expected_values", "quick", "report", "score", "summarize",
+           "two_moons_split"]
+
 NOISE = 0.05  # two moons' noise in every recipe run
 N_TRAIN, N_TEST = 20000, 5000
 IWAE_K = 200  # importance samples for a VAE's test log p(x) (the IWAE bound, tightening as K grows)

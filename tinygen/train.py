@@ -27,6 +27,9 @@ from ._validate import (NonFiniteError, as_examples, as_rng, as_rows_like, check
                         check_option, check_positive, check_positive_int, check_real)
 from .optim import MAX_GROWTH, LossDivergedError, NonFiniteLossError, make_optimizer
 
+__all__ = ["HeldOut", "Minibatches", "Run", "fit", "gradient", "guard", "learning_rate", "minimize", "report",
+           "restored_lr", "validate"]
+
 
 class Run:
     """The state of one run. ``flat`` is theta as one vector; the leaves of ``live`` are views

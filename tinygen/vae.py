@@ -36,6 +36,8 @@ from .flows.linear import Permutation
 from .flows.planar import PlanarFlow, planar_forward
 from .nn import ACTIVATIONS, MLP, dense, init_dense
 
+__all__ = ["LIKELIHOODS", "POSTERIORS", "VAE", "reparameterize"]
+
 LIKELIHOODS = ("gaussian", "bernoulli")
 POSTERIORS = ("gaussian", "planar", "amortized_planar", "iaf")
 MAX_ROWS = 100_000  # rows per network pass when estimating with many samples (bounds memory)

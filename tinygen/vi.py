@@ -44,6 +44,9 @@ from .flows.base import Flow, FlowModel
 from .optim import minimize
 from .recipe import Recipe
 
+__all__ = ["FIT_OPTIONS", "RECIPE", "anneal_beta", "fit_annealed", "fit_reverse_kl", "recipe", "reverse_kl",
+           "sample_with_log_q"]
+
 FIT_OPTIONS = ("lr", "optimizer", "lr_schedule", "evaluate", "eval_every", "log_every", "progress", "callback",
                "max_growth")
 MAX_ROWS = 20_000  # samples per pass when estimating (bounds memory)

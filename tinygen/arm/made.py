@@ -36,6 +36,9 @@ from ..distributions import Categorical
 from ..nn import MLP, init_dense
 from ..orders import permutation
 
+__all__ = ["LIKELIHOODS", "MADE", "check_arm_input", "check_order", "check_values", "head_log_prob", "head_params",
+           "head_sample", "made_degrees", "made_masks"]
+
 LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
 
 

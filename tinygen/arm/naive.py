@@ -20,6 +20,8 @@ from .._validate import as_rng, check_context, check_hidden, check_option, check
 from ..nn import MLP
 from .made import LIKELIHOODS, check_arm_input, check_order, head_log_prob, head_sample
 
+__all__ = ["NaiveARM", "sequential_log_prob"]
+
 
 class NaiveARM:
     """D separate MLPs, network t: (x_{o_1..o_{t-1}}, c) -> parameters of p(x_{o_t} | ...).

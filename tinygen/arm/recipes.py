@@ -19,6 +19,8 @@ from .made import MADE
 from .rnn import RNNARM
 from .transformer import TransformerARM
 
+__all__ = ["BATCH_SIZE", "STEPS", "sequence_recipes"]
+
 BATCH_SIZE = 64
 STEPS = 400  # demo 10's default
 

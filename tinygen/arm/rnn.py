@@ -21,6 +21,8 @@ from .._validate import as_rng, check_positive_int, check_size
 from ..nn import init_dense
 from .sequence import SequenceARM, positionwise
 
+__all__ = ["RNNARM"]
+
 
 class RNNARM(SequenceARM):
     """RNNARM(vocab_size, seq_len, hidden=64): a one-layer tanh RNN with a softmax output."""

@@ -39,10 +39,13 @@ from .._validate import (
     check_params,
     check_positive,
     check_positive_int,
+    check_size,
     value_of,
 )
 from ..distributions import Categorical
 from .made import check_values
+
+__all__ = ["SequenceARM", "positionwise"]
 
 
 def positionwise(layer, h):
@@ -132,6 +135,7 @@ class SequenceARM:
         check_context(context, None, 0)  # unconditional: refuse a context
         params = check_params(params, self)
         n = check_positive_int(n, "n")
+        check_size(n * self.seq_len * (self.vocab_size + 1), "n", n, "one pass's (n, T, V + 1) one-hot inputs")
         rng = as_rng(rng)
         tau = check_positive(temperature, "temperature")
         x = onp.zeros((n, self.seq_len), dtype=onp.int64)

@@ -29,6 +29,8 @@ import numpy as onp
 from .._deprecated import refuse_unknown, take_renamed
 from .._validate import as_batch, as_rng, check_finite_number, check_positive, check_positive_int, check_size
 
+__all__ = ["ALPHABET", "MarkovSource", "decode", "encode", "first_names"]
+
 
 class MarkovSource:
     """A stationary order-k Markov chain over V symbols with a fixed, seeded transition table.

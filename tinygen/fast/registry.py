@@ -40,6 +40,9 @@ from autograd.tracer import Box
 from .. import tree
 from .switch import is_enabled
 
+__all__ = ["KERNELS", "accelerate", "has_box", "installed", "is_installed", "reference_of", "traced_once",
+           "whole_or_plain"]
+
 KERNELS = {}     # (class, method name) -> kernel: the table of what is accelerated
 _METHODS = {}    # (class, method name) -> (reference, dispatcher, whether cls itself defines the reference)
 _IN_BLOCK = contextvars.ContextVar("tinygen_fast_installed", default=False)  # this context is in installed()
@@ -82,12 +85,12 @@ def reference_of(cls, name):
 
 
 def _put_in_place():
-    for (cls, name), (reference, dispatch, own) in _METHODS.items():
+    for (cls, name), (_reference, dispatch, _own) in _METHODS.items():
         setattr(cls, name, dispatch)
 
 
 def _take_out():
-    for (cls, name), (reference, dispatch, own) in _METHODS.items():
+    for (cls, name), (reference, _dispatch, own) in _METHODS.items():
         if own:
             setattr(cls, name, reference)
         else:  # the class inherited the method: inherit it again

@@ -28,6 +28,8 @@ from ..arm.made import MADE
 from .base import Flow, FlowModel
 from .linear import with_reversals
 
+__all__ = ["IAF", "IAFLayer", "MAF", "MAFLayer"]
+
 
 class _AutoregressiveAffine(Flow):
     """Shared part: one MADE emitting (mu, a) for every coordinate, alpha = soft-clamped a.

@@ -19,6 +19,8 @@ import autograd.numpy as np
 from .._validate import NonFiniteError, as_batch, as_rng, check_context, check_params, check_positive_int
 from ..distributions import StandardNormal
 
+__all__ = ["Compose", "Flow", "FlowModel"]
+
 
 class Flow:
     """An invertible map f: R^D -> R^D with a hand-written log|det|.

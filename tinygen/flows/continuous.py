@@ -33,6 +33,8 @@ from ..distributions import StandardNormal
 from ..nn import ACTIVATIONS, MLP
 from ..ode import METHODS, log_density_dynamics, odeint
 
+__all__ = ["ContinuousFlow", "OBJECTIVES", "flow_matching_loss"]
+
 OBJECTIVES = ("likelihood", "flow_matching")
 
 

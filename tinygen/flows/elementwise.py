@@ -20,6 +20,8 @@ from .._deprecated import sample_order
 from .._validate import as_batch, as_float_array, as_rng, check_positive, check_positive_int, value_of
 from .base import Flow
 
+__all__ = ["ElementwiseAffine", "Exp", "Scale", "Uniform"]
+
 
 class ElementwiseAffine(Flow):
     """x_d = a_d z_d + b_d with a_d = exp(log_a_d) > 0.
