@@ -22,6 +22,8 @@ from tinygen.arm.made import check_order
 from tinygen.arm.recipes import sequence_recipes
 from tinygen.data import MarkovSource
 from tinygen.diffusion import Diffusion
+from tinygen.ebm import EBM
+from tinygen.flows.glow import Glow
 from tinygen.recipe import Recipe
 from tinygen.testing.strategies import seeds
 from tinygen.vae import VAE
@@ -302,13 +304,17 @@ def _short_fits():
               "pixelcnn": lambda: PixelCNN(3, 3, n_channels=2, n_layers=1, kernel_size=3),
               "diffusion": lambda: Diffusion(2, hidden=(8,), n_steps=30),
               "cnf": lambda: flows.ContinuousFlow(2, hidden=(8,), train_steps=2),
-              "flow_matching": lambda: flows.ContinuousFlow(2, hidden=(8,), objective="flow_matching")}
+              "flow_matching": lambda: flows.ContinuousFlow(2, hidden=(8,), objective="flow_matching"),
+              "ebm": lambda: EBM(2, hidden=(8,)),
+              "glow": lambda: Glow((1, 4, 4), levels=1, steps_per_level=1, hidden_channels=(4,))}
 
-    def fit(build, xs):
-        model = build()
-        return tinygen.fit(model, model.init(0), xs, steps=2, batch_size=8, progress=False)
+    inputs = {"pixelcnn": img, "glow": np.random.default_rng(2).random((8, 16))}  # Glow: flattened (C, H, W)
 
-    fits += [(key, lambda b=build, xs=(img if key == "pixelcnn" else x): fit(b, xs)) for key, build in models.items()]
+    def fit(key):
+        model = models[key]()
+        return tinygen.fit(model, model.init(0), inputs.get(key, x), steps=2, batch_size=8, progress=False)
+
+    fits += [(key, lambda k=key: fit(k)) for key in models]
     return fits
 
 
