@@ -210,13 +210,13 @@ def test_flow_posterior_density_and_bound(posterior):
 
 
 @settings(max_examples=20)
-@given(seed=seeds, n_flows=st.integers(1, 4), z_dim=st.integers(1, 3))
-def test_iaf_posterior_starts_as_the_gaussian_posterior_of_the_same_seed(seed, n_flows, z_dim):
+@given(seed=seeds, n_layers=st.integers(1, 4), z_dim=st.integers(1, 3))
+def test_iaf_posterior_starts_as_the_gaussian_posterior_of_the_same_seed(seed, n_layers, z_dim):
     # every IAF layer starts at mu = alpha = 0, and the reversals between the layers pair up, so at
     # init z_K = z_0 and q_K = q_0: the same numbers as the Gaussian-posterior VAE of the same seed
     # (x * exp(0) + 0 = x exactly, so equality, not closeness)
     gauss = VAE(3, z_dim, hidden=(8,))
-    iaf = VAE(3, z_dim, hidden=(8,), posterior="iaf", n_flows=n_flows, flow_hidden=(8,))
+    iaf = VAE(3, z_dim, hidden=(8,), posterior="iaf", n_layers=n_layers, flow_hidden=(8,))
     x = np.random.default_rng(seed).normal(size=(5, 3))
     p_gauss, p_iaf = gauss.init(seed), iaf.init(seed)
     z_g, log_q_g, _ = gauss.posterior_sample(p_gauss, x, seed + 1, n_samples=2)
@@ -322,7 +322,7 @@ def test_amortized_planar_keeps_the_constraint_and_is_a_flow_for_every_x(seed, s
     from tinygen.testing import check_flow
 
     rng = np.random.default_rng(seed)
-    vae = VAE(3, 2, hidden=(8,), posterior="amortized_planar", n_flows=3)
+    vae = VAE(3, 2, hidden=(8,), posterior="amortized_planar", n_layers=3)
     params = vae.init(rng)
     params["encoder"]["planar"] = perturb(params["encoder"]["planar"], rng, scale)  # far from the init
     x = 2 * rng.normal(size=(6, 3))
