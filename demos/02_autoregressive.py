@@ -95,7 +95,8 @@ def timed(fn, repeats=5):
 # %%
 x_train, x_test, H = two_moons_split(args.seed)
 recipe = RECIPES["made"]  # the same MADE, steps and lr as in the tour (demo 00)
-print(f"{recipe.label}: {recipe.steps if args.steps is None else args.steps} steps, lr {recipe.lr:g} ({recipe.schedule})",
+steps = recipe.steps if args.steps is None else args.steps
+print(f"{recipe.label}: {steps} steps, lr {recipe.lr:g} ({recipe.schedule})",
       file=sys.stderr)
 made2, p2, hist2 = recipe.train(x_train, rng=args.seed, steps=args.steps)
 r = score(made2, p2, x_test, H)
@@ -190,7 +191,8 @@ fig, axes = plt.subplots(1, 4, figsize=(16, 4.4), gridspec_kw={"width_ratios": [
 plot.matrix(axes[0], M1.T, annotate=True, title="input mask: m(k) >= m(k')", row_labels=h1_names, col_labels=x_names)
 plot.matrix(axes[1], M2.T, annotate=True, title="hidden mask: m(k) >= m(k')", row_labels=h2_names, col_labels=h1_names)
 plot.matrix(axes[2], M3.T, annotate=True, title="output mask: m(d) > m(k')", row_labels=out_names, col_labels=h2_names)
-plot.matrix(axes[3], reach[onp.ix_(order, order)].T, annotate=True, title="output d reaches input k'\n(in the ordering)",
+plot.matrix(axes[3], reach[onp.ix_(order, order)].T, annotate=True,
+            title="output d reaches input k'\n(in the ordering)",
             row_labels=[out_names[d] for d in order], col_labels=[x_names[d] for d in order])
 for ax, (rows, cols) in zip(axes, [("layer 1 unit k", "input k'"), ("layer 2 unit k", "layer 1 unit k'"),
                                    ("output d", "layer 2 unit k'"), ("output d", "input k'")]):

@@ -111,7 +111,8 @@ def scores(vae, params):
     nll = evaluate.test_nll(vae, params, x_test, rng=args.seed + 2, k=args.k)
     elbo = vae.elbo(params, x_test, args.seed + 3)
     return {"nll": nll, "neg_elbo": evaluate.nll_stats(elbo["elbo"]), "gap": evaluate.gap_to_entropy(nll[0], H),
-            "reconstruction": float(onp.mean(elbo["reconstruction"])), "complexity": float(onp.mean(elbo["complexity"]))}
+            "reconstruction": float(onp.mean(elbo["reconstruction"])),
+            "complexity": float(onp.mean(elbo["complexity"]))}
 
 
 models = {}

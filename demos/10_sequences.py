@@ -231,7 +231,8 @@ else:
     known = set(decode(names))
     for tau in (1.0, 0.7):
         drawn = decode(name_model.sample(name_params, 20, rng=args.seed, temperature=tau))
-        print(f"tau = {tau}: {sum(w in known for w in drawn)}/20 are real names:", " ".join(w or "(empty)" for w in drawn))
+        n_real = sum(w in known for w in drawn)
+        print(f"tau = {tau}: {n_real}/20 are real names:", " ".join(w or "(empty)" for w in drawn))
 
 # %% [markdown]
 # ## Image -> image: inpainting with a PixelCNN
