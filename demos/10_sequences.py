@@ -69,6 +69,7 @@ from tinygen.arm.recipes import sequence_recipes
 from tinygen.data.sequences import decode
 from tinygen.evaluate import kl_to_truth, nll_stats
 from tinygen.nn import count_params
+from tinygen.testing.spy import count_calls
 
 parser = argparse.ArgumentParser(description="Sequence ARMs against an exact entropy rate; inpainting; label -> image")
 parser.add_argument("--out", default="out/", help="folder for the PNGs")
@@ -116,13 +117,13 @@ for k, (name, recipe) in enumerate(sequence_recipes(src.vocab_size, T, rng=args.
     print(f"--- {name}", flush=True)
     model, params, hist = recipe.train(x_train, rng=args.seed, steps=args.steps, x_val=x_test,
                                        eval_every=max(1, args.steps // 20))
-    model.n_passes = 0
-    log_p = model.log_prob(params, x_test)
-    passes_log_p = model.n_passes
-    model.n_passes = 0
-    samples = onp.asarray(model.sample(params, 5, rng=args.seed + k), dtype=int)
+    one_pass = "outputs" if isinstance(model, MADE) else "logits_onehot"  # the method that is one network pass
+    with count_calls(model, one_pass) as passes_log_p:
+        log_p = model.log_prob(params, x_test)
+    with count_calls(model, one_pass) as passes_sample:
+        samples = onp.asarray(model.sample(params, 5, rng=args.seed + k), dtype=int)
     results[name] = {"model": model, "params": params, "hist": hist, "log_p": log_p,
-                     "passes": (passes_log_p, model.n_passes), "samples": samples}
+                     "passes": (passes_log_p.count, passes_sample.count), "samples": samples}
 
 # gap = (NLL - H(x_1..x_T)) / T; the paired estimate mean(log p(x) - log p_model(x)) / T of the
 # same KL / T has a far smaller standard error (the per-sequence noise cancels), so it is shown too

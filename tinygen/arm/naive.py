@@ -6,7 +6,7 @@ Network t takes exactly the t - 1 coordinates before position t in the
 ordering o (the first takes a single constant 0: it only learns p(x_{o_1}))
 and emits the parameters of p(x_{o_t} | x_<t), with the same likelihood heads
 as MADE. Evaluating p(x) needs D forward passes and so does sampling: the
-lecture's ":-(". ``n_passes`` counts them.
+lecture's ":-(" (``tinygen.testing.spy.count_calls(arm, "raw_t")`` counts them).
 
 ``sequential_log_prob`` evaluates a MADE the same naive way, one conditional per
 pass, hiding every coordinate at or after position t: if MADE really is
@@ -43,15 +43,13 @@ class NaiveARM:
         hidden = check_hidden(hidden)
         self.nets = [MLP((max(t, 1) + self.context_dim, *hidden, self.n_raw), activation=activation)
                      for t in range(self.dim)]
-        self.n_passes = 0
 
     def init(self, rng):
         rng = as_rng(rng)
         return [net.init(rng) for net in self.nets]
 
-    def _raw_t(self, params, x, context, t):
-        """Raw outputs (n, P) of network t, which reads x_{o_1}, ..., x_{o_{t-1}} (and c)."""
-        self.n_passes += 1
+    def raw_t(self, params, x, context, t):
+        """Raw outputs (n, P) of network t, which reads x_{o_1}, ..., x_{o_{t-1}} (and c): one pass."""
         h = x[:, self.order[:t]] if t > 0 else np.zeros((x.shape[0], 1))
         if self.context_dim:
             h = np.concatenate([h, context], axis=1)
@@ -60,7 +58,7 @@ class NaiveARM:
     def outputs(self, params, x, context=None):
         """Raw outputs (n, P, D) like ``MADE.outputs``, assembled from D passes."""
         check_params(params, self)
-        raw = [self._raw_t(params, x, context, t) for t in range(self.dim)]
+        raw = [self.raw_t(params, x, context, t) for t in range(self.dim)]
         return np.stack([raw[t] for t in self.position], axis=2)  # back to coordinate order
 
     def log_prob(self, params, x, context=None):
@@ -79,7 +77,7 @@ class NaiveARM:
         context = check_context(context, x, self.context_dim)
         check_params(params, self)
         for t, d in enumerate(self.order):
-            x[:, d] = head_sample(self.likelihood, onp.asarray(self._raw_t(params, x, context, t)), rng)
+            x[:, d] = head_sample(self.likelihood, onp.asarray(self.raw_t(params, x, context, t)), rng)
         return x
 
     def _check(self, x, context):

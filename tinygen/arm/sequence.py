@@ -14,7 +14,8 @@ Teacher forcing: the network reads the sequence shifted right by one,
 and its output at position t may read u_1, ..., u_t but nothing after. Then
 l_t depends on x_<t only, and ONE pass over the whole sequence gives all T
 conditionals (training, log p). Sampling cannot do that: x_t must be drawn
-before x_{t+1} can be read, so it takes T passes. ``n_passes`` counts them.
+before x_{t+1} can be read, so it takes T passes. Each pass is one call of the
+subclass's ``logits_onehot`` (``tinygen.testing.spy.count_calls`` counts them).
 
 The start token is symbol V of the input alphabet (V + 1 input symbols), so
 the first conditional p(x_1) is learned like every other one.
@@ -64,7 +65,6 @@ class SequenceARM:
         self.vocab_size = check_positive_int(vocab_size, "vocab_size", minimum=2)
         self.seq_len = check_positive_int(seq_len, "seq_len")
         self.dim = self.seq_len  # like MADE's D: one variable per position
-        self.n_passes = 0
 
     # ---------------------------------------------------------------- shared
     def shifted(self, e):
@@ -106,7 +106,6 @@ class SequenceARM:
         return self._logits(check_params(params, self), x)
 
     def _logits(self, params, x):
-        self.n_passes += 1
         return self._contract_logits(params, self.one_hot(x))
 
     def log_prob(self, params, x, context=None):
@@ -117,7 +116,6 @@ class SequenceARM:
         check_context(context, x, 0)
         params = check_params(params, self)
         e = self.one_hot(x)
-        self.n_passes += 1
         log_w = F.log_softmax(self._contract_logits(params, e), axis=-1)  # log w_i = l_i - log sum_j e^{l_j}
         return np.sum(e * log_w, axis=(1, 2))  # the one-hot picks log w_{x_t} at every t
 
