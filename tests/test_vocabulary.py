@@ -90,7 +90,7 @@ TRAINABLE_SAMPLERS = sorted(name for name, cls in CLASSES.items() if _is_trainab
 
 def test_the_walk_finds_every_family():
     # the walk must see the families it checks, or the tests below would pass on nothing
-    for name in ("tinygen.arm.made.MADE", "tinygen.arm.sequence.SequenceARM", "tinygen.vae.VAE",
+    for name in ("tinygen.arm.made.MADE", "tinygen.arm.sequence.SequenceARM", "tinygen.vae.model.VAE",
                  "tinygen.flows.base.FlowModel", "tinygen.flows.continuous.ContinuousFlow",
                  "tinygen.diffusion.model.Diffusion", "tinygen.arm.pixelcnn.PixelCNN", "tinygen.ebm.EBM",
                  "tinygen.flows.glow.Glow"):

@@ -23,8 +23,8 @@
 # 3. the closed-form KL agrees with a Monte Carlo estimate E_q[log q(z) - log p(z)];
 # 4. the reparameterized gradient in (mu, sigma) averages to the exact gradient of the ELBO.
 #
-# The reference answer, for after: `VAE.elbo` and `reparameterize` in `tinygen/vae.py`,
-# `kl_divergence` in `tinygen/distributions.py`.
+# The reference answer, for after: `VAE.elbo` in `tinygen/vae/model.py`, `reparameterize` in
+# `tinygen/vae/posterior.py`, `kl_divergence` in `tinygen/distributions.py`.
 
 # %% [markdown]
 # The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
