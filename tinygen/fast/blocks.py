@@ -16,6 +16,7 @@ order for another block shape: a difference of a few ulps).
 import numpy as onp
 
 from .mlp import ACTIVATIONS_NP
+from .registry import KERNELS, accelerate, has_box
 
 # Rows per block. Measured (benchmarks/bench_eval.py --blocks) on RealNVP-8, width 64: the time of
 # log p of 10^5 points is flat from 1024 to 4096 rows and grows past 8192, where a block's hidden
@@ -66,3 +67,26 @@ def soft_clamp(a, s_max):
     onp.tanh(alpha, out=alpha)
     alpha *= s_max
     return alpha
+
+
+def serve_untraced(cls, name):
+    """Decorator: register ``untraced(obj, *args)`` as ``cls.name`` for calls holding no autograd box.
+
+    A traced call, or one the untraced kernel declines (``NotImplemented``), goes on to the kernel
+    registered before for the same method (the traced one, fast/flow.py or fast/made.py), or to the
+    reference. The decision is one walk of the arguments for a box, once per call (not per layer).
+    """
+    def register(untraced):
+        before = KERNELS.get((cls, name))
+
+        @accelerate(cls, name)
+        def kernel(obj, *args, **kwargs):
+            if not has_box((args, kwargs)):
+                out = untraced(obj, *args, **kwargs)
+                if out is not NotImplemented:
+                    return out
+            return NotImplemented if before is None else before(obj, *args, **kwargs)
+
+        kernel.untraced = untraced
+        return kernel
+    return register

@@ -25,8 +25,7 @@ from ..flows.base import Compose
 from ..flows.coupling import AffineCoupling, SplineCoupling
 from ..flows.linear import ActNorm, LULinear, Permutation
 from . import flow as _traced  # noqa: F401  (its kernels are registered first: the traced case goes to them)
-from .blocks import mlp_values, mlp_weights, row_blocks, soft_clamp
-from .registry import KERNELS, accelerate, has_box
+from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced, soft_clamp
 
 
 # ---- couplings: theta = NN(u_{1:d}, c); u_{1:d} is copied, u_{d+1:D} goes through tau
@@ -163,18 +162,13 @@ def run(flow, params, u, context, inverse, block=None):
 
 
 # ---- in place inside installed(): the untraced case here, the traced one to fast/flow.py's kernels
-def _serve_untraced(name, inverse):
-    traced = KERNELS[(Compose, name)]
-
-    @accelerate(Compose, name)
-    def kernel(flow, params, u, context):
-        if applies(flow, params, u, context) and not has_box((params, u, context)):
-            return run(flow, params, u, context, inverse)
-        return traced(flow, params, u, context)
-
-    kernel.__name__ = kernel.__qualname__ = name
-    return kernel
+@serve_untraced(Compose, "_inverse")
+def inverse(flow, params, x, context):
+    """``Compose._inverse`` (density direction) block by block, when nothing is traced."""
+    return run(flow, params, x, context, True) if applies(flow, params, x, context) else NotImplemented
 
 
-_inverse = _serve_untraced("_inverse", inverse=True)
-_forward = _serve_untraced("_forward", inverse=False)
+@serve_untraced(Compose, "_forward")
+def forward(flow, params, z, context):
+    """``Compose._forward`` (sampling direction) block by block, when nothing is traced."""
+    return run(flow, params, z, context, False) if applies(flow, params, z, context) else NotImplemented

@@ -1,0 +1,104 @@
+"""MADE's log-likelihood and sampling, and the VAE's importance weights, untraced, block by block.
+
+The reference methods are ``MADE._log_prob_e``, ``MADE._sample_e`` (arm/made.py) and
+``VAE.log_weights`` (vae.py). With nothing traced and inside ``installed()`` they run here, on
+blocks of rows (fast/blocks.py), each block computing exactly what the reference computes for
+its rows; the likelihood heads and distributions are the model modules' own functions:
+
+    MADE     (mu_d, rho_d) = NN(x_<d, c) for every d in one pass,  log p(x) = sum_d log p(x_d | x_<d, c)
+    sampling x_{o_t} = mu_{o_t}(x_<o_t) + softplus(rho_{o_t}) eps_t,  t = 1..D  (D passes per block)
+    VAE      log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x),  z_k = mu(x) + eps_k sigma(x)
+
+Randomness is drawn in the reference's order and shape before the blocks start (all D columns of
+a MADE's eps at once: a generator's draws of (D, n) equal D draws of n, one after the other), so
+the samples and importance weights are the reference's, number for number.
+"""
+import numpy as onp
+
+from .. import functional as F
+from .._validate import as_rng, check_params, check_positive_int
+from ..arm.made import MADE, head_log_prob
+from ..distributions import Normal
+from ..vae import VAE, reparameterize
+from . import made as _traced  # noqa: F401  (its kernel is registered first: the traced case goes to it)
+from . import blocks
+from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced
+
+
+def _made_raw(made, e, weights, direct, x, c):
+    """Raw outputs (rows, P, D) of mask set e on one block (with the direct path W_d * M_d)."""
+    h = x if made.context_dim == 0 else onp.concatenate([x, c], axis=1)
+    out = mlp_values(made.nets[e], weights, h)
+    if direct is not None:
+        out += h @ direct  # the direct connections x -> output
+    return out.reshape(x.shape[0], made.n_raw, made.dim)
+
+
+def _made_weights(made, params, e):
+    direct = params["direct"] * made.direct_masks[e] if made.direct else None
+    return mlp_weights(made.nets[e], params["net"]), direct
+
+
+def made_log_prob(made, params, x, context, e, block=None):
+    """log p_e(x | c) of mask set e, (n,), block by block."""
+    weights, direct = _made_weights(made, params, e)
+    log_p = onp.empty(x.shape[0])
+    for rows in row_blocks(x.shape[0], block):
+        raw = _made_raw(made, e, weights, direct, x[rows], None if context is None else context[rows])
+        log_p[rows] = head_log_prob(made.likelihood, raw, x[rows]).sum(axis=1)
+    return log_p
+
+
+def made_sample(made, params, n, rng, context, e, block=None):
+    """n ancestral samples of a Gaussian MADE's mask set e, block by block, with the reference's noise."""
+    eps = as_rng(rng).standard_normal((made.dim, n))  # eps_t for pass t, as the reference draws them
+    weights, direct = _made_weights(made, params, e)
+    x = onp.zeros((n, made.dim))
+    for rows in row_blocks(n, block):
+        xb, c = x[rows], None if context is None else context[rows]  # xb: a view, filled column by column
+        for t, d in enumerate(made.orders[e]):  # after pass t, column o_t is final
+            raw = _made_raw(made, e, weights, direct, xb, c)
+            xb[:, d] = raw[:, 0, d] + F.softplus(raw[:, 1, d]) * eps[t, rows]
+    return x
+
+
+@serve_untraced(MADE, "_log_prob_e")
+def log_prob_e(made, params, x, context, e):
+    """``MADE._log_prob_e`` block by block, when nothing is traced (every likelihood head)."""
+    return made_log_prob(made, params, x, context, e)
+
+
+@serve_untraced(MADE, "_sample_e")
+def sample_e(made, params, n, rng, context, e):
+    """``MADE._sample_e`` block by block, for a Gaussian MADE (the others draw differently)."""
+    if made.likelihood != "gaussian":
+        return NotImplemented
+    return made_sample(made, params, n, rng, context, e)
+
+
+def vae_log_weights(vae, params, x, rng, k, block=None):
+    """log w (K, n) of a VAE with a Gaussian q(z | x): the encoder once, then for each of the
+    reference's chunks of samples its eps, and the decoder on blocks of (samples x points)."""
+    mu, rho, _ = vae._encode_rho(params, x)
+    sigma, log_sigma = F.softplus(rho), F.log_softplus(rho)
+    n = x.shape[0]
+    log_w, first = onp.empty((k, n)), 0
+    for s in vae._chunks(k, n):
+        eps = rng.standard_normal((s, n, vae.z_dim))  # the reference's draw for this chunk
+        for rows in row_blocks(n, max(1, (blocks.BLOCK if block is None else block) // s)):
+            z = reparameterize(mu[rows], sigma[rows], eps[:, rows])  # z_k = mu + eps_k sigma
+            log_q = Normal(mu[rows], log_scale=log_sigma[rows]).log_prob(z)
+            log_px = vae._decoder_dist(params, z).log_prob(x[rows])
+            log_w[first:first + s, rows] = log_px + vae.prior.log_prob(z) - log_q
+        first += s
+    return log_w
+
+
+@serve_untraced(VAE, "log_weights")
+def log_weights(vae, params, x, rng, k=100):
+    """``VAE.log_weights`` block by block, when nothing is traced and q(z | x) is Gaussian."""
+    if vae.posterior != "gaussian" or vae.flow is not None:
+        return NotImplemented
+    x = vae._check_x(x)  # the reference's checks, in its order
+    check_params(params, vae)
+    return vae_log_weights(vae, params, x, as_rng(rng), check_positive_int(k, "k"))
