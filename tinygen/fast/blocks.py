@@ -55,8 +55,10 @@ def mlp_values(mlp, weights, x):
     h = x
     last = len(weights) - 1
     for l, (W, b) in enumerate(weights):
-        a = h @ W
-        a += b  # a_l = h_{l-1} W_l + b_l, in the matmul's own output
+        # one input (a coupling of 2-D data): h W is an outer product, and a broadcast product gives
+        # the same numbers at half the matmul's cost (a (rows, 1) x (1, width) product is all packing)
+        a = h * W[0] if W.shape[0] == 1 else h @ W
+        a += b  # a_l = h_{l-1} W_l + b_l, in the product's own output
         h = act(a) if l < last else a
     return h
 

@@ -12,7 +12,7 @@ with the log-determinants added into one (n,) array in place. Each step computes
 reference method computes, in plain NumPy:
 
     AffineCoupling   z_{d+1:D} = (x_{d+1:D} - mu) exp(-alpha)  /  x_{d+1:D} = z_{d+1:D} exp(alpha) + mu
-    SplineCoupling   theta from the conditioner, then the layer's own spline (flows/splines.py)
+    SplineCoupling   theta from the conditioner, then the spline with its bins first (fast/spline_values.py)
     MAF / IAF layer  one MADE pass in the direction the MADE reads, D passes in the other
     Permutation, ActNorm, LULinear   a gather, an affine map, the layer's own code
 
@@ -26,6 +26,7 @@ from ..flows.coupling import AffineCoupling, SplineCoupling
 from ..flows.linear import ActNorm, LULinear, Permutation
 from . import flow as _traced  # noqa: F401  (its kernels are registered first: the traced case goes to them)
 from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced, soft_clamp
+from .spline_values import rq_spline_values
 
 
 # ---- couplings: theta = NN(u_{1:d}, c); u_{1:d} is copied, u_{d+1:D} goes through tau
@@ -54,7 +55,7 @@ def _affine(layer, weights, u, c, log_det, inverse):
 
 def _spline(layer, weights, u, c, log_det, inverse):
     theta = _theta(layer, weights, u, c)
-    v, log_deriv = layer._tau(theta, u[:, layer.idx_trans], inverse)  # the lecture's spline, on one block
+    v, log_deriv = rq_spline_values(theta, u[:, layer.idx_trans], layer.bound, inverse)
     log_det += log_deriv.sum(axis=1)
     out = u.copy()
     out[:, layer.idx_trans] = v
