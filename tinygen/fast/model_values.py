@@ -18,7 +18,6 @@ import numpy as onp
 from .. import functional as F
 from .._validate import as_rng, check_params, check_positive_int
 from ..arm.made import MADE, head_log_prob
-from ..distributions import Normal
 from ..vae import VAE, reparameterize
 from . import made as _traced  # noqa: F401  (its kernel is registered first: the traced case goes to it)
 from . import blocks
@@ -76,19 +75,32 @@ def sample_e(made, params, n, rng, context, e):
     return made_sample(made, params, n, rng, context, e)
 
 
+def _log_px(vae, params, weights, z, x):
+    """log p(x | z) (samples, rows): the decoder's MLP in place, then the reference's Gaussian log-density
+    (``VAE._decoder_dist``'s learned or fixed s); any other decoder through the reference itself."""
+    if vae.likelihood != "gaussian" or vae.decoder_scale == "network":
+        return vae._decoder_dist(params, z).log_prob(x)
+    loc = mlp_values(vae.decoder, weights, z.reshape(-1, vae.z_dim)).reshape(z.shape[:-1] + (vae.x_dim,))
+    if vae.decoder_scale == "learned":  # s = softplus(rho_x), given by its log
+        return F.log_normal_pdf_log_scale(x, loc, F.log_softplus(params["rho_x"])).sum(axis=-1)
+    return F.log_normal_pdf(x, loc, vae.decoder_scale * onp.ones(vae.x_dim)).sum(axis=-1)
+
+
 def vae_log_weights(vae, params, x, rng, k, block=None):
     """log w (K, n) of a VAE with a Gaussian q(z | x): the encoder once, then for each of the
     reference's chunks of samples its eps, and the decoder on blocks of (samples x points)."""
     mu, rho, _ = vae._encode_rho(params, x)
     sigma, log_sigma = F.softplus(rho), F.log_softplus(rho)
+    weights = mlp_weights(vae.decoder, params["decoder"])
     n = x.shape[0]
     log_w, first = onp.empty((k, n)), 0
     for s in vae._chunks(k, n):
         eps = rng.standard_normal((s, n, vae.z_dim))  # the reference's draw for this chunk
         for rows in row_blocks(n, max(1, (blocks.BLOCK if block is None else block) // s)):
             z = reparameterize(mu[rows], sigma[rows], eps[:, rows])  # z_k = mu + eps_k sigma
-            log_q = Normal(mu[rows], log_scale=log_sigma[rows]).log_prob(z)
-            log_px = vae._decoder_dist(params, z).log_prob(x[rows])
+            # log q(z_k | x) = log N(z_k; mu, sigma^2), from log sigma
+            log_q = F.log_normal_pdf_log_scale(z, mu[rows], log_sigma[rows]).sum(axis=-1)
+            log_px = _log_px(vae, params, weights, z, x[rows])
             log_w[first:first + s, rows] = log_px + vae.prior.log_prob(z) - log_q
         first += s
     return log_w
