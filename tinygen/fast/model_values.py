@@ -19,8 +19,8 @@ from .. import functional as F
 from .._validate import as_rng, check_params, check_positive_int
 from ..arm.made import MADE, head_log_prob
 from ..vae import VAE, reparameterize
-from . import made as _traced  # noqa: F401  (its kernel is registered first: the traced case goes to it)
 from . import blocks
+from . import made as _traced  # noqa: F401  (its kernel is registered first: the traced case goes to it)
 from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced
 
 
