@@ -59,7 +59,17 @@ Training loops run with one BLAS thread (faster at these sizes, and robust on a
 busy machine); ``set_blas_threads(None)`` or ``with blas_threads(n):`` opts out.
 """
 from .._threads import blas_threads, set_blas_threads
-from . import coupling, flow, flow_values, made, mlp, model_values, pixelcnn, spline, vae  # noqa: F401  (importing a kernel module registers it)
+from . import (  # noqa: F401  (importing a kernel module registers it)
+    coupling,
+    flow,
+    flow_values,
+    made,
+    mlp,
+    model_values,
+    pixelcnn,
+    spline,
+    vae,
+)
 from .registry import KERNELS, accelerate, installed, is_installed, reference_of
 from .switch import disabled, enabled, is_enabled
 
