@@ -107,10 +107,23 @@ def test_vae_log_weights_match_reference_for_any_block(n, block, k, seed, scale)
     _close(ours, ref, "VAE log w")
 
 
+@settings(max_examples=8, deadline=None)
+@given(n=sizes, block=blocks, seed=st.integers(0, 2 ** 16), scale=st.sampled_from(["learned", 0.5]),
+       mean=st.booleans())
+def test_vae_sample_draws_the_reference_samples_for_any_block(n, block, seed, scale, mean):
+    vae = VAE(3, z_dim=2, hidden=(8,), decoder_scale=scale)
+    params = perturb(vae.init(seed), onp.random.default_rng(seed), 0.3)
+    rng = onp.random.default_rng(seed)
+    z = vae.prior.sample(rng, n)  # the kernel's entry draws z first, as the reference does
+    ours = model_values.vae_sample(vae, params, z, rng, mean, block=block)
+    ref = fast.reference_of(VAE, "sample")(vae, params, n, onp.random.default_rng(seed), mean=mean)
+    _close(ours, ref, "VAE samples")
+
+
 def _spies(monkeypatch):
     calls = []
     for module, name in ((flow_values, "run"), (model_values, "made_log_prob"), (model_values, "made_sample"),
-                         (model_values, "vae_log_weights")):
+                         (model_values, "vae_log_weights"), (model_values, "vae_sample")):
         original = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
     return calls
@@ -124,6 +137,7 @@ def _evaluate_every_family():
         model.sample(params, 4, 1)
     vae = VAE(2, z_dim=1, hidden=(8,))
     vae.log_prob(vae.init(0), x, k=3)
+    vae.sample(vae.init(0), 4, 1)
 
 
 def test_kernels_run_inside_installed_and_not_outside_or_when_disabled(monkeypatch):
@@ -135,7 +149,7 @@ def test_kernels_run_inside_installed_and_not_outside_or_when_disabled(monkeypat
     assert calls == []  # disabled: nothing put in place
     with fast.installed():
         _evaluate_every_family()
-    assert sorted(set(calls)) == ["made_log_prob", "made_sample", "run", "vae_log_weights"]
+    assert sorted(set(calls)) == ["made_log_prob", "made_sample", "run", "vae_log_weights", "vae_sample"]
 
 
 def test_traced_calls_go_to_the_traced_kernels_with_the_same_gradient(monkeypatch):

@@ -43,7 +43,7 @@ classes hold only their own methods and the reference code runs. The kernels:
     flow_values.py    a whole stack's density and sampling directions (couplings, splines, MAF,
                       IAF, permutations, ActNorm, LU linear)
     spline_values.py  the rational-quadratic spline with its bins first, both directions
-    model_values.py   MADE's log p and Gaussian sampling, the Gaussian VAE's importance weights
+    model_values.py   MADE's log p and Gaussian sampling, the Gaussian VAE's importance weights and sampling
 
 Rules every kernel keeps: it equals the reference in value and in first and
 second derivatives (tests/test_fast.py; the untraced ones in value, for any block size,

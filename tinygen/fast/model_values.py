@@ -1,13 +1,14 @@
-"""MADE's log-likelihood and sampling, and the VAE's importance weights, untraced, block by block.
+"""MADE's log-likelihood and sampling, the VAE's importance weights and sampling, untraced, block by block.
 
-The reference methods are ``MADE._log_prob_e``, ``MADE._sample_e`` (arm/made.py) and
-``VAE.log_weights`` (vae.py). With nothing traced and inside ``installed()`` they run here, on
+The reference methods are ``MADE._log_prob_e``, ``MADE._sample_e`` (arm/made.py),
+``VAE.log_weights`` and ``VAE.sample`` (vae.py). With nothing traced and inside ``installed()`` they run here, on
 blocks of rows (fast/blocks.py), each block computing exactly what the reference computes for
 its rows; the likelihood heads and distributions are the model modules' own functions:
 
     MADE     (mu_d, rho_d) = NN(x_<d, c) for every d in one pass,  log p(x) = sum_d log p(x_d | x_<d, c)
     sampling x_{o_t} = mu_{o_t}(x_<o_t) + softplus(rho_{o_t}) eps_t,  t = 1..D  (D passes per block)
     VAE      log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x),  z_k = mu(x) + eps_k sigma(x)
+    sampling x = m(z) + s eps,  z ~ p(z)  (the decoder block by block)
 
 Randomness is drawn in the reference's order and shape before the blocks start (all D columns of
 a MADE's eps at once: a generator's draws of (D, n) equal D draws of n, one after the other), so
@@ -16,7 +17,7 @@ the samples and importance weights are the reference's, number for number.
 import numpy as onp
 
 from .. import functional as F
-from .._validate import as_rng, check_params, check_positive_int
+from .._validate import as_rng, check_context, check_params, check_positive_int
 from ..arm.made import MADE, head_log_prob
 from ..vae import VAE, reparameterize
 from . import blocks
@@ -114,3 +115,31 @@ def log_weights(vae, params, x, rng, k=100):
     x = vae._check_x(x)  # the reference's checks, in its order
     check_params(params, vae)
     return vae_log_weights(vae, params, x, as_rng(rng), check_positive_int(k, "k"))
+
+
+def vae_sample(vae, params, z, rng, mean, block=None):
+    """x ~ N(m(z), s^2) (or the mean m(z)) for prior draws z (n, z_dim) of a Gaussian VAE with a learned or
+    fixed s: the decoder block by block, the noise drawn as ``Normal.sample`` draws it, (1, n, x_dim)."""
+    weights = mlp_weights(vae.decoder, params["decoder"])
+    loc = onp.empty((z.shape[0], vae.x_dim))
+    for rows in row_blocks(z.shape[0], block):
+        loc[rows] = mlp_values(vae.decoder, weights, z[rows])
+    if mean:
+        return loc
+    if vae.decoder_scale == "learned":  # s = exp(log softplus(rho_x)), as Normal's scale from its log
+        scale = onp.exp(F.log_softplus(params["rho_x"]))
+    else:
+        scale = vae.decoder_scale * onp.ones(vae.x_dim)
+    return loc + scale * rng.standard_normal((1,) + loc.shape)[0]
+
+
+@serve_untraced(VAE, "sample")
+def sample(vae, params, n, rng, context=None, mean=False):
+    """``VAE.sample`` with the decoder block by block, for a Gaussian decoder with a learned or fixed s."""
+    if vae.likelihood != "gaussian" or vae.decoder_scale == "network":
+        return NotImplemented
+    rng = as_rng(rng)  # the reference's checks and draws, in its order
+    z = vae.prior.sample(rng, check_positive_int(n, "n"))
+    check_context(context, z, 0)
+    check_params(params, vae)
+    return vae_sample(vae, params, z, rng, mean)
