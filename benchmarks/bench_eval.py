@@ -97,14 +97,15 @@ class MatmulLog:
         original_matmul = anp.matmul
 
         def matmul(a, b):
-            self.shapes.append((onp.shape(a)[:-1], onp.shape(b)))
+            self.shapes.append((onp.shape(a)[:-1], onp.shape(b), False))
             return original_matmul(a, b)
         self._patch(anp, "matmul", matmul)
         for module in (flow_values, model_values):
             original = module.mlp_values
 
             def mlp_values(mlp, weights, x, _original=original):
-                self.shapes += [((x.shape[0],), W.shape) for W, _ in weights]
+                # a one-input layer is a broadcast product there, not a matmul (fast/blocks.py)
+                self.shapes += [((x.shape[0],), W.shape, W.shape[0] == 1) for W, _ in weights]
                 return _original(mlp, weights, x)
             self._patch(module, "mlp_values", mlp_values)
         return self
@@ -118,19 +119,19 @@ class MatmulLog:
             setattr(obj, name, value)
 
     def flops(self):
-        return sum(2 * int(onp.prod(rows)) * W[0] * W[1] for rows, W in self.shapes)
+        return sum(2 * int(onp.prod(rows)) * W[0] * W[1] for rows, W, _ in self.shapes)
 
     def replay_seconds(self):
         """The recorded matmuls alone, on arrays of the same shapes (made before the clock starts)."""
         arrays = {}
-        for rows, W in self.shapes:
+        for rows, W, _ in self.shapes:
             key = (int(onp.prod(rows)), W)
             if key not in arrays:
                 arrays[key] = (onp.ones((key[0], W[0])), onp.full(W, 0.5))
         start = time.process_time()
-        for rows, W in self.shapes:
+        for rows, W, outer in self.shapes:
             a, b = arrays[(int(onp.prod(rows)), W)]
-            a @ b
+            a * b[0] if outer else a @ b
         return time.process_time() - start
 
 
@@ -222,7 +223,7 @@ def report(res):
                          f64 and f"{f64 / t['tinygen']:.2f}",
                          f32 and ("met" if f32 >= t["tinygen"] else "not met")])
     legend = ("Per call of n points, CPU ms: *matmul* = the call's matrix products replayed alone at the shapes it "
-              "ran them; *fixed* = the same call at n = 1 (Python, autograd's per-operation cost, the params "
+              "ran them (a one-input layer of the untraced path as the broadcast product it is there); *fixed* = the same call at n = 1 (Python, autograd's per-operation cost, the params "
               "checks; *checks* = `check_params` alone); *rest* = total - matmul - fixed: the elementwise passes "
               "and their memory traffic; *floor* = the matmul FLOPs at the measured dgemm rate, the float64 "
               "arithmetic floor of the configuration.")
@@ -241,7 +242,7 @@ def report(res):
     lines += [common.markdown_table(header, rows), "", "## Block size", "", sweep, ""]
     lines += [common.markdown_table(["rows per block", "seconds"],
                                     [[k, f"{v:.3f}"] for k, v in res["blocks"].items()]), "",
-              "## cProfile, RealNVP-8 log p (top lines by own time)", "", "Reference path:", "", "```"]
+              "## cProfile, RealNVP-8 log p (top lines by own time, wall seconds)", "", "Reference path:", "", "```"]
     lines += res["cprofile"]["reference"] + ["```", "", "Untraced fast path:", "", "```"]
     lines += res["cprofile"]["tinygen"] + ["```", ""]
     return "\n".join(lines)

@@ -18,9 +18,10 @@ import numpy as onp
 from .mlp import ACTIVATIONS_NP
 from .registry import KERNELS, accelerate, has_box
 
-# Rows per block. Measured (benchmarks/bench_eval.py --blocks) on RealNVP-8, width 64: the time of
-# log p of 10^5 points is flat from 1024 to 4096 rows and grows past 8192, where a block's hidden
-# activations (8192 x 64 x 8 bytes = 4 MB each) no longer fit the 1 MB L2 cache with the rest.
+# Rows per block. Measured by benchmarks/bench_eval.py (its "Block size" table) on RealNVP-8, width 64:
+# the time of log p of 10^5 points is flat from 512 to 2048 rows and grows from 4096 on, where a
+# block's hidden activations (4096 x 64 x 8 bytes = 2 MB each) no longer fit a 1 MB L2 cache; below
+# 512 the Python cost per block starts to show.
 BLOCK = 2048
 
 
