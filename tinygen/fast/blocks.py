@@ -18,10 +18,10 @@ import numpy as onp
 from .mlp import ACTIVATIONS_NP
 from .registry import KERNELS, accelerate, has_box
 
-# Rows per block. Measured by benchmarks/bench_eval.py (its "Block size" table) on RealNVP-8, width 64:
-# the time of log p of 10^5 points is flat from 512 to 2048 rows and grows from 4096 on, where a
-# block's hidden activations (4096 x 64 x 8 bytes = 2 MB each) no longer fit a 1 MB L2 cache; below
-# 512 the Python cost per block starts to show.
+# Rows per block: a (2048, 64) float64 activation is 1 MB, the L2 cache of one core here. Measured by
+# benchmarks/bench_eval.py (its "Block size" table, RealNVP-8's log p of 10^5 points): 512 to 2048 rows
+# were as fast as any in the runs so far, all on a loaded machine whose figures vary by +-15%;
+# larger blocks spill out of L2, much smaller ones pay Python's cost per block.
 BLOCK = 2048
 
 
