@@ -26,8 +26,9 @@ the reference code, after one pass through the dispatcher's two O(1) checks.
 Kernels with hand-written backward passes step aside unless the inputs are traced
 by exactly one reverse-mode trace (``traced_once``): a Hessian, a Jacobian of a
 gradient or forward mode then differentiates the reference code, so derivatives
-of every order are exact. An untraced call needs no backward pass, so it takes
-the reference code too (plain NumPy either way).
+of every order are exact. An untraced call needs no backward pass: the untraced kernels
+(fast/blocks.py ``serve_untraced``) take it, block by block, and pass a traced call on
+to the kernel registered before them.
 """
 import contextlib
 import contextvars
