@@ -1,0 +1,171 @@
+"""Where a tinygen ODE solve spends its time, and the report of bench_continuous_speed.py.
+
+The split of one ``ContinuousFlow.log_prob`` (rk4, fixed steps, so the number of field calls is
+known: 4 per step) is measured piece by piece, each piece a median of repeated calls on the
+same points:
+
+    network      one forward pass of v(t, z) on plain arrays (no trace), times the calls
+    trace        trace_exact minus that forward: autograd's recording of the forward pass
+                 plus the D = 2 reverse passes that read the Jacobian's diagonal
+    checks       odeint's per-call check of f's output (shape, finite), times the calls
+    solver       the rest: the Runge-Kutta combinations of the stages, the tuple state, stacking
+
+cProfile's own table (top functions by own time) is kept beside it as the raw evidence.
+"""
+import cProfile
+import os
+import pstats
+import time
+
+import numpy as onp
+import torch
+from autograd import make_vjp
+
+import continuous_peers as cp
+from report_tables import markdown_table
+from tinygen import ode
+from tinygen.flows import ContinuousFlow
+
+DTYPES = {"f32": torch.float32, "f64": torch.float64}
+
+
+def _median_seconds(fn, repeats=5):
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - start)
+    return float(onp.median(seconds))
+
+
+def split(model, params, x, steps):
+    """The pieces of one log_prob (rk4, ``steps`` steps), in seconds; and the total measured."""
+    calls = 4 * steps
+    f = lambda t, z: model._velocity(params, t, z)  # noqa: E731  (the field as odeint sees it)
+    dynamics = ode.log_density_dynamics(f)
+    state = (x, onp.zeros(x.shape[0]))
+    checked = ode._checked(dynamics, state)
+    network = _median_seconds(lambda: f(0.5, x))
+    forward_traced = _median_seconds(lambda: make_vjp(lambda z: f(0.5, z))(x))
+    trace = _median_seconds(lambda: ode.trace_exact(f, 0.5, x))
+    rhs = _median_seconds(lambda: dynamics(0.5, state))
+    rhs_checked = _median_seconds(lambda: checked(0.5, state))
+    total = _median_seconds(lambda: model.log_prob(params, x), 3)
+    pieces = {"network (plain forward)": calls * network,
+              "autograd: traced forward, extra over plain": calls * (forward_traced - network),
+              "autograd: the D = 2 reverse passes": calls * (trace - forward_traced),
+              "log-density wrapper (tuple, minus sign)": calls * (rhs - trace),
+              "odeint's per-call checks": calls * (rhs_checked - rhs)}
+    pieces["solver arithmetic and the rest"] = total - sum(pieces.values())
+    return total, calls, pieces
+
+
+def torch_split(model, params, x, steps, dtype):
+    """The same two pieces for the torch peer: a plain forward, and the field with its exact trace."""
+    peer = cp.CNFPeer(model, params, dtype)
+    xt, t = peer.tensor(x), torch.tensor(0.5, dtype=dtype)
+    dynamics = cp.log_density(peer.velocity, create_graph=False)
+    state = (xt, torch.zeros(x.shape[0], dtype=dtype))
+    with torch.no_grad():
+        network = _median_seconds(lambda: peer.velocity(t, xt))
+        rhs = _median_seconds(lambda: dynamics(t, state))
+        total = _median_seconds(lambda: peer.log_prob(xt, "rk4", steps), 3)
+    calls = 4 * steps
+    return {"total": total, "network (plain forward)": calls * network,
+            "trace (autograd forward + D reverse passes), extra": calls * (rhs - network),
+            "solver (torchdiffeq) and the rest": total - calls * rhs}
+
+
+def cprofile_top(model, params, x, top=12):
+    """cProfile of one log_prob: the ``top`` functions by own time, as table rows."""
+    prof = cProfile.Profile()
+    prof.enable()
+    model.log_prob(params, x)
+    prof.disable()
+    stats = pstats.Stats(prof)
+    rows = []
+    for (path, line, name), (_, ncalls, own, cum, _) in sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]:
+        where = name if path == "~" else f"{name} ({_short(path)}:{line})"
+        rows.append([where, ncalls, round(own, 3), round(cum, 3)])
+    return rows
+
+
+def _short(path):
+    for root in ("site-packages" + os.sep, "tinygen" + os.sep):
+        if root in path:
+            return path.split(root, 1)[1] if root.startswith("site") else "tinygen/" + path.split(root, 1)[1]
+    return os.path.basename(path)
+
+
+def profile(fm, params, n, steps):
+    """The split for tinygen and the torch peers, and cProfile's table, on n two-moons-like points."""
+    model = ContinuousFlow(2, hidden=fm.hidden, method="rk4", steps=steps)
+    x = onp.random.default_rng(8).standard_normal((n, 2))
+    total, calls, pieces = split(model, params, x, steps)
+    out = {"n": n, "steps": steps, "calls": calls, "tinygen_total": total, "tinygen": pieces,
+           "torch": {k: torch_split(model, params, x, steps, d) for k, d in DTYPES.items()},
+           "cprofile": cprofile_top(model, params, x)}
+    print(f"profile: tinygen log_prob {total:.3g} s over {calls} calls: "
+          + ", ".join(f"{k} {v:.3g}" for k, v in pieces.items()), flush=True)
+    return out
+
+
+# ---------------------------------------------------------------- the report
+def report(r):
+    """REPORT_continuous_speed.md from the results dict of bench_continuous_speed.py."""
+    s = r["sizes"]
+    lines = ["# Continuous-time families: tinygen against PyTorch + torchdiffeq", "",
+             f"Machine: {r['machine']}.  ", f"Command: `{r['command']}`{' (quick: small sizes)' if r['quick'] else ''}.  ",
+             f"Load average (1, 5, 15 min) at the start {_load(r['load_average'][0])}, at the end "
+             f"{_load(r['load_average'][-1])}; the machine is shared, so each figure is a median of timings "
+             f"taken in turns (tinygen, torch float32, torch float64, tinygen, ...). Total {r['seconds_total']:.0f} s.",
+             "", "Models: `ContinuousFlow(2, hidden=(128, 128))` (tanh) and `Diffusion(2, hidden=(128, 128), "
+             f"n_steps=100)` (softplus), after {s['train']} Adam steps on two moons; the torch peers "
+             "(benchmarks/continuous_peers.py) hold the same weights and compute the same functions: the same "
+             "MLP, the same time input, the exact trace by D = 2 reverse passes, torchdiffeq's `odeint` "
+             "(dopri5 with the same rtol/atol; rk4 on the same grid of 20 equal steps).", "",
+             "## Agreement with the float64 peer (max absolute difference)", "",
+             markdown_table(["quantity", "max abs difference"], [[k, f"{v:.1e}"] for k, v in r["agreement"].items()]),
+             "", "torchdiffeq's `rk4` is Kutta's 3/8 rule, not the classical rule tinygen uses: the same cost "
+             "(4 field calls a step) but other numbers, different by the two rules' truncation errors. The "
+             "classical rule written in torch agrees to rounding. With dopri5 each library chooses its own "
+             "steps, so the two agree to the tolerance only.", "",
+             "## Speed (speed ratio = torch seconds / tinygen seconds; > 1 means tinygen is faster)", "",
+             markdown_table(["task", "tinygen s", "torch f32 s", "torch f64 s", "ratio vs f32", "ratio vs f64",
+                             "field calls (tinygen / f32 / f64)"],
+                            [[k, *_secs(v), _nfe(v["nfe"])] for k, v in {**r["solves"], **r["training"]}.items()]),
+             "", "Training rows: seconds per step (median over blocks), `tinygen.fit` with Adam against "
+             "a torch Adam loop; the likelihood step differentiates through 8 RK4 steps of the exact trace "
+             "(create_graph=True in torch). dopri5 rows: each library's own step choices, so the field-call "
+             "counts are shown; a ratio there mixes speed per call and the number of calls.", ""]
+    lines += _profile_section(r["profile"])
+    return "\n".join(lines) + "\n"
+
+
+def _load(v):
+    return ", ".join(f"{a:.1f}" for a in v)
+
+
+def _secs(v):
+    s = v["seconds"]
+    return [f"{s['tinygen']:.4g}", f"{s['f32']:.4g}", f"{s['f64']:.4g}", f"{v['ratio_f32']:.2f}",
+            f"{v['ratio_f64']:.2f}"]
+
+
+def _nfe(nfe):
+    return "—" if nfe is None else " / ".join(f"{nfe[k]:.0f}" for k in ("tinygen", "f32", "f64"))
+
+
+def _profile_section(p):
+    total = p["tinygen_total"]
+    rows = [[k, f"{v:.3g}", f"{100 * v / total:.0f}%"] for k, v in p["tinygen"].items()]
+    lines = [f"## Profile: one `ContinuousFlow.log_prob` of {p['n']} points, rk4 {p['steps']} steps "
+             f"({p['calls']} field calls with the exact trace)", "",
+             f"tinygen, {total:.3g} s in all:", "", markdown_table(["piece", "seconds", "share"], rows), ""]
+    for k, t in p["torch"].items():
+        lines += [f"torch {k}, {t['total']:.3g} s in all: "
+                  + "; ".join(f"{name} {v:.3g} s" for name, v in t.items() if name != "total") + ".", ""]
+    lines += ["cProfile, the top functions by own time (one call; a NumPy ufunc's time counts in the "
+              "Python function that calls it):", "",
+              markdown_table(["function", "calls", "own s", "cumulative s"], p["cprofile"]), ""]
+    return lines
