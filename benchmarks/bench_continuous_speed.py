@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HIDDEN = (128, 128)  # the demos' size for both families (demos 11 and 12)
 RK4_STEPS = ode.RK4_STEPS  # the fixed-step solves: 20 steps, 80 field calls
 FULL = {"n": 10_000, "n_diff_lp": 1_000, "repeats": 3, "train": 300, "blocks": 5, "n_check": 1_000}
-QUICK = {"n": 1_000, "n_diff_lp": 100, "repeats": 1, "train": 30, "blocks": 2, "n_check": 200}
+QUICK = {"n": 300, "n_diff_lp": 30, "repeats": 1, "train": 20, "blocks": 1, "n_check": 100}
 DTYPES = {"f32": torch.float32, "f64": torch.float64}
 
 
@@ -131,7 +131,7 @@ def timed_training(fm, p_fm, dm, p_dm):
         peer_cls = cp.DiffusionPeer if model is dm else cp.CNFPeer
         runs = [common.tinygen_stepper(model, params, x, lr)]
         runs += [peer_cls(model, params, d).stepper(x, lr) for d in DTYPES.values()]
-        rates = common.alternating_rates(runs, SIZES["blocks"], block)
+        rates = common.alternating_rates(runs, SIZES["blocks"], block if SIZES is FULL else max(1, block // 4))
         out[name] = _ratios([1 / r for r in rates], None)
         print(f"{name}: {_line(out[name])}", flush=True)
     return out

@@ -1,12 +1,12 @@
 """Where a tinygen ODE solve spends its time, and the report of bench_continuous_speed.py.
 
 The split of one ``ContinuousFlow.log_prob`` (rk4, fixed steps, so the number of field calls is
-known: 4 per step) is measured piece by piece, each piece a median of repeated calls on the
-same points:
+known: 4 per step) is measured inside that one call, in CPU seconds (``Clock``):
 
-    network      one forward pass of v(t, z) on plain arrays (no trace), times the calls
-    trace        trace_exact minus that forward: autograd's recording of the forward pass
-                 plus the D = 2 reverse passes that read the Jacobian's diagonal
+    network      the forward passes of v(t, z), timed again on plain arrays (no trace)
+    recording    the traced forward passes minus the plain ones: autograd's bookkeeping
+    reverse      trace_exact minus the traced forward: the D = 2 reverse passes that read
+                 the Jacobian's diagonal
     checks       odeint's per-call check of f's output (shape, finite), times the calls
     solver       the rest: the Runge-Kutta combinations of the stages, the tuple state, stacking
 
@@ -29,35 +29,70 @@ from tinygen.flows import ContinuousFlow
 DTYPES = {"f32": torch.float32, "f64": torch.float64}
 
 
-def _median_seconds(fn, repeats=5):
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-    return float(onp.median(seconds))
+class Clock:
+    """Wraps a function and adds up the CPU seconds spent inside it (process time: another
+    process's load does not count, so the pieces of one run add up on a shared machine)."""
+
+    def __init__(self, fn):
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args):
+        start = time.process_time()
+        try:
+            return self.fn(*args)
+        finally:
+            self.seconds += time.process_time() - start
 
 
 def split(model, params, x, steps):
-    """The pieces of one log_prob (rk4, ``steps`` steps), in seconds; and the total measured."""
+    """The pieces of one log_prob (rk4, ``steps`` steps), CPU seconds measured inside that one run:
+    clocks around the field, tinygen.ode.trace_exact, the log-density right-hand side and the checked
+    right-hand side odeint builds (put in place for this call only, then restored)."""
     calls = 4 * steps
-    f = lambda t, z: model._velocity(params, t, z)  # noqa: E731  (the field as odeint sees it)
-    dynamics = ode.log_density_dynamics(f)
-    state = (x, onp.zeros(x.shape[0]))
-    checked = ode._checked(dynamics, state)
-    network = _median_seconds(lambda: f(0.5, x))
-    forward_traced = _median_seconds(lambda: make_vjp(lambda z: f(0.5, z))(x))
-    trace = _median_seconds(lambda: ode.trace_exact(f, 0.5, x))
-    rhs = _median_seconds(lambda: dynamics(0.5, state))
-    rhs_checked = _median_seconds(lambda: checked(0.5, state))
-    total = _median_seconds(lambda: model.log_prob(params, x), 3)
-    pieces = {"network (plain forward)": calls * network,
-              "autograd: traced forward, extra over plain": calls * (forward_traced - network),
-              "autograd: the D = 2 reverse passes": calls * (trace - forward_traced),
-              "log-density wrapper (tuple, minus sign)": calls * (rhs - trace),
-              "odeint's per-call checks": calls * (rhs_checked - rhs)}
-    pieces["solver arithmetic and the rest"] = total - sum(pieces.values())
+    field = Clock(model._velocity)
+    model._velocity = field  # an instance attribute shadows the method
+    saved = ode.trace_exact, ode._checked
+    trace = Clock(saved[0])
+    dynamics_clock, checked_clock = [], []
+
+    def checked(f, y0):  # odeint's wrapper of f, timed, with f itself timed inside it
+        dynamics_clock.append(Clock(f))
+        checked_clock.append(Clock(saved[1](dynamics_clock[-1], y0)))
+        return checked_clock[-1]
+
+    ode.trace_exact, ode._checked = trace, checked
+    try:
+        start = time.process_time()
+        model.log_prob(params, x)
+        total = time.process_time() - start
+    finally:
+        ode.trace_exact, ode._checked = saved
+        del model._velocity
+    rhs, rhs_checked = dynamics_clock[0].seconds, checked_clock[0].seconds
+    plain = _cpu_seconds(lambda: model._velocity(params, 0.5, x), calls)  # the same calls, untraced
+    pieces = {"network (plain NumPy forward)": plain,
+              "autograd: recording the forward pass": field.seconds - plain,
+              "autograd: the D = 2 reverse passes": trace.seconds - field.seconds,
+              "log-density wrapper (tuple, minus sign)": rhs - trace.seconds,
+              "odeint's per-call checks (shape, finite)": rhs_checked - rhs,
+              "solver arithmetic and the rest": total - rhs_checked}
     return total, calls, pieces
+
+
+def _cpu_seconds(fn, calls):
+    start = time.process_time()
+    for _ in range(calls):
+        fn()
+    return time.process_time() - start
+
+
+def _median_seconds(fn, repeats=5):
+    seconds = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        seconds.append(time.process_time() - start)
+    return float(onp.median(seconds))
 
 
 def torch_split(model, params, x, steps, dtype):
@@ -161,9 +196,10 @@ def _profile_section(p):
     rows = [[k, f"{v:.3g}", f"{100 * v / total:.0f}%"] for k, v in p["tinygen"].items()]
     lines = [f"## Profile: one `ContinuousFlow.log_prob` of {p['n']} points, rk4 {p['steps']} steps "
              f"({p['calls']} field calls with the exact trace)", "",
-             f"tinygen, {total:.3g} s in all:", "", markdown_table(["piece", "seconds", "share"], rows), ""]
+             f"tinygen, {total:.3g} CPU s in all, measured inside one call:", "",
+             markdown_table(["piece", "CPU seconds", "share"], rows), ""]
     for k, t in p["torch"].items():
-        lines += [f"torch {k}, {t['total']:.3g} s in all: "
+        lines += [f"torch {k}, {t['total']:.3g} CPU s in all (pieces from medians of single calls): "
                   + "; ".join(f"{name} {v:.3g} s" for name, v in t.items() if name != "total") + ".", ""]
     lines += ["cProfile, the top functions by own time (one call; a NumPy ufunc's time counts in the "
               "Python function that calls it):", "",
