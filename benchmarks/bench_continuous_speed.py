@@ -56,14 +56,16 @@ def agreement(fm, p_fm, dm, p_dm):
     with torch.no_grad():
         lp = rk4.log_prob(p_fm, x)
         xs = ode.odeint(lambda t, y: rk4._velocity(p_fm, t, y), z, [0.0, 1.0], steps=RK4_STEPS)[-1]
-        out["cnf log_prob, rk4 20 steps, classical rule in torch"] = _gap(peer.log_prob(peer.tensor(x), "rk4", classic=True), lp)
-        out["cnf log_prob, rk4 20 steps, torchdiffeq rk4 (3/8 rule)"] = _gap(peer.log_prob(peer.tensor(x), "rk4"), lp)
-        out["cnf sample map z -> x, rk4, classical rule in torch"] = _gap(peer.flow_map(peer.tensor(z), "rk4", classic=True), xs)
-        out["cnf sample map z -> x, rk4, torchdiffeq (3/8 rule)"] = _gap(peer.flow_map(peer.tensor(z), "rk4"), xs)
-        out["cnf log_prob, dopri5 rtol = atol = 1e-6 (own step choices)"] = _gap(peer.log_prob(peer.tensor(x)), fm.log_prob(p_fm, x))
+        xt, zt = peer.tensor(x), peer.tensor(z)
+        out["cnf log_prob, rk4 20 steps, classical rule in torch"] = _gap(peer.log_prob(xt, "rk4", classic=True), lp)
+        out["cnf log_prob, rk4 20 steps, torchdiffeq rk4 (3/8 rule)"] = _gap(peer.log_prob(xt, "rk4"), lp)
+        out["cnf sample map z -> x, rk4, classical rule in torch"] = _gap(peer.flow_map(zt, "rk4", classic=True), xs)
+        out["cnf sample map z -> x, rk4, torchdiffeq (3/8 rule)"] = _gap(peer.flow_map(zt, "rk4"), xs)
+        out["cnf log_prob, dopri5 rtol = atol = 1e-6, own steps"] = _gap(peer.log_prob(xt), fm.log_prob(p_fm, x))
         xd = x[: SIZES["n_diff_lp"]]
+        lp_rk4 = dm.log_prob(p_dm, xd, method="rk4", steps=RK4_STEPS)
         out["diffusion log_prob (ODE), rk4 20 steps, classical rule in torch"] = _gap(
-            dpeer.log_prob(dpeer.tensor(xd), "rk4", RK4_STEPS, classic=True), dm.log_prob(p_dm, xd, method="rk4", steps=RK4_STEPS))
+            dpeer.log_prob(dpeer.tensor(xd), "rk4", RK4_STEPS, classic=True), lp_rk4)
         out["diffusion log_prob (ODE), dopri5 rtol = atol = 1e-5 (own step choices)"] = _gap(
             dpeer.log_prob(dpeer.tensor(xd)), dm.log_prob(p_dm, xd))
         draws = onp.random.default_rng(5)  # the same normal draws, in the same order, as tinygen's rng 5
@@ -90,6 +92,8 @@ def timed_solves(fm, p_fm, dm, p_dm):
     models = {"rk4": ContinuousFlow(2, hidden=HIDDEN, method="rk4", steps=RK4_STEPS), "dopri5": fm}
     cnf_peers = {k: cp.CNFPeer(fm, p_fm, d) for k, d in DTYPES.items()}
     diff_peers = {k: cp.DiffusionPeer(dm, p_dm, d) for k, d in DTYPES.items()}
+    x_cnf = [p.tensor(x) for p in cnf_peers.values()]  # the points in each peer's dtype
+    x_diff = [p.tensor(x[:nd]) for p in diff_peers.values()]
     rows = {}
     for label, method in (("rk4", "rk4"), ("dopri5", "dopri5")):
         model = models[method]
@@ -98,14 +102,14 @@ def timed_solves(fm, p_fm, dm, p_dm):
             + [lambda p=p, m=method: p.sample(n, m) for p in cnf_peers.values()], model, cnf_peers, "velocity")
         rows[f"CNF log_prob {n} points, {label}"] = (
             [lambda m=model: m.log_prob(p_fm, x)]
-            + [lambda p=p, m=method, xt=p.tensor(x): p.log_prob(xt, m) for p in cnf_peers.values()],
+            + [lambda p=p, m=method, xt=xt: p.log_prob(xt, m) for p, xt in zip(cnf_peers.values(), x_cnf)],
             model, cnf_peers, "velocity")
     rows[f"Diffusion ancestral sample {n} points (T = 100)"] = (
         [lambda: dm.sample(p_dm, n, 0)] + [lambda p=p: p.sample(n) for p in diff_peers.values()], dm, diff_peers,
         "epsilon")
     rows[f"Diffusion log_prob {nd} points, probability-flow ODE, dopri5"] = (
         [lambda: dm.log_prob(p_dm, x[:nd])]
-        + [lambda p=p, xt=p.tensor(x[:nd]): p.log_prob(xt) for p in diff_peers.values()], dm, diff_peers, "epsilon")
+        + [lambda p=p, xt=xt: p.log_prob(xt) for p, xt in zip(diff_peers.values(), x_diff)], dm, diff_peers, "epsilon")
     out = {}
     for name, (fns, model, peers, field) in rows.items():
         counters = [count(model, "_" + field)] + [count(p, field) for p in peers.values()]

@@ -19,7 +19,6 @@ import time
 
 import numpy as onp
 import torch
-from autograd import make_vjp
 
 import continuous_peers as cp
 from report_tables import markdown_table
@@ -150,7 +149,8 @@ def report(r):
     """REPORT_continuous_speed.md from the results dict of bench_continuous_speed.py."""
     s = r["sizes"]
     lines = ["# Continuous-time families: tinygen against PyTorch + torchdiffeq", "",
-             f"Machine: {r['machine']}.  ", f"Command: `{r['command']}`{' (quick: small sizes)' if r['quick'] else ''}.  ",
+             f"Machine: {r['machine']}.  ",
+             f"Command: `{r['command']}`{' (quick: small sizes)' if r['quick'] else ''}.  ",
              f"Load average (1, 5, 15 min) at the start {_load(r['load_average'][0])}, at the end "
              f"{_load(r['load_average'][-1])}; the machine is shared, so each figure is a median of timings "
              f"taken in turns (tinygen, torch float32, torch float64, tinygen, ...). Total {r['seconds_total']:.0f} s.",
@@ -203,5 +203,14 @@ def _profile_section(p):
                   + "; ".join(f"{name} {v:.3g} s" for name, v in t.items() if name != "total") + ".", ""]
     lines += ["cProfile, the top functions by own time (one call; a NumPy ufunc's time counts in the "
               "Python function that calls it):", "",
-              markdown_table(["function", "calls", "own s", "cumulative s"], p["cprofile"]), ""]
+              markdown_table(["function", "calls", "own s", "cumulative s"], p["cprofile"]), "",
+              "Reading it: the solver's own arithmetic and odeint's per-call checks are a few percent of a "
+              "solve, so there is nothing to win in tinygen.ode's loop; the time is the network and, above "
+              "all, the D = 2 reverse passes of the exact trace. Inside those, autograd's VJP of `np.tanh` "
+              "(numpy_vjps.py:178 above, g / cosh(a)^2) evaluates cosh afresh on every pass; a tanh whose VJP "
+              "reuses its output, g (1 - tanh(a)^2), gives the same derivative to rounding with no "
+              "transcendental function in the backward pass. That change belongs to tinygen/nn.py (or the "
+              "fast path), not to the ODE code, and is not made here. Putting the D passes into one pass over "
+              "D n stacked rows would save autograd's per-operation cost only, while doubling the forward "
+              "pass's arithmetic: no gain at these batch sizes.", ""]
     return lines
