@@ -95,9 +95,10 @@ def timed(fn, repeats=5):
 # %%
 x_train, x_test, H = two_moons_split(args.seed)
 recipe = RECIPES["made"]  # the same MADE, steps and lr as in the tour (demo 00)
-print(f"{recipe.label}: {recipe.steps if args.steps is None else args.steps} steps, lr {recipe.lr:g} ({recipe.schedule})",
+steps = recipe.steps if args.steps is None else args.steps
+print(f"{recipe.label}: {steps} steps, lr {recipe.lr:g} ({recipe.schedule})",
       file=sys.stderr)
-made2, p2, hist2 = recipe.train(x_train, seed=args.seed, steps=args.steps)
+made2, p2, hist2 = recipe.train(x_train, rng=args.seed, steps=args.steps)
 r = score(made2, p2, x_test, H)
 kl, kl_se = evaluate.kl_to_truth(lambda x: made2.log_prob(p2, x), two_moons_log_prob, x_test)
 print(f"two moons, MADE: test NLL {r['nll']:.4f} +- {r['se']:.4f} nats, exact entropy {H:.4f}, gap {r['gap']:.4f} "
@@ -127,7 +128,7 @@ D = size * size
 b_train = data.bars_and_stripes(args.n_images, size=size, rng=args.seed).reshape(-1, D)
 b_test = data.bars_and_stripes(args.n_images, size=size, rng=args.seed + 1).reshape(-1, D)
 H_bs = data.bars_and_stripes_entropy(size)
-made16 = MADE(D, hidden=(64, 64), likelihood="bernoulli", seed=args.seed)
+made16 = MADE(D, hidden=(64, 64), likelihood="bernoulli", rng=args.seed)
 p16, hist16 = tinygen.fit(made16, made16.init(args.seed), b_train, steps=args.steps or RECIPES["made"].steps,
                           lr=3e-3, rng=args.seed)
 log_p16 = made16.log_prob(p16, b_test)
@@ -155,15 +156,17 @@ print(f"MADE log_prob on {len(b_test)} images: one pass {1e3 * t_one:.1f} ms, "
       f"naive D = {D} passes {1e3 * t_seq:.1f} ms; max |difference| {onp.max(onp.abs(one - seq)):.2e} nats")
 naive = NaiveARM(D, hidden=(64, 64), likelihood="bernoulli")  # 16 networks as deep as the MADE
 pn = naive.init(args.seed)
-naive.n_passes = 0
 _, t_naive = timed(lambda: naive.log_prob(pn, b_test), repeats=1)
-print(f"NaiveARM log_prob: {naive.n_passes} passes, {1e3 * t_naive:.1f} ms")
-naive.n_passes = 0
+with count_calls(naive, "raw_t") as naive_passes:  # NaiveARM.raw_t is one pass of one of its networks
+    naive.log_prob(pn, b_test)
+print(f"NaiveARM log_prob: {naive_passes.count} passes, {1e3 * t_naive:.1f} ms")
 _, t_naive_s = timed(lambda: naive.sample(pn, len(b_test), 0), repeats=1)
+with count_calls(naive, "raw_t") as naive_passes:
+    naive.sample(pn, len(b_test), 0)
 _, t_made_s = timed(lambda: made16.sample(p16, len(b_test), 0), repeats=1)
 with count_calls(made16, "outputs") as made_passes:  # MADE.outputs is one pass of its network
     made16.sample(p16, len(b_test), 0)
-print(f"sampling {len(b_test)} images: NaiveARM {naive.n_passes} passes {1e3 * t_naive_s:.1f} ms, "
+print(f"sampling {len(b_test)} images: NaiveARM {naive_passes.count} passes {1e3 * t_naive_s:.1f} ms, "
       f"MADE {made_passes.count} passes {1e3 * t_made_s:.1f} ms (both batched over the images)")
 
 # %% [markdown]
@@ -177,7 +180,7 @@ print(f"sampling {len(b_test)} images: NaiveARM {naive.n_passes} passes {1e3 * t
 # Then the bars-and-stripes MADE.
 
 # %%
-tiny = MADE(3, hidden=(5, 5), likelihood="bernoulli", order=[1, 2, 0], seed=1)
+tiny = MADE(3, hidden=(5, 5), likelihood="bernoulli", order=[1, 2, 0], rng=1)
 M1, M2, M3 = tiny.masks
 reach = ((M1 @ M2 @ M3) > 0).astype(float)  # reach[k', d] = 1: input x_k' -> output d through some path
 m_in, m_h1, m_h2 = tiny.degrees[0]
@@ -190,7 +193,8 @@ fig, axes = plt.subplots(1, 4, figsize=(16, 4.4), gridspec_kw={"width_ratios": [
 plot.matrix(axes[0], M1.T, annotate=True, title="input mask: m(k) >= m(k')", row_labels=h1_names, col_labels=x_names)
 plot.matrix(axes[1], M2.T, annotate=True, title="hidden mask: m(k) >= m(k')", row_labels=h2_names, col_labels=h1_names)
 plot.matrix(axes[2], M3.T, annotate=True, title="output mask: m(d) > m(k')", row_labels=out_names, col_labels=h2_names)
-plot.matrix(axes[3], reach[onp.ix_(order, order)].T, annotate=True, title="output d reaches input k'\n(in the ordering)",
+plot.matrix(axes[3], reach[onp.ix_(order, order)].T, annotate=True,
+            title="output d reaches input k'\n(in the ordering)",
             row_labels=[out_names[d] for d in order], col_labels=[x_names[d] for d in order])
 for ax, (rows, cols) in zip(axes, [("layer 1 unit k", "input k'"), ("layer 2 unit k", "layer 1 unit k'"),
                                    ("output d", "layer 2 unit k'"), ("output d", "input k'")]):

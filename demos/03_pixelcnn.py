@@ -152,7 +152,7 @@ for model_name, (_, _, _, log_p) in results["shapes 8x8"].items():
 for set_name, (x_train, _) in sets.items():
     n, H, W = x_train.shape
     rows = [x_train[:8]]
-    for model_name, (model, params, _, _) in results[set_name].items():
+    for model, params, _, _ in results[set_name].values():
         s = model.sample(params, 8, rng)
         rows.append(s.reshape(8, H, W))
     fig = plot.image_grid(np.concatenate(rows), ncols=8, title=f"{set_name}: samples")

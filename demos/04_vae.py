@@ -102,7 +102,7 @@ def train(name):
 
     vae = recipe.build()  # the callback reads the model before train() returns it
     print(f"training {recipe.label} ({steps} steps, lr {recipe.lr:g}, {recipe.schedule})", file=sys.stderr)
-    vae, params, history = recipe.train(x_train, seed=args.seed, steps=steps, callback=callback)
+    vae, params, history = recipe.train(x_train, rng=args.seed, steps=steps, callback=callback)
     return vae, params, record, history
 
 
@@ -111,7 +111,8 @@ def scores(vae, params):
     nll = evaluate.test_nll(vae, params, x_test, rng=args.seed + 2, k=args.k)
     elbo = vae.elbo(params, x_test, args.seed + 3)
     return {"nll": nll, "neg_elbo": evaluate.nll_stats(elbo["elbo"]), "gap": evaluate.gap_to_entropy(nll[0], H),
-            "reconstruction": float(onp.mean(elbo["reconstruction"])), "complexity": float(onp.mean(elbo["complexity"]))}
+            "reconstruction": float(onp.mean(elbo["reconstruction"])),
+            "complexity": float(onp.mean(elbo["complexity"]))}
 
 
 models = {}

@@ -146,7 +146,8 @@ axes[0].set_title(f"std of log p_hat(x) over {R} runs, K = {args.k}")
 axes[0].set_ylabel("std of log p_hat(x) (nats, log scale)")
 axes[1].semilogy(rows[:, 0], onp.maximum(rows[:, 3], 1e-3), "o-", label="naive, z ~ p(z)")
 axes[1].semilogy(rows[:, 0], onp.maximum(rows[:, 4], 1e-3), "s-", label="importance, z ~ q(z|x)")
-axes[1].set_title(f"log p(x) - E[log p_hat(x)]  (ref: IWAE K = {20 * args.k})\nvalues below 1e-3 drawn at 1e-3", fontsize=10)
+axes[1].set_title(f"log p(x) - E[log p_hat(x)]  (ref: IWAE K = {20 * args.k})\nvalues below 1e-3 drawn at 1e-3",
+                  fontsize=10)
 axes[1].set_ylabel("shortfall (nats, log scale)")
 for ax in axes:
     for d, a, y in zip(rows[:, 0], rows[:, 5], rows[:, 1] if ax is axes[0] else onp.maximum(rows[:, 3], 1e-3)):

@@ -8,7 +8,8 @@ What it does, in order:
 1. runs every demo and exercise notebook whose stored run is missing or out of date
    (docs/run_notebooks.py: a fresh kernel, TINYGEN_QUICK=1, outputs kept in build/executed/);
    ``--no-execute`` uses the stored runs only, saying so on a page whose run is older than
-   the notebook or tinygen, and shows a notebook without outputs where none is stored; ``--full`` shows the full-size runs instead (made by ``run_notebooks.py --full``);
+   the notebook or tinygen, and shows a notebook without outputs where none is stored;
+   ``--full`` shows the full-size runs instead (made by ``run_notebooks.py --full``);
 2. stages the pages in build/site_src/: docs/*.md, one API page per public tinygen module
    (found by walking the package, read by mkdocstrings), the executed notebooks, each
    headed by its "open in Colab" link (base URL: ``extra.colab_base`` in mkdocs.yml);

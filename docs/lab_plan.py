@@ -160,7 +160,8 @@ def render(page=PAGE):
                 total[mode] += run.get(mode, {}).get("seconds", 0.0)
             kind = "exercise" if name.startswith("exercises/") else "demo"
             link = f"[{title_of(path)}](../demos/{name}.ipynb)"
-            lines.append(f"| {order} | {link} ({kind}) | {fmt(run.get('quick'), path)} | {fmt(run.get('full'), path)} |")
+            quick, full = fmt(run.get("quick"), path), fmt(run.get("full"), path)
+            lines.append(f"| {order} | {link} ({kind}) | {quick} | {full} |")
         lines.append("")
     lines += [(f"In all: {minutes(total['quick'])} quick and {minutes(total['full'])} full, for the notebooks "
                "measured at each size."), ""]

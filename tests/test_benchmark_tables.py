@@ -61,7 +61,8 @@ def test_the_defaults_tables_give_each_seed_and_each_verdict():
     assert "Best flow on each seed: 0.015, 0.010 nats; within 0.02 of H(p) on every seed: yes." in text
     assert "-0.050, +0.010 nats; no worse on every seed: no." in text
     assert "`python benchmarks/peer_training.py` on 2026-01-02" in text
-    assert "Measured (own/maf, peers/maf, zero_bias/maf) by `python benchmarks/bench_defaults.py` on 2026-01-02 03:04 UTC" in text
+    assert ("Measured (own/maf, peers/maf, zero_bias/maf) by `python benchmarks/bench_defaults.py` "
+            "on 2026-01-02 03:04 UTC") in text
     # without the peers' file the peer column is dashes, and no win is claimed
     alone = defaults_tables.section(DEFAULTS, {})
     assert "| MAF(2) | 0.050, 0.090 | —, — | 0.090 (≤ 0.08: not met) | — |" in alone
@@ -169,13 +170,16 @@ def test_check_reports_stale_pages(tmp_path):
     defaults_page.write_text(f"# y\n{docs_tables.DEFAULTS_BEGIN}\nold\n{docs_tables.DEFAULTS_END}\nend\n")
     defaults = tmp_path / "results_defaults.json"
     defaults.write_text(json.dumps(DEFAULTS))
-    argv = ["--results", str(results), "--benchmarks-page", str(benchmarks_page), "--defaults-page", str(defaults_page), "--cost-results", docs_tables.COST_RESULTS,
-            "--defaults-results", str(defaults), "--peers-results", str(tmp_path / "absent.json")]
+    argv = ["--results", str(results), "--benchmarks-page", str(benchmarks_page), "--defaults-page", str(defaults_page),
+            "--cost-results", docs_tables.COST_RESULTS, "--defaults-results", str(defaults),
+            "--peers-results", str(tmp_path / "absent.json")]
     assert docs_tables.main(argv + ["--check"]) == 1
     assert docs_tables.main(argv) == 0
     assert docs_tables.main(argv + ["--check"]) == 0
-    assert "\nmiddle\n" in benchmarks_page.read_text() and benchmarks_page.read_text().endswith(f"{docs_tables.COST_END}\nrest\n")
-    assert defaults_page.read_text().startswith("# y\n") and defaults_page.read_text().endswith(f"{docs_tables.DEFAULTS_END}\nend\n")
+    page = benchmarks_page.read_text()
+    assert "\nmiddle\n" in page and page.endswith(f"{docs_tables.COST_END}\nrest\n")
+    page = defaults_page.read_text()
+    assert page.startswith("# y\n") and page.endswith(f"{docs_tables.DEFAULTS_END}\nend\n")
     changed = copy.deepcopy(json.loads(results.read_text()))
     changed["families"]["a"]["train"]["tinygen"] = 300.0
     results.write_text(json.dumps(changed))

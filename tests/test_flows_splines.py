@@ -127,7 +127,8 @@ def test_elementwise_spline_layer_is_exact(dim, K, B, seed, n):
     params = flow.init(rng, scale=3.0)
     # 1e-9: as in the round trip above, a quadratic root at moderately skewed bins
     # one bin (K = 1) is a fixed linear map on [-B, B]: its parameters rightly get no gradient
-    check_flow(flow, params, points=rng.uniform(-1.3 * B, 1.3 * B, size=(n, dim)), atol=1e-9, gradients=K > 1).assert_ok()
+    points = rng.uniform(-1.3 * B, 1.3 * B, size=(n, dim))
+    check_flow(flow, params, points=points, atol=1e-9, gradients=K > 1).assert_ok()
 
 
 def test_init_is_not_the_identity_and_every_leaf_gets_a_gradient():

@@ -71,7 +71,8 @@ def test_notebook_runs_in_a_fresh_kernel_and_shows_its_figures(source, tmp_path)
     nb.cells.append(nbformat.v4.new_code_cell("import tinygen\nprint('tinygen from', tinygen.__file__)"))
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
                                      resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env=_kernel_env(tmp_path / "reported.jsonl"), cwd=str(tmp_path))  # raises CellExecutionError on any error
+    # raises CellExecutionError on any error
+    client.execute(env=_kernel_env(tmp_path / "reported.jsonl"), cwd=str(tmp_path))
     where = "".join(out.get("text", "") for out in nb.cells[-1].outputs)
     assert where.startswith("tinygen from ") and Path(where.split(" ", 2)[2].strip()).is_relative_to(ROOT)
     outputs = [out for cell in nb.cells[:-1] if cell.cell_type == "code" for out in cell.get("outputs", [])]

@@ -76,7 +76,9 @@ def test_backwards_in_time_undoes_forwards():
 
 
 def test_tuple_state_is_solved_component_by_component():
-    f = lambda t, y: (LAM * y[0], anp.cos(t) * anp.ones(1))
+    def f(t, y):
+        return LAM * y[0], anp.cos(t) * anp.ones(1)
+
     for method in ("rk4", "dopri5"):
         z, s = odeint(f, (np.ones((2, 3)), np.zeros(1)), T, method)
         assert z.shape == (3, 2, 3) and s.shape == (3, 1)
@@ -153,7 +155,9 @@ def test_log_density_dynamics_has_the_minus_sign():
 
 
 def test_validation_messages():
-    f = lambda t, y: -y
+    def f(t, y):
+        return -y
+
     with pytest.raises(ValueError, match=r"^method"):
         odeint(f, np.ones(2), [0, 1], method="euler")
     with pytest.raises(ValueError, match=r"^steps"):

@@ -123,7 +123,7 @@ def test_every_registry_flow_refuses_a_changed_tree(name):
     calls = _flow_calls(flow, dim, context)
     for call in calls:
         call(params)  # the right tree works
-    for how, bad in _broken(params):
+    for _how, bad in _broken(params):
         for call in calls:
             with pytest.raises((ValueError, TypeError), match=PARAMS_ERROR):
                 call(bad)
@@ -219,7 +219,7 @@ def _models():
     cases["transformer"] = (TransformerARM(3, 4, d_model=4, n_heads=2, n_layers=1), tokens,
                             ["log_prob", "sample", "logits", "attention_maps"])
     for post in ("gaussian", "planar", "iaf"):
-        cases[f"vae_{post}"] = (VAE(3, 2, hidden=(8,), posterior=post, n_flows=2, flow_hidden=(4,)), x_real,
+        cases[f"vae_{post}"] = (VAE(3, 2, hidden=(8,), posterior=post, n_layers=2, flow_hidden=(4,)), x_real,
                                 ["log_prob", "loss_rng", "sample", "encode", "decode", "elbo", "posterior_sample",
                                  "log_weights", "log_prob_prior_mc", "interpolate"])
     cases["vae_bernoulli"] = (VAE(3, 2, hidden=(8,), likelihood="bernoulli"), x_bin,
@@ -260,7 +260,7 @@ def test_models_and_heads_refuse_a_changed_tree(name):
     params = model.init(0)
     for method in methods:
         _call(model, method, params, data)  # the right tree works
-        for how, bad in _broken(params):
+        for _how, bad in _broken(params):
             with pytest.raises((ValueError, TypeError), match=PARAMS_ERROR):
                 _call(model, method, bad, data)
 

@@ -56,7 +56,8 @@ return text;
 """
 WAIT_FOR_MATHJAX_JS = """
 const done = arguments[arguments.length - 1];
-if (window.MathJax && MathJax.startup && MathJax.startup.promise) MathJax.startup.promise.then(() => done(true), e => done(String(e)));
+if (window.MathJax && MathJax.startup && MathJax.startup.promise)
+  MathJax.startup.promise.then(() => done(true), e => done(String(e)));
 else done("MathJax did not load");
 """
 PAGE_FACTS_JS = """
@@ -66,7 +67,8 @@ return {
   resources: performance.getEntriesByType("resource").map(r => r.name),
   images: images.length,
   loadedImages: images.filter(img => img.complete && img.naturalWidth > 0).length,
-  printed: [...document.querySelectorAll(".jupyter-wrapper .jp-OutputArea-output pre")].map(p => p.textContent).join(""),
+  printed: [...document.querySelectorAll(".jupyter-wrapper .jp-OutputArea-output pre")]
+    .map(p => p.textContent).join(""),
   math: document.querySelectorAll("mjx-container").length,
 };
 """

@@ -74,7 +74,7 @@ FAMILIES = {
     "MADE": (lambda: MADE(2, hidden=(8,)), _gaussian, "arm/made.py"),
     "PixelCNN": (lambda: PixelCNN(3, 3, n_channels=3, n_layers=2, kernel_size=3),
                  lambda: (onp.random.default_rng(0).random((4, 3, 3)) < 0.5).astype(float), "arm/pixelcnn.py"),
-    "VAE gaussian": (lambda: VAE(2, 2, hidden=(8,)), _gaussian, "vae.py"),
+    "VAE gaussian": (lambda: VAE(2, 2, hidden=(8,)), _gaussian, "vae/model.py"),
     "VAE iaf": (lambda: VAE(2, 2, hidden=(8,), posterior="iaf", flow_hidden=(6,)), _gaussian,
                 "flows/autoregressive.py"),
     "NaiveARM": (lambda: NaiveARM(2, hidden=(8,)), _gaussian, "arm/naive.py"),

@@ -53,9 +53,11 @@ def test_sequence_arms_pass_at_random_params(name, seed):
 @settings(max_examples=5)
 @given(seed=seeds)
 def test_made_passes_at_random_params_on_real_and_integer_inputs(seed):
-    made = MADE(T, hidden=(16,), likelihood="categorical", n_classes=V, order="random", seed=seed % 1000)
+    made = MADE(T, hidden=(16,), likelihood="categorical", n_classes=V, order="random", rng=seed % 1000)
     params = perturb(made.init(seed), seed)
-    fn = lambda x: np.transpose(made.outputs(params, x), (0, 2, 1))  # axis 1 the position
+    def fn(x):
+        return np.transpose(made.outputs(params, x), (0, 2, 1))  # axis 1 the position
+
     x = onp.random.default_rng(seed).integers(0, V, (3, T)).astype(float)
     check_autoregressive(fn, T, made.order, x=x, n_classes=V).assert_ok()  # changed symbols
     check_autoregressive(fn, T, made.order, rng=seed).assert_ok()  # real inputs, finite perturbation

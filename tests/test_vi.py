@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygen.testing.strategies import seeds
-from tinygen import NonFiniteLossError, data, vi
+from tinygen import data, vi
 from tinygen.flows import IAF, Compose, ElementwiseAffine, FlowModel, LULinear, RealNVP, planar_model
 
 
@@ -42,7 +42,6 @@ def test_estimator_is_unbiased_for_gaussian_q_and_target(seed, spread):
 
 
 def test_standard_error_is_the_spread_of_the_estimate():
-    rng = np.random.default_rng(0)
     q = {"log_a": np.array([0.4, -0.3]), "b": np.array([1.0, -0.5])}
     target = gaussian_target(np.zeros(2), np.ones(2))
     runs = np.array([vi.reverse_kl(affine_q, q, target, n=100, rng=r, log_z=3.0) for r in range(400)])

@@ -87,16 +87,17 @@ def check_binary(x, name="x"):
     return x
 
 
-def check_labels(x, n_classes, name="x"):
-    """Class labels: every value an integer in 0..K-1 (traced or not). Returns them as int64."""
+def check_labels(x, n_classes, name="x", what="class labels"):
+    """Class labels (or ``what`` else: grey levels): every value an integer in 0..K-1 (traced or not).
+    Returns them as int64."""
     v = value_of(x)
     check_real_dtype(v, name)
     check_finite(v, name)
     if not onp.all(v == onp.round(v)):
-        raise ValueError(f"{name}: expected integer class labels in 0..{n_classes - 1}, got non-integer values")
+        raise ValueError(f"{name}: expected integer {what} in 0..{n_classes - 1}, got non-integer values")
     if v.size and (v.min() < 0 or v.max() >= n_classes):
         raise ValueError(
-            f"{name}: expected class labels in 0..{n_classes - 1}, got values in {int(v.min())}..{int(v.max())}"
+            f"{name}: expected {what} in 0..{n_classes - 1}, got values in {int(v.min())}..{int(v.max())}"
         )
     return v.astype(onp.int64)
 
@@ -203,7 +204,8 @@ def check_context(context, x, context_dim):
     """Context c for a conditional flow: shape (n, context_dim); one row is repeated n times."""
     if context_dim == 0:
         if context is not None:
-            raise ValueError("context: this model is unconditional (context_dim=0), got a context")
+            raise ValueError(f"context: this model is unconditional (context_dim=0) and takes no context, "
+                         f"got {type(context).__name__}")
         return None
     if context is None:
         raise ValueError(f"context: this model is conditional, expected shape (n, {context_dim}), got None")
@@ -218,7 +220,7 @@ def check_context(context, x, context_dim):
 
 # The params-pytree checks (check_params, check_tree, param_shapes) live in _params_check.py,
 # a lesson of their own; they are imported here so that every check comes from one place.
-from ._params_check import Shape, check_params, check_tree, param_shapes  # noqa: F401
+from ._params_check import Shape, check_params, check_tree, param_shapes  # noqa: E402, F401
 
 
 def __getattr__(name):

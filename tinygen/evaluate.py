@@ -13,6 +13,18 @@ import numpy as onp
 from ._validate import (as_examples, as_float_array, as_rng, as_rows_like, check_callable, check_positive_int,
                         check_real)
 
+__all__ = ["bits_per_dim", "gap_to_entropy", "grid_integral", "kl_to_truth", "moons_bridge_ratio", "nll_stats",
+           "test_nll"]
+
+
+def _untraced_kernels():
+    """``with`` this around a model's evaluation: tinygen/fast/'s untraced kernels compute it (block by
+    block, same values as the model's own code; docs/fast_path.md). Under ``tinygen.fast.disabled()``
+    it puts nothing in place and the model modules' code runs. Imported here, since fast/ imports
+    the models."""
+    from . import fast
+    return fast.installed()
+
 
 def _values(a, name):
     """Per-sample values as a 1-D finite float array with at least one entry."""
@@ -64,16 +76,17 @@ def test_nll(model, params, x, rng=None, context=None, batch_size=10000, **kwarg
     draws = _accepts(fn, "rng")
     rng = as_rng(0 if rng is None else rng) if draws else None
     chunks = []
-    for i in range(0, x.shape[0], batch_size):
-        extra = dict(kwargs)
-        if draws:
-            extra["rng"] = rng
-        if context is not None:
-            extra["context"] = context[i:i + batch_size]
-        out = onp.asarray(fn(params, x[i:i + batch_size], **extra), dtype=onp.float64)
-        if out.shape != (min(batch_size, x.shape[0] - i),):
-            raise ValueError(f"model: log_prob returned shape {out.shape}, expected one value per example")
-        chunks.append(out)
+    with _untraced_kernels():
+        for i in range(0, x.shape[0], batch_size):
+            extra = dict(kwargs)
+            if draws:
+                extra["rng"] = rng
+            if context is not None:
+                extra["context"] = context[i:i + batch_size]
+            out = onp.asarray(fn(params, x[i:i + batch_size], **extra), dtype=onp.float64)
+            if out.shape != (min(batch_size, x.shape[0] - i),):
+                raise ValueError(f"model: log_prob returned shape {out.shape}, expected one value per example")
+            chunks.append(out)
     return nll_stats(onp.concatenate(chunks))
 
 
@@ -108,7 +121,8 @@ def kl_to_truth(model_log_prob_fn, true_log_prob_fn, x_from_truth):
     x = as_examples(x_from_truth, "x_from_truth")
     values = []
     for name, fn in (("true_log_prob_fn(x)", true_log_prob_fn), ("model_log_prob_fn(x)", model_log_prob_fn)):
-        v = _values(fn(x), name)
+        with _untraced_kernels():
+            v = _values(fn(x), name)
         if v.shape != (x.shape[0],):
             raise ValueError(f"{name}: expected one value per example, shape ({x.shape[0]},), got {v.shape}")
         values.append(v)
@@ -148,7 +162,9 @@ def grid_integral(log_prob_fn, bounds, n=400):
         centres.append(lo + h * (onp.arange(n) + 0.5))
         volume *= h
     pts = onp.column_stack([g.ravel() for g in onp.meshgrid(*centres, indexing="ij")])
-    log_p = as_float_array(log_prob_fn(pts), "log_prob_fn(x)", finite=False).reshape(-1)  # -inf is p = 0
+    with _untraced_kernels():
+        log_p = log_prob_fn(pts)
+    log_p = as_float_array(log_p, "log_prob_fn(x)", finite=False).reshape(-1)  # -inf is p = 0
     if log_p.shape != (pts.shape[0],) or onp.any(onp.isnan(log_p)):
         raise ValueError(f"log_prob_fn: expected {pts.shape[0]} non-NaN log-densities, got shape {log_p.shape}")
     return float(onp.sum(onp.exp(log_p)) * volume)
@@ -172,7 +188,9 @@ def moons_bridge_ratio(log_prob_fn, x):
     x = as_examples(x, "x")
     if x.shape[1] != 2:
         raise ValueError(f"x: expected two-moons points of shape (n, 2), got {x.shape}")
-    log_p = _values(log_prob_fn(onp.concatenate([MOON_BRIDGES, x])), "log_prob_fn(x)")
+    with _untraced_kernels():
+        log_p = log_prob_fn(onp.concatenate([MOON_BRIDGES, x]))
+    log_p = _values(log_p, "log_prob_fn(x)")
     if log_p.shape != (x.shape[0] + len(MOON_BRIDGES),):
         raise ValueError(f"log_prob_fn: expected one value per point, got shape {log_p.shape}")
     k = len(MOON_BRIDGES)

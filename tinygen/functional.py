@@ -10,6 +10,9 @@ import numpy as onp
 from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
+__all__ = ["inv_softplus", "log_normal_pdf_log_scale", "log_sigmoid", "log_softmax", "log_softplus", "logsumexp",
+           "relu", "sigmoid", "softmax", "standardize"]
+
 
 def _shifted(a, axis):
     """(m, L) with log sum_j exp(a_j) = m + L: m = max_j a_j and L = log1p(sum_{j: a_j < m} exp(a_j - m) + k - 1),

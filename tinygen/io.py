@@ -20,6 +20,8 @@ import numpy as onp
 from . import tree
 from ._params_check import check_tree, param_shapes
 
+__all__ = ["load", "save"]
+
 _TREE_KEY = "__tree__"
 _ZIP_MAGIC = b"PK\x03\x04"  # every .npz is a zip archive and starts with these 4 bytes
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned int, float

@@ -12,6 +12,8 @@ from . import functional as F
 from . import tree
 from ._validate import as_rng, check_option, check_positive_int
 
+__all__ = ["ACTIVATIONS", "INITS", "MLP", "count_params", "dense", "init_dense"]
+
 ACTIVATIONS = {
     "relu": F.relu,
     "tanh": np.tanh,

@@ -37,6 +37,9 @@ from ._validate import (
     value_of,
 )
 
+__all__ = ["METHODS", "TooManyStepsError", "draw_probe", "hutchinson_variance", "log_density_dynamics", "odeint",
+           "trace_exact", "trace_hutchinson"]
+
 METHODS = ("rk4", "dopri5")
 RK4_STEPS = 20  # default RK4 steps per interval of t: error ~ (h^5 per step) is ~1e-7 for smooth O(1) fields
 MAX_STEPS = 10_000  # dopri5 gives up after this many tried steps (accepted + rejected)

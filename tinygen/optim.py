@@ -14,6 +14,9 @@ from autograd import value_and_grad  # noqa: F401  (reached as tinygen.optim.val
 from . import tree
 from ._validate import check_fraction, check_option, check_positive
 
+__all__ = ["Adam", "LossDivergedError", "NonFiniteLossError", "OPTIMIZERS", "SGD", "fit", "make_optimizer", "minimize",
+           "tree_flatten", "tree_views"]
+
 MAX_GROWTH = 1e8  # a loss this many times larger than where it started has diverged (see minimize)
 
 
@@ -111,4 +114,4 @@ def tree_views(template, flat):
 
 
 # The training loop lives beside the optimizers; these names stay importable from here.
-from .train import fit, minimize  # noqa: F401  (after the optimizers, which train.py imports)
+from .train import fit, minimize  # noqa: E402  (after the optimizers, which train.py imports)

@@ -8,6 +8,8 @@ import numpy as onp
 
 from ._validate import as_rng
 
+__all__ = ["ORDERS", "permutation"]
+
 ORDERS = ("reverse", "random")
 
 

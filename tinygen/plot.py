@@ -18,7 +18,10 @@ import numpy as onp
 from matplotlib.colors import TwoSlopeNorm
 
 from ._validate import as_float_array, check_positive, check_positive_int
-from .recipes import QUICK_ENV, quick  # noqa: F401  (TINYGEN_QUICK=1: the demos' tiny sizes)
+from .recipes import QUICK_ENV, quick  # (TINYGEN_QUICK=1: the demos' tiny sizes)
+
+__all__ = ["QUICK_ENV", "colorbar", "curves", "demo_args", "density", "grid_points", "image_grid", "in_notebook",
+           "layer_panels", "matrix", "max_density", "quick", "samples", "save", "show"]
 
 DEFAULT_BOUNDS = ((-1.5, 2.5), (-1.0, 1.5))  # frames the two moons at noise <= 0.1
 QUICK_GRID = 30  # density grids are at most this many points a side with TINYGEN_QUICK=1

@@ -19,6 +19,8 @@ Anything that is not a dict, list or tuple is a leaf.
 """
 import numpy as onp
 
+__all__ = ["children", "flatten", "is_leaf", "leaves", "leaves_with_paths", "map", "path_step", "size", "unflatten"]
+
 CONTAINERS = (dict, list, tuple)
 
 

@@ -23,8 +23,8 @@
 # 3. the closed-form KL agrees with a Monte Carlo estimate E_q[log q(z) - log p(z)];
 # 4. the reparameterized gradient in (mu, sigma) averages to the exact gradient of the ELBO.
 #
-# The reference answer, for after: `VAE.elbo` and `reparameterize` in `tinygen/vae.py`,
-# `kl_divergence` in `tinygen/distributions.py`.
+# The reference answer, for after: `VAE.elbo` in `tinygen/vae/model.py`, `reparameterize` in
+# `tinygen/vae/posterior.py`, `kl_divergence` in `tinygen/distributions.py`.
 
 # %% [markdown]
 # The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
@@ -147,7 +147,7 @@ for name in ("below log p(x)", "tight at p(z|x)"):
 
 # %%
 q = Normal(mu_q, sigma_q)
-z_mc = q.sample(onp.random.default_rng(3), 20 * args.repeats)  # (S, n, k)
+z_mc = q.sample(20 * args.repeats, onp.random.default_rng(3))  # (S, n, k)
 terms = q.log_prob(z_mc) - StandardNormal(k).log_prob(z_mc)  # (S, n)
 kl_mc, kl_se = terms.mean(0), terms.std(0, ddof=1) / onp.sqrt(terms.shape[0])
 kl = onp.asarray(kl_to_prior(mu_q, sigma_q), dtype=float)

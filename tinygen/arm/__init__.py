@@ -6,3 +6,6 @@ from .pixelcnn import PixelCNN, mask, masked_conv2d
 from .rnn import RNNARM
 from .sequence import SequenceARM
 from .transformer import TransformerARM
+
+__all__ = ["CausalConvARM", "MADE", "NaiveARM", "PixelCNN", "RNNARM", "SequenceARM", "TransformerARM", "mask",
+           "masked_conv2d", "sequential_log_prob"]

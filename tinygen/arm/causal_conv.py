@@ -25,6 +25,8 @@ from ..functional import relu
 from ..nn import init_dense
 from .sequence import SequenceARM, positionwise
 
+__all__ = ["CausalConvARM", "causal_conv1d"]
+
 
 def causal_conv1d(h, layer, kernel_size, dilation):
     """y_t = b + sum_j h_{t - j d} W_j, shape (n, T, C_out), zero for t - j d < 1.

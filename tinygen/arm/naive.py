@@ -6,7 +6,7 @@ Network t takes exactly the t - 1 coordinates before position t in the
 ordering o (the first takes a single constant 0: it only learns p(x_{o_1}))
 and emits the parameters of p(x_{o_t} | x_<t), with the same likelihood heads
 as MADE. Evaluating p(x) needs D forward passes and so does sampling: the
-lecture's ":-(". ``n_passes`` counts them.
+lecture's ":-(" (``tinygen.testing.spy.count_calls(arm, "raw_t")`` counts them).
 
 ``sequential_log_prob`` evaluates a MADE the same naive way, one conditional per
 pass, hiding every coordinate at or after position t: if MADE really is
@@ -15,9 +15,12 @@ autoregressive, this equals its one-pass ``log_prob``.
 import autograd.numpy as np
 import numpy as onp
 
+from .._deprecated import refuse_unknown, take_renamed
 from .._validate import as_rng, check_context, check_hidden, check_option, check_params, check_positive_int
 from ..nn import MLP
 from .made import LIKELIHOODS, check_arm_input, check_order, head_log_prob, head_sample
+
+__all__ = ["NaiveARM", "sequential_log_prob"]
 
 
 class NaiveARM:
@@ -27,26 +30,26 @@ class NaiveARM:
     """
 
     def __init__(self, dim, hidden=(32,), likelihood="gaussian", n_classes=None, order=None,
-                 context_dim=0, seed=0, activation="relu"):
+                 context_dim=0, rng=0, activation="relu", **renamed):
+        rng = take_renamed(renamed, "seed", "rng", rng, 0, "NaiveARM")
+        refuse_unknown(renamed, "NaiveARM")
         self.dim = check_positive_int(dim, "dim")
         self.likelihood = check_option(likelihood, "likelihood", LIKELIHOODS)
         self.n_classes = check_positive_int(n_classes, "n_classes", 2) if likelihood == "categorical" else None
         self.n_raw = {"gaussian": 2, "bernoulli": 1, "categorical": self.n_classes}[likelihood]
         self.context_dim = check_positive_int(context_dim, "context_dim", minimum=0)
-        self.order = check_order(order, self.dim, seed)
+        self.order = check_order(order, self.dim, rng)
         self.position = onp.argsort(self.order)  # position[d] = t with o_t = d
         hidden = check_hidden(hidden)
         self.nets = [MLP((max(t, 1) + self.context_dim, *hidden, self.n_raw), activation=activation)
                      for t in range(self.dim)]
-        self.n_passes = 0
 
     def init(self, rng):
         rng = as_rng(rng)
         return [net.init(rng) for net in self.nets]
 
-    def _raw_t(self, params, x, context, t):
-        """Raw outputs (n, P) of network t, which reads x_{o_1}, ..., x_{o_{t-1}} (and c)."""
-        self.n_passes += 1
+    def raw_t(self, params, x, context, t):
+        """Raw outputs (n, P) of network t, which reads x_{o_1}, ..., x_{o_{t-1}} (and c): one pass."""
         h = x[:, self.order[:t]] if t > 0 else np.zeros((x.shape[0], 1))
         if self.context_dim:
             h = np.concatenate([h, context], axis=1)
@@ -55,7 +58,7 @@ class NaiveARM:
     def outputs(self, params, x, context=None):
         """Raw outputs (n, P, D) like ``MADE.outputs``, assembled from D passes."""
         check_params(params, self)
-        raw = [self._raw_t(params, x, context, t) for t in range(self.dim)]
+        raw = [self.raw_t(params, x, context, t) for t in range(self.dim)]
         return np.stack([raw[t] for t in self.position], axis=2)  # back to coordinate order
 
     def log_prob(self, params, x, context=None):
@@ -74,7 +77,7 @@ class NaiveARM:
         context = check_context(context, x, self.context_dim)
         check_params(params, self)
         for t, d in enumerate(self.order):
-            x[:, d] = head_sample(self.likelihood, onp.asarray(self._raw_t(params, x, context, t)), rng)
+            x[:, d] = head_sample(self.likelihood, onp.asarray(self.raw_t(params, x, context, t)), rng)
         return x
 
     def _check(self, x, context):

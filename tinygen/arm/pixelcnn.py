@@ -35,6 +35,8 @@ from .._validate import (as_float_array, as_rng, check_batch, check_binary, chec
 from ..distributions import Bernoulli
 from ..nn import ACTIVATIONS, dense, init_dense
 
+__all__ = ["MASK_KINDS", "PixelCNN", "mask", "masked_conv2d", "patches"]
+
 MASK_KINDS = ("A", "B")
 
 

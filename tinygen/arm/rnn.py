@@ -11,7 +11,7 @@ practice a plain tanh RNN forgets over long distances (its gradient through
 h_{t-1} W_h shrinks or grows geometrically), which gated cells (LSTM, GRU) ease.
 
 The T steps run one after the other even in training (a loop over t), but
-the loop is one pass of the network over the sequence: ``n_passes`` counts 1
+the loop is one pass of the network over the sequence: one call of ``logits_onehot``
 for all T conditionals, T for sampling.
 """
 import autograd.numpy as np
@@ -20,6 +20,8 @@ import numpy as onp
 from .._validate import as_rng, check_positive_int, check_size
 from ..nn import init_dense
 from .sequence import SequenceARM, positionwise
+
+__all__ = ["RNNARM"]
 
 
 class RNNARM(SequenceARM):

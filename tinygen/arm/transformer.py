@@ -28,6 +28,8 @@ from .._validate import as_rng, check_params, check_positive_int, check_size
 from ..nn import init_dense
 from .sequence import SequenceARM, positionwise
 
+__all__ = ["TransformerARM", "causal_mask", "layer_norm"]
+
 LN_EPS = 1e-5
 
 

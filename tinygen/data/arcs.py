@@ -17,6 +17,8 @@ from numpy.polynomial.legendre import leggauss
 from .._validate import as_batch, as_float_array, as_rng, check_positive, check_positive_int
 from ..functional import logsumexp
 
+__all__ = ["CircleArcs"]
+
 # ---------------------------------------------------------------- quadrature
 
 _GL_NODES = 16                       # Gauss-Legendre nodes per panel

@@ -1,12 +1,26 @@
-"""Small binary images: bars-and-stripes (exact entropy log K), 8 x 8 shapes, the 8 x 8 digits.
+"""Small images: bars-and-stripes (exact entropy log K), 8 x 8 shapes, the 8 x 8 digits.
 
-Images are float64 arrays of shape (n, H, W) with pixels in {0, 1}. Nothing is downloaded.
+Binary images are float64 arrays of shape (n, H, W) with pixels in {0, 1}; the
+digits also come with their 17 grey levels, int64 in 0..16. Nothing is downloaded.
+
+The digits are the 1,797 images of the UCI "Optical Recognition of Handwritten
+Digits" data (optdigits; E. Alpaydin and C. Kaynak, 1998; UCI Machine Learning
+Repository, licensed CC BY 4.0) in the copy scikit-learn bundles: each pixel
+counts the on-pixels of a 4 x 4 block of a 32 x 32 bitmap, hence 0..16. They
+ship in ``digits8.npz`` beside this module (written once by
+benchmarks/make_digits8.py), with their labels and a fixed train / validation /
+test split of 1,197 / 300 / 300 images.
 """
+import functools
 import math
+import os
 
 import numpy as onp
 
 from .._validate import as_rng, check_positive_int
+
+__all__ = ["SHAPES", "bars_and_stripes", "bars_and_stripes_entropy", "bars_and_stripes_patterns", "digits8",
+           "digits8_levels", "digits8_split", "shapes8"]
 
 def bars_and_stripes_patterns(size=4):
     """All 2^(size+1) - 2 distinct size x size bars-and-stripes images, (K, size, size) in {0, 1}.
@@ -87,17 +101,40 @@ def shapes8(n, rng=None, labels=False):
     return (images, kinds.astype(onp.int64)) if labels else images
 
 
-def digits8(threshold=8):
-    """scikit-learn's bundled 8 x 8 handwritten digits, binarized: (1797, 8, 8), 1 where intensity >= threshold.
+DIGITS8_FILE = os.path.join(os.path.dirname(__file__), "digits8.npz")
+DIGITS8_LEVELS = 17   # grey levels 0..16
+DIGITS8_SPLIT = ("train", "validation", "test")
 
-    Intensities run 0..16. Needs scikit-learn, which tinygen does not depend on.
+
+@functools.lru_cache(maxsize=1)
+def _digits8_file():
+    with onp.load(DIGITS8_FILE) as f:
+        return f["images"].astype(onp.int64), f["labels"].astype(onp.int64), f["split"].astype(onp.int64)
+
+
+def digits8_levels(labels=False):
+    """All 1,797 digits with their grey levels: (1797, 8, 8) int64 in 0..16 (and the digits 0..9, (1797,))."""
+    images, digit, _ = _digits8_file()
+    return (images.copy(), digit.copy()) if labels else images.copy()
+
+
+def digits8_split(labels=False):
+    """The fixed split (train, validation, test) of the digits, 1,197 / 300 / 300 images.
+
+    Each part is (n, 8, 8) int64 in 0..16 (with labels: a pair (images, digits 0..9)).
+    The split was drawn once, by a permutation with seed 0, and is stored with the data,
+    so every model is scored on the same 300 test images.
+    """
+    images, digit, split = _digits8_file()
+    parts = [(images[split == k].copy(), digit[split == k].copy()) for k in range(len(DIGITS8_SPLIT))]
+    return tuple(parts) if labels else tuple(p[0] for p in parts)
+
+
+def digits8(threshold=8):
+    """The 8 x 8 handwritten digits, binarized: (1797, 8, 8) float64, 1 where the grey level is >= threshold.
+
+    Grey levels run 0..16 (see ``digits8_levels`` for them, ``digits8_split`` for the split).
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 16:
         raise ValueError(f"threshold: expected a number in (0, 16], got {threshold!r}")
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as err:
-        raise ImportError(
-            "digits8 needs scikit-learn for its bundled digits; install it with `pip install scikit-learn`"
-        ) from err
-    return (load_digits().images >= threshold).astype(onp.float64)
+    return (digits8_levels() >= threshold).astype(onp.float64)

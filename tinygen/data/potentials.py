@@ -40,6 +40,8 @@ from .._validate import (as_batch, as_float_array, check_callable, check_finite_
 from ..functional import logsumexp, sigmoid
 from .toys import MOONS_BOUNDS
 
+__all__ = ["DEFAULT_PANEL", "PAPER_BOUNDS", "Potential", "potential", "quadrature_log_z", "two_moons_log_p"]
+
 ENVELOPE_SCALE = 2.0    # s of the N(0, s^2) envelope along z_1 on U2-U4
 PAPER_BOUNDS = ((-4.0, 4.0), (-4.0, 4.0))
 _GL = leggauss(8)       # 8 Gauss-Legendre nodes per panel: exact for degree <= 15

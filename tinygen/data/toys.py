@@ -26,6 +26,9 @@ from .._validate import as_batch, as_float_array, as_rng, check_positive, check_
 from ..functional import logsumexp
 from .arcs import CircleArcs, _check_noise, _gauss_hermite_2d
 
+__all__ = ["Checkerboard", "GaussianMixture", "MOONS_BOUNDS", "Standardizer", "TOYS", "eight_gaussians", "moons",
+           "rings", "standardize", "toy", "two_moons", "two_moons_entropy", "two_moons_log_prob"]
+
 
 MOONS_BOUNDS = ((-1.5, 2.5), (-1.0, 1.5))
 

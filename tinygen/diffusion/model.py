@@ -28,6 +28,8 @@ from ..nn import ACTIVATIONS, MLP
 from . import probability_flow
 from .schedule import Schedule
 
+__all__ = ["Diffusion", "METHODS", "time_features"]
+
 METHODS = ("ancestral", "ode")
 N_FREQ = 8  # time features: sin and cos of k pi t / T, k = 1..8
 MAX_ROWS = 50_000  # rows per network pass in elbo (bounds memory: T steps x n points)
@@ -168,7 +170,8 @@ class Diffusion:
         ones = onp.ones(n, dtype=int)
         x1 = onp.sqrt(s.alpha_bar[1]) * x + s.sigma[1] * rng.standard_normal((n, D))
         total = Normal(self._mean(params, x1, ones), onp.sqrt(s.beta[1]) * onp.ones(D)).log_prob(x)
-        # t = 2..T: KL(N(mu_tilde, beta_tilde I) || N(mu_theta, beta_tilde I)) = |mu_tilde - mu_theta|^2 / (2 beta_tilde)
+        # t = 2..T: KL(N(mu_tilde, beta_tilde I) || N(mu_theta, beta_tilde I))
+        #         = |mu_tilde - mu_theta|^2 / (2 beta_tilde)
         per_chunk = max(1, MAX_ROWS // n)
         for start in range(2, self.T + 1, per_chunk):
             t = onp.repeat(onp.arange(start, min(start + per_chunk, self.T + 1)), n)

@@ -27,6 +27,8 @@ import numpy as onp
 from ..distributions import StandardNormal
 from ..ode import log_density_dynamics, odeint
 
+__all__ = ["integrate", "log_prob", "velocity"]
+
 
 def velocity(model, params, phi, x):
     """dx/dphi = (eps_theta(x, t(phi)) - sin(phi) x) / cos(phi), t(phi) = the schedule's time at angle phi."""

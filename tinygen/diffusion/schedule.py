@@ -21,6 +21,8 @@ import numpy as onp
 
 from .._validate import as_float_array, check_option, check_positive_int
 
+__all__ = ["SCHEDULES", "Schedule", "cosine_betas", "linear_betas"]
+
 SCHEDULES = ("linear", "cosine")
 # Linear: beta_t = b(t / T) / T with b rising from 0.1 to 20. At T = 1000 this is Ho et al.'s
 # beta_1 = 1e-4 .. beta_T = 0.02; with other T the continuous-time process is the same (Song et

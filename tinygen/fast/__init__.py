@@ -10,9 +10,27 @@ gradient inside ``installed()``, and so can a loop of your own:
     with tinygen.fast.installed():
         g = autograd.grad(loss)(params)
 
-Everywhere else (evaluation, sampling, your own ``autograd.grad`` outside such a
-block) the model classes hold only their own methods and the reference code runs.
-The kernels:
+The same block serves untraced calls (nothing differentiated: a test NLL, a density grid,
+sampling) with kernels that need values only, run block by block over the rows so each
+block's intermediates stay in cache. Where they run, and why only there:
+
+- tinygen's own evaluation entry points (``tinygen.evaluate``: ``test_nll``, hence the
+  recipes' ``score``; ``grid_integral``, hence the demos' density grids; ``kl_to_truth``,
+  ``moons_bridge_ratio``) enter ``installed()`` around their model calls;
+- your own code gets them the same way:
+
+      with tinygen.fast.installed():
+          log_p = model.log_prob(params, x_test)
+          x = model.sample(params, 100_000, rng)
+
+- a plain ``model.log_prob`` or ``model.sample`` outside any block runs the reference code,
+  the stepping route. Serving it too would need a dispatcher on the class at every call,
+  when no block is open: a frame of this package on every public call, under ``disabled()``
+  as well (the stepping route would leave the model modules), or a model module that calls
+  into the fast path (the wrong direction for the imports). The block keeps both clean.
+
+Everywhere else (your own ``autograd.grad`` outside such a block, a plain call) the model
+classes hold only their own methods and the reference code runs. The kernels:
 
     mlp.py        MLP.apply as one operation with a hand-written backward pass
     coupling.py   AffineCoupling's density direction, likewise
@@ -21,9 +39,15 @@ The kernels:
     flow.py       a whole stack's density direction (coupling, spline, MAF, permutation, ActNorm layers)
     vae.py        the Gaussian VAE's ELBO (encoder, reparameterization, decoder, closed-form KL)
     pixelcnn.py   PixelCNN's patch gathering by strided views (im2col / col2im)
+  untraced (values only, block by block; fast/blocks.py holds the blocks and the in-place MLP):
+    flow_values.py    a whole stack's density and sampling directions (couplings, splines, MAF,
+                      IAF, permutations, ActNorm, LU linear)
+    spline_values.py  the rational-quadratic spline with its bins first, both directions
+    model_values.py   MADE's log p and Gaussian sampling, the Gaussian VAE's importance weights and sampling
 
 Rules every kernel keeps: it equals the reference in value and in first and
-second derivatives (tests/test_fast.py); it steps aside under nested or forward-mode
+second derivatives (tests/test_fast.py; the untraced ones in value, for any block size,
+tests/test_fast_untraced.py); it steps aside under nested or forward-mode
 differentiation, so Hessians differentiate the reference code; it keeps no state
 after a call returns. To step through the lecture code in a debugger, even inside
 a training loop:
@@ -35,7 +59,17 @@ Training loops run with one BLAS thread (faster at these sizes, and robust on a
 busy machine); ``set_blas_threads(None)`` or ``with blas_threads(n):`` opts out.
 """
 from .._threads import blas_threads, set_blas_threads
-from . import coupling, flow, made, mlp, pixelcnn, spline, vae  # noqa: F401  (importing a kernel module registers it)
+from . import (  # noqa: F401  (importing a kernel module registers it)
+    coupling,
+    flow,
+    flow_values,
+    made,
+    mlp,
+    model_values,
+    pixelcnn,
+    spline,
+    vae,
+)
 from .registry import KERNELS, accelerate, installed, is_installed, reference_of
 from .switch import disabled, enabled, is_enabled
 

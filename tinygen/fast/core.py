@@ -18,6 +18,8 @@ from autograd.extend import defvjp_argnums, primitive
 
 from .registry import has_box
 
+__all__ = ["fused"]
+
 
 def fused(forward, backward, reference, name):
     """A differentiable function ``call(*args)`` with a hand-written VJP.

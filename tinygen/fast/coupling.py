@@ -15,6 +15,9 @@ from .core import fused
 from .mlp import mlp_backward, mlp_forward
 from .registry import accelerate, traced_once, whole_or_plain
 
+__all__ = ["conditioner_backward", "conditioner_forward", "density_backward", "density_forward", "density_kernel",
+           "inverse", "merge", "run_density", "stack_steps"]
+
 
 def conditioner_forward(layer, net, x, context):
     """theta = NN(x_{1:d}, c) of any Coupling, shape (n, D - d, n_theta), and the MLP's residuals."""

@@ -28,6 +28,8 @@ from .registry import accelerate, reference_of, traced_once, whole_or_plain
 from .spline import backward_step as spline_bwd
 from .spline import forward_step as spline_fwd
 
+__all__ = ["forward", "inverse"]
+
 
 # ---- one layer each: forward(layer, p, x, c) -> (z, log_det, residuals); backward(layer, p, res, gz, gl)
 #      -> (gx, gc or None, gp)

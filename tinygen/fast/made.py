@@ -15,6 +15,8 @@ from .core import fused
 from .mlp import mlp_backward, mlp_forward
 from .registry import accelerate, reference_of, traced_once, whole_or_plain
 
+__all__ = ["log_prob_e", "log_softplus"]
+
 HALF_LOG_2PI = 0.5 * onp.log(2 * onp.pi)
 
 

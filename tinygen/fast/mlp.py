@@ -14,6 +14,8 @@ from ..nn import ACTIVATIONS, MLP
 from .core import fused
 from .registry import accelerate, reference_of, traced_once, whole_or_plain
 
+__all__ = ["apply", "mlp_backward", "mlp_forward"]
+
 # act(a) in plain NumPy (the same values as nn.ACTIVATIONS, without autograd's wrappers)
 ACTIVATIONS_NP = dict(ACTIVATIONS, relu=lambda a: onp.maximum(a, 0.0), tanh=onp.tanh)
 

@@ -12,6 +12,8 @@ from autograd.extend import defvjp, primitive
 from ..arm.pixelcnn import PixelCNN, masked_conv2d
 from .registry import accelerate
 
+__all__ = ["conv"]
+
 
 @primitive
 def im2col(padded, k):

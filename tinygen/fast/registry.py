@@ -26,8 +26,9 @@ the reference code, after one pass through the dispatcher's two O(1) checks.
 Kernels with hand-written backward passes step aside unless the inputs are traced
 by exactly one reverse-mode trace (``traced_once``): a Hessian, a Jacobian of a
 gradient or forward mode then differentiates the reference code, so derivatives
-of every order are exact. An untraced call needs no backward pass, so it takes
-the reference code too (plain NumPy either way).
+of every order are exact. An untraced call needs no backward pass: the untraced kernels
+(fast/blocks.py ``serve_untraced``) take it, block by block, and pass a traced call on
+to the kernel registered before them.
 """
 import contextlib
 import contextvars
@@ -39,6 +40,9 @@ from autograd.tracer import Box
 
 from .. import tree
 from .switch import is_enabled
+
+__all__ = ["KERNELS", "accelerate", "has_box", "installed", "is_installed", "reference_of", "traced_once",
+           "whole_or_plain"]
 
 KERNELS = {}     # (class, method name) -> kernel: the table of what is accelerated
 _METHODS = {}    # (class, method name) -> (reference, dispatcher, whether cls itself defines the reference)
@@ -82,12 +86,12 @@ def reference_of(cls, name):
 
 
 def _put_in_place():
-    for (cls, name), (reference, dispatch, own) in _METHODS.items():
+    for (cls, name), (_reference, dispatch, _own) in _METHODS.items():
         setattr(cls, name, dispatch)
 
 
 def _take_out():
-    for (cls, name), (reference, dispatch, own) in _METHODS.items():
+    for (cls, name), (reference, _dispatch, own) in _METHODS.items():
         if own:
             setattr(cls, name, reference)
         else:  # the class inherited the method: inherit it again

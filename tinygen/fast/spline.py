@@ -24,6 +24,8 @@ from .coupling import (conditioner_backward, conditioner_forward, density_kernel
                        stack_steps)
 from .registry import accelerate
 
+__all__ = ["inverse", "spline_density_backward", "spline_density_forward", "spline_inverse", "spline_inverse_backward"]
+
 
 def _knots(u, bound, min_size):
     """(t^(0..K), softmax(u)), as ``flows.splines._knots`` (with one softmax for both):

@@ -9,6 +9,8 @@ asyncio task) leaves every other thread on its own setting.
 import contextlib
 import contextvars
 
+__all__ = ["disabled", "enabled", "is_enabled"]
+
 _ON = contextvars.ContextVar("tinygen_fast_path", default=True)
 
 

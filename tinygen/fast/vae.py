@@ -22,6 +22,8 @@ from .made import log_softplus
 from .mlp import ACTIVATIONS_NP, BACKPROP, mlp_backward, mlp_forward
 from .registry import accelerate, traced_once, whole_or_plain
 
+__all__ = ["elbo"]
+
 HALF_LOG_2PI = 0.5 * onp.log(2 * onp.pi)
 
 

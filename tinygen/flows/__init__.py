@@ -8,3 +8,9 @@ from .autoregressive import IAF, MAF, IAFLayer, MAFLayer
 from .coupling import AffineCoupling, Coupling, SplineCoupling
 from .models import NeuralSplineFlow, RealNVP, coupling_masks
 from .continuous import ContinuousFlow
+from .glow import FactorOut, Glow, OnKeptHalf
+
+__all__ = ["ActNorm", "AffineCoupling", "Compose", "ContinuousFlow", "Coupling", "ElementwiseAffine",
+           "ElementwiseSpline", "Exp", "FactorOut", "Flow", "FlowModel", "Glow", "IAF", "IAFLayer", "LULinear", "MAF",
+           "MAFLayer", "NeuralSplineFlow", "OnKeptHalf", "Permutation", "PlanarFlow", "RealNVP", "Scale",
+           "SplineCoupling", "Uniform", "constrained_u", "coupling_masks", "planar_model", "rq_spline"]

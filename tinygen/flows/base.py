@@ -19,6 +19,8 @@ import autograd.numpy as np
 from .._validate import NonFiniteError, as_batch, as_rng, check_context, check_params, check_positive_int
 from ..distributions import StandardNormal
 
+__all__ = ["Compose", "Flow", "FlowModel"]
+
 
 class Flow:
     """An invertible map f: R^D -> R^D with a hand-written log|det|.
@@ -174,7 +176,7 @@ class FlowModel:
 
     def _base_sample(self, n, rng, context):
         n = check_positive_int(n, "n")
-        z = self.base.sample(as_rng(rng), n)
+        z = self.base.sample(n, as_rng(rng))
         if context is not None:
             context = check_context(context, z, self.context_dim)
         return z, context

@@ -30,6 +30,8 @@ from ..nn import MLP
 from .base import Flow
 from .splines import MIN_DERIVATIVE, rq_spline
 
+__all__ = ["AffineCoupling", "Coupling", "SplineCoupling", "check_mask"]
+
 
 def check_mask(mask, dim):
     """A binary mask of length dim with at least one 1 (to condition on) and one 0 (to transform)."""

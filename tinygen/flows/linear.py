@@ -13,6 +13,8 @@ import numpy as onp
 from .._validate import as_batch, as_rng, check_positive_int, permutation, value_of
 from .base import Compose, Flow
 
+__all__ = ["ActNorm", "LULinear", "Permutation", "solve_triangular", "with_reversals"]
+
 MIN_STD = 1e-6  # ActNorm: a constant input dimension gets scale 1e-6, not log(0) = -inf
 
 

@@ -16,6 +16,8 @@ from .base import Compose, FlowModel
 from .coupling import AffineCoupling, SplineCoupling
 from .linear import with_reversals
 
+__all__ = ["NeuralSplineFlow", "RealNVP", "coupling_masks"]
+
 
 def coupling_masks(dim, n_layers):
     """Masks (1 = conditioning part) for a stack of n_layers coupling layers.

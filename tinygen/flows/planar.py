@@ -36,6 +36,8 @@ from .._validate import as_float_array, as_rng, check_positive, check_positive_i
 from .base import Compose, Flow, FlowModel
 from .elementwise import ElementwiseAffine
 
+__all__ = ["PlanarFlow", "constrained_u", "one_plus_c", "planar_forward", "planar_model", "solve_along_w"]
+
 BISECTION_STEPS = 60  # halves a bracket of width 2|c| to 2|c| / 2^60: below float64 spacing
 NEWTON_STEPS = 3  # from a bisected start, quadratic convergence reaches round-off in 1-2 steps
 

@@ -18,6 +18,8 @@ from .. import functional as F
 from .._validate import as_rng, check_positive, check_positive_int, value_of
 from .base import Flow
 
+__all__ = ["ElementwiseSpline", "rq_spline", "spline_knots"]
+
 MIN_BIN_WIDTH = 1e-3   # a bin never shrinks below this fraction of 2B ...
 MIN_BIN_HEIGHT = 1e-3  # ... in x or in y, so no piece gets a slope near 0 or inf
 MIN_DERIVATIVE = 1e-3  # knot derivatives delta^(k) >= this, so f stays strictly increasing

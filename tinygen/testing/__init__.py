@@ -20,11 +20,13 @@ short table that names, for a failure, the input where it failed and by how much
 """
 from .autoregressive import check_autoregressive
 from .bound import check_bound
-from .continuous import check_log_density_ode, check_trace_estimator  # noqa: F401 (public, like the names in __all__)
+from .continuous import check_log_density_ode, check_trace_estimator
 from .density import check_normalized
 from .diffusion import check_diffusion_bound, check_schedule, check_score
 from .flows import check_flow, leaves, perturb
 from .report import Report, Row
+from .samplers import check_discriminator, check_sampler
 
-__all__ = ["Report", "Row", "check_autoregressive", "check_bound", "check_flow", "check_normalized", "leaves",
-           "perturb"]
+__all__ = ["Report", "Row", "check_autoregressive", "check_bound", "check_diffusion_bound", "check_flow",
+           "check_log_density_ode", "check_normalized", "check_schedule", "check_score", "check_trace_estimator",
+           "check_discriminator", "check_sampler", "leaves", "perturb"]

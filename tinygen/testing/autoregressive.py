@@ -34,6 +34,8 @@ from .._validate import (
 )
 from .report import Report
 
+__all__ = ["check_autoregressive"]
+
 STEPS = (1e-3, 1.0, 10.0)  # random steps, times (1 + |x|): small, unit and large changes of a real input
 MAX_SYMBOLS = 8  # the symbols tried per position: all others, or a random sample of this many
 # Outputs of the same function on a batch of another size may round differently (BLAS picks

@@ -33,6 +33,8 @@ from .._validate import (
 )
 from .report import Report
 
+__all__ = ["check_bound"]
+
 
 def _as_ks(k):
     """k: None (one bound, no K), an int K, or a strictly increasing list of ints >= 1."""

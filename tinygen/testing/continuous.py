@@ -19,6 +19,8 @@ from ..nn import MLP
 from ..ode import odeint
 from .report import Report
 
+__all__ = ["check_log_density_ode", "check_trace_estimator", "random_field"]
+
 
 def _fmt(v):
     return onp.array2string(onp.asarray(v), precision=4, separator=", ")

@@ -20,6 +20,8 @@ from ..functional import logsumexp
 from .flows import check_tolerance
 from .report import Report, fmt
 
+__all__ = ["check_normalized", "tail_index"]
+
 SUPPORTS = ("continuous", "binary", "categorical")
 MAX_STATES = 2 ** 20  # enumeration beyond ~1e6 states is slow; use sampling instead
 # default proposal q = (1 - WIDE) N(0, 2^2 I) + WIDE prod_d Cauchy(0, 10): the Gaussian suits data

@@ -17,6 +17,8 @@ from .._validate import as_batch, as_float_array, check_callable, check_positive
 from .bound import check_bound
 from .report import Report, fmt
 
+__all__ = ["check_diffusion_bound", "check_schedule", "check_score"]
+
 
 def check_schedule(schedule, alpha_bar=None, *, rtol=1e-10):
     """beta_t in (0, 1), alpha_bar_t = prod_{s<=t} (1 - beta_s) and 0 < alpha_bar_t < 1; returns a Report.

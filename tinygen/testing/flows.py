@@ -16,8 +16,10 @@ import autograd
 import numpy as onp
 
 from .._validate import as_batch, as_rng, check_positive, check_positive_int
-from .gradients import PERTURB_SCALE, gradient_reach, leaves, perturb  # noqa: F401 (public here too)
+from .gradients import PERTURB_SCALE, gradient_reach, leaves, perturb  # public here too
 from .report import Report, fmt
+
+__all__ = ["PERTURB_SCALE", "check_flow", "check_tolerance", "gradient_reach", "leaves", "perturb"]
 
 
 def check_tolerance(value, name):

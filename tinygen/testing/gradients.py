@@ -21,6 +21,8 @@ import numpy as onp
 from .. import tree
 from .._validate import as_rng
 
+__all__ = ["PERTURB_SCALE", "gradient_reach", "leaves", "perturb"]
+
 PERTURB_SCALE = 0.5
 
 
@@ -86,7 +88,7 @@ def gradient_reach(report, flow, params, v, c, rng):
            for (path, _), g in zip(named, grads) if not onp.all(onp.isfinite(g))]
     zero = [i for i, g in enumerate(grads) if onp.all(g == 0)]
     reached, tried, why = set(), {i: 0 for i in zero}, ""
-    for k in range(N_COPIES if zero else 0):
+    for _ in range(N_COPIES if zero else 0):
         try:
             with onp.errstate(all="ignore"):
                 moved = [g for g, keep_ in zip(_gradient(flow, perturb(params, rng), v, c, rng), keep) if keep_]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as onp
 
+__all__ = ["Report", "Row", "fmt"]
+
 
 @dataclass
 class Row:

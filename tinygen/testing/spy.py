@@ -15,6 +15,8 @@ import contextlib
 
 from .. import fast
 
+__all__ = ["Calls", "count_calls"]
+
 
 class Calls:
     """The number of calls seen so far, in ``count``."""

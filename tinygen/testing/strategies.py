@@ -18,6 +18,9 @@ from hypothesis.extra.numpy import arrays
 
 from .flows import PERTURB_SCALE, perturb
 
+__all__ = ["batch_sizes", "batches", "dims", "finite_floats", "orderings", "perturbed_params", "positive_floats",
+           "seeds", "vectors"]
+
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 dims = st.integers(min_value=1, max_value=6)
 batch_sizes = st.integers(min_value=1, max_value=8)

@@ -20,50 +20,48 @@ every x, as in Rezende & Mohamed (2015), each x's layers keeping w_k^T u_hat_k >
 the IAF layers read the encoder's last hidden features h(x) as their context.
 """
 import numbers
+import warnings
 
 import autograd.numpy as np
 import numpy as onp
 
-from . import functional as F
-from ._validate import (as_batch, as_float_array, as_rng, check_binary, check_context, check_hidden, check_option,
+from .. import functional as F
+from .._deprecated import refuse_unknown, take_renamed
+from .._validate import (as_batch, as_float_array, as_rng, check_binary, check_context, check_hidden, check_option,
                         check_params, check_positive, check_positive_int)
-from .distributions import Bernoulli, Normal, StandardNormal, kl_divergence
-from .flows.autoregressive import IAF
-from .flows.base import Compose
-from .flows.linear import Permutation
-from .flows.planar import PlanarFlow, planar_forward
-from .nn import ACTIVATIONS, MLP, dense, init_dense
+from ..distributions import Bernoulli, Normal, StandardNormal, kl_divergence
+from ..flows.autoregressive import IAF
+from ..flows.base import Compose
+from ..flows.linear import Permutation
+from ..flows.planar import PlanarFlow
+from ..nn import ACTIVATIONS, MLP, dense, init_dense
+from .marginal import MarginalLikelihood
+from .posterior import ApproximatePosterior
+
+__all__ = ["LIKELIHOODS", "POSTERIORS", "VAE"]
 
 LIKELIHOODS = ("gaussian", "bernoulli")
 POSTERIORS = ("gaussian", "planar", "amortized_planar", "iaf")
-MAX_ROWS = 100_000  # rows per network pass when estimating with many samples (bounds memory)
 
 
-def reparameterize(mu, sigma, eps):
-    """z = mu + eps * sigma, eps ~ N(0, I): z is a differentiable function of (mu, sigma).
-
-    grad_phi E_{q_phi}[f(z)] cannot be taken inside an expectation over a distribution
-    that depends on phi; written as E_{eps ~ N(0, I)}[f(mu_phi + eps sigma_phi)] the
-    distribution no longer depends on phi and autograd differentiates each sample.
-    """
-    return mu + eps * sigma
-
-
-class VAE:
+class VAE(ApproximatePosterior, MarginalLikelihood):
     """A VAE with an MLP encoder and decoder; ``hidden`` is used for both (``()``: linear).
 
     likelihood: "gaussian" (p(x|z) = N(m_theta(z), s^2)) or "bernoulli" (logits l_theta(z)).
     decoder_scale (Gaussian only): "learned" (one s_d = softplus(rho_d) per dimension),
         "network" (s_theta(z) = softplus of a second decoder head) or a positive number (fixed s).
-    posterior: None / "gaussian", "planar" (n_flows planar layers, one set of parameters for
-        all x), "amortized_planar" (n_flows planar layers whose u, w, b the encoder emits
+    posterior: None / "gaussian", "planar" (n_layers planar layers, one set of parameters for
+        all x), "amortized_planar" (n_layers planar layers whose u, w, b the encoder emits
         per x: the paper's construction; "planar" stays as an option, for comparison, and
-        benchmarks/REPORT_vi.md measures both) or "iaf" (n_flows IAF layers with
+        benchmarks/REPORT_vi.md measures both) or "iaf" (n_layers IAF layers with
         flow_hidden units, context = encoder features; the stack starts as the identity).
     """
 
     def __init__(self, x_dim, z_dim, hidden=(64, 64), likelihood="gaussian", posterior=None,
-                 n_flows=4, decoder_scale="learned", activation="relu", flow_hidden=(32, 32), seed=0):
+                 n_layers=4, decoder_scale="learned", activation="relu", flow_hidden=(32, 32), rng=0, **renamed):
+        n_layers = take_renamed(renamed, "n_flows", "n_layers", n_layers, 4, "VAE")
+        rng = take_renamed(renamed, "seed", "rng", rng, 0, "VAE")
+        refuse_unknown(renamed, "VAE")
         self.x_dim = check_positive_int(x_dim, "x_dim")
         self.z_dim = check_positive_int(z_dim, "z_dim")
         self.hidden = check_hidden(hidden)
@@ -95,19 +93,25 @@ class VAE:
         self.decoder = MLP((self.z_dim,) + self.hidden + (n_out,), activation, spread_bias=False)
         self.prior = StandardNormal(self.z_dim)  # p(z) = N(0, I)
         self.flow = None
-        self.n_flows = check_positive_int(n_flows, "n_flows")
+        self.n_layers = check_positive_int(n_layers, "n_layers")
         if self.posterior == "planar":
-            self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(self.n_flows)])
+            self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(self.n_layers)])
         elif self.posterior == "iaf":  # the IAF stack (with reversals), context = h(x)
-            layers = IAF(self.z_dim, n_layers=self.n_flows, hidden=check_hidden(flow_hidden, "flow_hidden"),
-                         context_dim=self.feature_dim, seed=seed).flow.layers
+            layers = IAF(self.z_dim, n_layers=self.n_layers, hidden=check_hidden(flow_hidden, "flow_hidden"),
+                         context_dim=self.feature_dim, rng=rng).flow.layers
             # Each IAF layer starts as the identity (mu = alpha = 0), but between K layers there are
             # K - 1 reversals of z: for an even K, z_K would start as z_0 reversed, a posterior that is
             # not q_0. One more reversal makes the whole flow the identity at init, so q_K starts as
             # q_0 and the VAE starts as the Gaussian-posterior VAE built from the same seed.
-            if (self.n_flows - 1) % 2 == 1:
+            if (self.n_layers - 1) % 2 == 1:
                 layers = layers + [Permutation(self.z_dim, order="reverse")]
             self.flow = Compose(layers)
+
+    @property
+    def n_flows(self):
+        """Deprecated name of ``n_layers`` (the posterior flow's number of layers)."""
+        warnings.warn("VAE.n_flows is deprecated, use VAE.n_layers", DeprecationWarning, stacklevel=2)
+        return self.n_layers
 
     # ---- parameters -------------------------------------------------------------------------
     def init(self, rng):
@@ -124,7 +128,7 @@ class VAE:
         if self.posterior == "amortized_planar":
             # [u_k, w_k, b_k] for k = 1..K from h(x): small weights and a small random bias for
             # u, w (at u = w = 0 every gradient of a planar layer vanishes), b starting at 0
-            D, K = self.z_dim, self.n_flows
+            D, K = self.z_dim, self.n_layers
             head = init_dense(rng, self.feature_dim, K * (2 * D + 1))
             bias = 0.1 * rng.standard_normal((K, 2 * D + 1)) * (onp.arange(2 * D + 1) < 2 * D)
             params["encoder"]["planar"] = {"W": 0.1 * head["W"], "b": bias.ravel()}
@@ -176,64 +180,6 @@ class VAE:
         d = self.decoder_dist(params, as_batch(z, "z", self.z_dim))
         return d.probs if self.likelihood == "bernoulli" else d.loc
 
-    # ---- the approximate posterior ----------------------------------------------------------
-    def _planar_layers(self, enc, h):
-        """[(u_k, w_k, b_k)] for k = 1..K, shapes (n, D), (n, D), (n,): the encoder's planar head."""
-        D = self.z_dim
-        out = dense(enc["planar"], h)
-        step = 2 * D + 1
-        return [(out[:, k * step:k * step + D], out[:, k * step + D:k * step + 2 * D], out[:, k * step + 2 * D])
-                for k in range(self.n_flows)]
-
-    def posterior_flow(self, params, x):
-        """(flow, flow_params) of q(z | x) for ONE x (shape (1, x_dim)): z_K = flow(z_0), z_0 ~ q_0.
-
-        For "amortized_planar" these are K ``PlanarFlow`` layers holding that x's (u_k, w_k, b_k),
-        so every flow check applies to each x's posterior; for "planar" the shared flow.
-        """
-        if self.posterior not in ("planar", "amortized_planar"):
-            raise ValueError(f"posterior: expected a planar posterior, got {self.posterior!r}")
-        check_params(params, self)
-        x = self._check_x(x)
-        if x.shape[0] != 1:
-            raise ValueError(f"x: expected one point, shape (1, {self.x_dim}), got {x.shape}")
-        if self.posterior == "planar":
-            return self.flow, params["flow"]
-        layers = self._planar_layers(params["encoder"], self._encode(params, x)[2])
-        return (Compose([PlanarFlow(self.z_dim) for _ in layers]),
-                [{"u": u[0], "w": w[0], "b": b[0]} for u, w, b in layers])
-
-    def posterior_sample(self, params, x, rng, n_samples=1):
-        """z ~ q(z | x) by reparameterization, with log q(z | x); shapes (S, n, z_dim) and (S, n).
-
-        Also returns (mu, sigma) of the Gaussian q_0.
-        """
-        x = self._check_x(x)
-        z, log_q, (mu, rho) = self._posterior(check_params(params, self), x, rng,
-                                              check_positive_int(n_samples, "n_samples"))
-        return z, log_q, (mu, F.softplus(rho))
-
-    def _posterior(self, params, x, rng, S):
-        """posterior_sample's work on checked inputs; returns (mu, rho), sigma = softplus(rho)."""
-        mu, rho, h = self._encode_rho(params, x)
-        sigma = F.softplus(rho)
-        n = x.shape[0]
-        eps = as_rng(rng).standard_normal((S, n, self.z_dim))
-        z = reparameterize(mu, sigma, eps)  # z_0 = mu + eps * sigma
-        # log q_0(z_0 | x), (S, n), from log sigma = log softplus(rho): finite where sigma rounds to 0
-        log_q = Normal(mu, log_scale=F.log_softplus(rho)).log_prob(z)
-        if self.flow is not None:
-            context = None if self.flow.context_dim == 0 else np.concatenate([h] * S, axis=0)
-            zK, log_det = self.flow._forward(params["flow"], np.reshape(z, (S * n, self.z_dim)), context)
-            z = np.reshape(zK, (S, n, self.z_dim))
-            # log q_K(z_K | x) = log q_0(z_0 | x) - sum_k log|det df_k/dz_{k-1}|
-            log_q = log_q - np.reshape(log_det, (S, n))
-        elif self.posterior == "amortized_planar":
-            for u, w, b in self._planar_layers(params["encoder"], h):  # row i: x_i's own layer k
-                z, log_det = planar_forward(u, w, b, z)  # z_k = z_{k-1} + u_hat tanh(w^T z_{k-1} + b)
-                log_q = log_q - log_det  # log q_k = log q_{k-1} - log|det df_k/dz_{k-1}|
-        return z, log_q, (mu, rho)
-
     # ---- ELBO ---------------------------------------------------------------------------------
     def elbo(self, params, x, rng, n_samples=1, analytic_kl=True):
         """Per-sample ELBO and its two parts, a dict of (n,) arrays.
@@ -269,82 +215,15 @@ class VAE:
             raise ValueError("rng: the negative ELBO is a Monte Carlo estimate; pass an rng or an int seed")
         return -np.mean(self.elbo(params, x, rng)["elbo"])
 
-    # ---- marginal likelihood estimates --------------------------------------------------------
-    def _chunks(self, k, n):
-        """Split K samples into chunks of at most MAX_ROWS rows of (samples x points)."""
-        size = max(1, MAX_ROWS // n)
-        return [min(size, k - i) for i in range(0, k, size)]
-
-    def log_weights(self, params, x, rng, k=100):
-        """log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x), z_k ~ q(z | x): shape (K, n)."""
-        x = self._check_x(x)
-        check_params(params, self)
-        k = check_positive_int(k, "k")
-        rng = as_rng(rng)
-        out = []
-        for s in self._chunks(k, x.shape[0]):
-            z, log_q, _ = self._posterior(params, x, rng, s)
-            out.append(self._decoder_dist(params, z).log_prob(x) + self.prior.log_prob(z) - log_q)
-        return np.concatenate(out, axis=0)
-
-    def log_prob(self, params, x, rng=0, k=100, context=None):
-        """Importance-sampled (IWAE) estimate, (n,):
-
-            log p(x) ~ log (1/K) sum_k p(x, z_k) / q(z_k | x),   z_k ~ q(z | x)
-
-        A lower bound in expectation, increasing with K to log p(x) (K = 1: the ELBO).
-        rng defaults to seed 0 so ``log_prob(params, x)`` fits the density-model contract.
-        """
-        check_context(context, x, 0)
-        log_w = self.log_weights(params, x, rng, k)
-        return F.logsumexp(log_w, axis=0) - np.log(log_w.shape[0])
-
-    def latent_loss(self, params, x, rng, k=100, n_samples=1, analytic_kl=False):
-        """Estimate of the ELBO's third term, the latent loss KL(q(z|x) || p(z|x)), (n,):
-
-            KL(q(z|x) || p(z|x)) = log p(x) - ELBO ~ log p_hat_K(x) - ELBO_hat
-
-        log p_hat_K is the importance-sampled estimate with ``k`` samples (``log_prob``) and
-        ELBO_hat the ``n_samples`` Monte Carlo ELBO. E[log p_hat_K] <= log p(x), so the estimate
-        is low on average, by the IWAE bound's own gap, which shrinks as k grows; k = 1 gives 0
-        in expectation. Both parts are noisy: a single value can be negative. By default the
-        ELBO is the Monte Carlo one, E_q[log p(x, z) / q(z|x)]: when q is the true posterior
-        every sample of it equals log p(x), and so does log p_hat_K, so the estimate is 0 exactly.
-        """
-        rng = as_rng(rng)
-        elbo = self.elbo(params, x, rng, n_samples, analytic_kl=analytic_kl)["elbo"]
-        return self.log_prob(params, x, rng, k=k) - elbo
-
-    def log_prob_prior_mc(self, params, x, rng, k=1000):
-        """Naive Monte Carlo over the prior (lecture), (n,):
-
-            p(x) ~ (1/K) sum_k p(x | z_k),  z_k ~ p(z),   in log space with logsumexp.
-
-        Unbiased for p(x) (not for log p(x)), but in high dimension almost no z_k
-        lands where p(x | z) is large: the variance explodes (curse of dimensionality).
-        The same K prior draws serve every x (one decoder pass per draw).
-        """
-        x = self._check_x(x)
-        check_params(params, self)
-        k = check_positive_int(k, "k")
-        rng = as_rng(rng)
-        out = []
-        for s in self._chunks(k, x.shape[0]):
-            z = self.prior.sample(rng, s)  # (s, z_dim)
-            d = self._decoder_dist(params, z[:, None, :])  # parameters (s, 1, x_dim)
-            out.append(d.log_prob(x))  # log p(x_i | z_k), (s, n)
-        log_p = np.concatenate(out, axis=0)
-        return F.logsumexp(log_p, axis=0) - np.log(k)
-
     # ---- generation ---------------------------------------------------------------------------
     def sample(self, params, n, rng, context=None, mean=False):
         """x ~ p_theta(x | z), z ~ p(z) (mean=True: the decoder mean / probabilities instead)."""
         rng = as_rng(rng)
-        z = self.prior.sample(rng, check_positive_int(n, "n"))
+        z = self.prior.sample(check_positive_int(n, "n"), rng)
         check_context(context, z, 0)
         if mean:
             return self.decode(params, z)
-        return self.decoder_dist(params, z).sample(rng, 1)[0]
+        return self.decoder_dist(params, z).sample(1, rng)[0]
 
     def interpolate(self, params, x_a, x_b, steps=8):
         """Decode z_t = (1 - t) mu(x_a) + t mu(x_b), t in [0, 1]: shape (steps, x_dim)."""

@@ -1,0 +1,186 @@
+"""The untraced fast path (tinygen/fast/flow_values.py, model_values.py) equals the reference path.
+
+Every kernel is run with an explicit block size (any size from 1 row up, so a final partial block
+and n = 1 are covered) and compared with the model modules' own code on the same inputs, at
+parameters pushed away from their init (an identity layer would hide a wrong formula).
+
+Tolerance: the kernels do each row's float64 arithmetic as the reference does, only on fewer rows
+at a time; the matmul may sum a row in another order for another block shape, a few ulps on
+these O(1)..O(1e2) values. 1e-12 relative to max(1, |value|) leaves room for that through eight
+layers and catches any wrong formula, a wrong row or a wrong draw (each off by far more).
+"""
+import autograd.numpy as anp
+import numpy as onp
+import pytest
+from autograd import grad
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygen import fast
+from tinygen.arm import MADE
+from tinygen.fast import flow_values, model_values
+from tinygen.flows import MAF, NeuralSplineFlow, RealNVP
+from tinygen.flows.autoregressive import IAFLayer, MAFLayer
+from tinygen.flows.base import Compose, FlowModel
+from tinygen.flows.coupling import AffineCoupling, SplineCoupling
+from tinygen.flows.linear import ActNorm, LULinear, Permutation
+from tinygen.testing import perturb
+from tinygen.vae import VAE
+
+RTOL = 1e-12  # see the module docstring
+
+sizes = st.integers(1, 70)   # n: 1, a few rows, several blocks
+blocks = st.integers(1, 32)  # rows per block: 1 row at a time up to one block for all
+
+
+def _close(a, b, what):
+    a, b = onp.asarray(a), onp.asarray(b)
+    assert a.shape == b.shape, f"{what}: shapes {a.shape}, {b.shape}"
+    err = onp.max(onp.abs(a - b) / onp.maximum(1.0, onp.abs(b)))
+    assert err <= RTOL, f"{what}: max relative difference {err:.3g}"
+
+
+def _stacks():
+    """(flow, context_dim): every layer class the untraced stack knows, with and without a context."""
+    mixed = Compose([ActNorm(3), AffineCoupling(3, [1, 0, 1], hidden=(8,)), Permutation(3, "reverse"),
+                     SplineCoupling(3, [0, 1, 0], hidden=(8,), bins=4, bound=2.0), LULinear(3, rng=1),
+                     MAFLayer(3, hidden=(8,), seed=2), IAFLayer(3, hidden=(8,), seed=3)])
+    conditional = Compose([AffineCoupling(2, [1, 0], hidden=(8,), context_dim=2), Permutation(2, "reverse"),
+                           MAFLayer(2, hidden=(8,), context_dim=2, seed=4),
+                           SplineCoupling(2, [0, 1], hidden=(8,), bins=3, context_dim=2)])
+    return [(RealNVP(2, n_layers=4, hidden=(8, 8)).flow, 0), (MAF(2, n_layers=3, hidden=(8,)).flow, 0),
+            (NeuralSplineFlow(2, n_layers=2, hidden=(8,)).flow, 0), (mixed, 0), (conditional, 2)]
+
+
+STACKS = _stacks()
+
+
+@settings(max_examples=15, deadline=None)
+@given(case=st.integers(0, len(STACKS) - 1), n=sizes, block=blocks, seed=st.integers(0, 2 ** 16))
+def test_flow_stack_both_directions_match_reference_for_any_block(case, n, block, seed):
+    flow, context_dim = STACKS[case]
+    rng = onp.random.default_rng(seed)
+    params = perturb(flow.init(seed), rng, 0.3)
+    u = 2.0 * rng.standard_normal((n, flow.dim))  # reaches the splines' tails beyond the bound too
+    c = rng.standard_normal((n, context_dim)) if context_dim else None
+    assert flow_values.applies(flow, params, u, c)
+    for inverse, name in ((True, "_inverse"), (False, "_forward")):
+        v, log_det = flow_values.run(flow, params, u, c, inverse, block=block)
+        v_ref, log_det_ref = fast.reference_of(Compose, name)(flow, params, u, c)
+        _close(v, v_ref, f"{name} values")
+        _close(log_det, log_det_ref, f"{name} log|det|")
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=sizes, block=blocks, seed=st.integers(0, 2 ** 16), direct=st.booleans(),
+       likelihood=st.sampled_from(["gaussian", "bernoulli"]))
+def test_made_log_prob_matches_reference_for_any_block(n, block, seed, direct, likelihood):
+    made = MADE(3, hidden=(8, 8), likelihood=likelihood, direct=direct, context_dim=1, seed=seed)
+    rng = onp.random.default_rng(seed)
+    params = perturb(made.init(seed), rng, 0.3)
+    x = rng.standard_normal((n, 3)) if likelihood == "gaussian" else (rng.uniform(size=(n, 3)) < 0.5) * 1.0
+    c = rng.standard_normal((n, 1))
+    ours = model_values.made_log_prob(made, params, x, c, 0, block=block)
+    _close(ours, fast.reference_of(MADE, "_log_prob_e")(made, params, x, c, 0), "MADE log p")
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=sizes, block=blocks, seed=st.integers(0, 2 ** 16))
+def test_made_sample_draws_the_reference_samples_for_any_block(n, block, seed):
+    made = MADE(3, hidden=(8,), order="random", direct=True, seed=seed)
+    params = perturb(made.init(seed), onp.random.default_rng(seed), 0.3)
+    ours = model_values.made_sample(made, params, n, onp.random.default_rng(seed), None, 0, block=block)
+    ref = fast.reference_of(MADE, "_sample_e")(made, params, n, onp.random.default_rng(seed), None, 0)
+    _close(ours, ref, "MADE samples")
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=sizes, block=blocks, k=st.integers(1, 5), seed=st.integers(0, 2 ** 16),
+       scale=st.sampled_from(["learned", 0.5]))
+def test_vae_log_weights_match_reference_for_any_block(n, block, k, seed, scale):
+    vae = VAE(3, z_dim=2, hidden=(8,), decoder_scale=scale)
+    rng = onp.random.default_rng(seed)
+    params = perturb(vae.init(seed), rng, 0.3)
+    x = rng.standard_normal((n, 3))
+    ours = model_values.vae_log_weights(vae, params, x, onp.random.default_rng(seed), k, block=block)
+    ref = fast.reference_of(VAE, "log_weights")(vae, params, x, onp.random.default_rng(seed), k)
+    _close(ours, ref, "VAE log w")
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=sizes, block=blocks, seed=st.integers(0, 2 ** 16), scale=st.sampled_from(["learned", 0.5]),
+       mean=st.booleans())
+def test_vae_sample_draws_the_reference_samples_for_any_block(n, block, seed, scale, mean):
+    vae = VAE(3, z_dim=2, hidden=(8,), decoder_scale=scale)
+    params = perturb(vae.init(seed), onp.random.default_rng(seed), 0.3)
+    rng = onp.random.default_rng(seed)
+    z = vae.prior.sample(rng, n)  # the kernel's entry draws z first, as the reference does
+    ours = model_values.vae_sample(vae, params, z, rng, mean, block=block)
+    ref = fast.reference_of(VAE, "sample")(vae, params, n, onp.random.default_rng(seed), mean=mean)
+    _close(ours, ref, "VAE samples")
+
+
+def _spies(monkeypatch):
+    calls = []
+    for module, name in ((flow_values, "run"), (model_values, "made_log_prob"), (model_values, "made_sample"),
+                         (model_values, "vae_log_weights"), (model_values, "vae_sample")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    return calls
+
+
+def _evaluate_every_family():
+    x = onp.random.default_rng(0).standard_normal((5, 2))
+    for model in (RealNVP(2, n_layers=2, hidden=(8,)), MADE(2, hidden=(8,))):
+        params = model.init(0)
+        model.log_prob(params, x)
+        model.sample(params, 4, 1)
+    vae = VAE(2, z_dim=1, hidden=(8,))
+    vae.log_prob(vae.init(0), x, k=3)
+    vae.sample(vae.init(0), 4, 1)
+
+
+def test_kernels_run_inside_installed_and_not_outside_or_when_disabled(monkeypatch):
+    calls = _spies(monkeypatch)
+    _evaluate_every_family()
+    assert calls == []  # outside any block: the model modules' code
+    with fast.disabled(), fast.installed():
+        _evaluate_every_family()
+    assert calls == []  # disabled: nothing put in place
+    with fast.installed():
+        _evaluate_every_family()
+    assert sorted(set(calls)) == ["made_log_prob", "made_sample", "run", "vae_log_weights", "vae_sample"]
+
+
+def test_traced_calls_go_to_the_traced_kernels_with_the_same_gradient(monkeypatch):
+    calls = _spies(monkeypatch)
+    model = RealNVP(2, n_layers=2, hidden=(8,))
+    params = perturb(model.init(0), onp.random.default_rng(0), 0.3)
+    x = onp.random.default_rng(1).standard_normal((6, 2))
+
+    def loss(x):
+        return anp.sum(model.log_prob(params, x))
+    with fast.installed():
+        g = grad(loss)(x)
+    assert calls == []  # traced: never the untraced kernel
+    with fast.disabled():
+        _close(g, grad(loss)(x), "gradient in x")
+
+
+def test_evaluate_enters_the_block_and_gives_the_reference_nll(monkeypatch):
+    from tinygen import evaluate
+    model = FlowModel(RealNVP(2, n_layers=2, hidden=(8,)).flow)
+    params = perturb(model.init(0), onp.random.default_rng(0), 0.3)
+    x = onp.random.default_rng(1).standard_normal((50, 2))
+    with fast.disabled():
+        ref = evaluate.test_nll(model, params, x, batch_size=16)
+    calls = _spies(monkeypatch)
+    ours = evaluate.test_nll(model, params, x, batch_size=16)
+    assert calls.count("run") == 4  # one per batch of 16, 16, 16, 2
+    _close(onp.array(ours), onp.array(ref), "test NLL and its SE")
+
+
+@pytest.mark.parametrize("model", [RealNVP(2, n_layers=2, hidden=(8,)), MADE(2, hidden=(8,))])
+def test_bad_input_is_still_rejected_inside_the_block(model):
+    with fast.installed(), pytest.raises(ValueError, match=r"^x"):
+        model.log_prob(model.init(0), onp.ones((3, 5)))

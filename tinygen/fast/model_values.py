@@ -1,0 +1,147 @@
+"""MADE's log-likelihood and sampling, the VAE's importance weights and sampling, untraced, block by block.
+
+The reference methods are ``MADE._log_prob_e``, ``MADE._sample_e`` (arm/made.py),
+``VAE.log_weights`` and ``VAE.sample`` (vae.py). With nothing traced and inside ``installed()`` they run here, on
+blocks of rows (fast/blocks.py), each block computing exactly what the reference computes for
+its rows; the likelihood heads and distributions are the model modules' own functions:
+
+    MADE     (mu_d, rho_d) = NN(x_<d, c) for every d in one pass,  log p(x) = sum_d log p(x_d | x_<d, c)
+    sampling x_{o_t} = mu_{o_t}(x_<o_t) + softplus(rho_{o_t}) eps_t,  t = 1..D  (D passes per block)
+    VAE      log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x),  z_k = mu(x) + eps_k sigma(x)
+    sampling x = m(z) + s eps,  z ~ p(z)  (the decoder block by block)
+
+Randomness is drawn in the reference's order and shape before the blocks start (all D columns of
+a MADE's eps at once: a generator's draws of (D, n) equal D draws of n, one after the other), so
+the samples and importance weights are the reference's, number for number.
+"""
+import numpy as onp
+
+from .. import functional as F
+from .._validate import as_rng, check_context, check_params, check_positive_int
+from ..arm.made import MADE, head_log_prob
+from ..vae import VAE, reparameterize
+from . import blocks
+from . import made as _traced  # noqa: F401  (its kernel is registered first: the traced case goes to it)
+from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced
+
+__all__ = ["made_log_prob", "made_sample", "vae_log_weights", "vae_sample"]
+
+
+def _made_raw(made, e, weights, direct, x, c):
+    """Raw outputs (rows, P, D) of mask set e on one block (with the direct path W_d * M_d)."""
+    h = x if made.context_dim == 0 else onp.concatenate([x, c], axis=1)
+    out = mlp_values(made.nets[e], weights, h)
+    if direct is not None:
+        out += h @ direct  # the direct connections x -> output
+    return out.reshape(x.shape[0], made.n_raw, made.dim)
+
+
+def _made_weights(made, params, e):
+    direct = params["direct"] * made.direct_masks[e] if made.direct else None
+    return mlp_weights(made.nets[e], params["net"]), direct
+
+
+def made_log_prob(made, params, x, context, e, block=None):
+    """log p_e(x | c) of mask set e, (n,), block by block."""
+    weights, direct = _made_weights(made, params, e)
+    log_p = onp.empty(x.shape[0])
+    for rows in row_blocks(x.shape[0], block):
+        raw = _made_raw(made, e, weights, direct, x[rows], None if context is None else context[rows])
+        log_p[rows] = head_log_prob(made.likelihood, raw, x[rows]).sum(axis=1)
+    return log_p
+
+
+def made_sample(made, params, n, rng, context, e, block=None):
+    """n ancestral samples of a Gaussian MADE's mask set e, block by block, with the reference's noise."""
+    eps = as_rng(rng).standard_normal((made.dim, n))  # eps_t for pass t, as the reference draws them
+    weights, direct = _made_weights(made, params, e)
+    x = onp.zeros((n, made.dim))
+    for rows in row_blocks(n, block):
+        xb, c = x[rows], None if context is None else context[rows]  # xb: a view, filled column by column
+        for t, d in enumerate(made.orders[e]):  # after pass t, column o_t is final
+            raw = _made_raw(made, e, weights, direct, xb, c)
+            xb[:, d] = raw[:, 0, d] + F.softplus(raw[:, 1, d]) * eps[t, rows]
+    return x
+
+
+@serve_untraced(MADE, "_log_prob_e")
+def log_prob_e(made, params, x, context, e):
+    """``MADE._log_prob_e`` block by block, when nothing is traced (every likelihood head)."""
+    return made_log_prob(made, params, x, context, e)
+
+
+@serve_untraced(MADE, "_sample_e")
+def sample_e(made, params, n, rng, context, e):
+    """``MADE._sample_e`` block by block, for a Gaussian MADE (the others draw differently)."""
+    if made.likelihood != "gaussian":
+        return NotImplemented
+    return made_sample(made, params, n, rng, context, e)
+
+
+def _log_px(vae, params, weights, z, x):
+    """log p(x | z) (samples, rows): the decoder's MLP in place, then the reference's Gaussian log-density
+    (``VAE._decoder_dist``'s learned or fixed s); any other decoder through the reference itself."""
+    if vae.likelihood != "gaussian" or vae.decoder_scale == "network":
+        return vae._decoder_dist(params, z).log_prob(x)
+    loc = mlp_values(vae.decoder, weights, z.reshape(-1, vae.z_dim)).reshape(z.shape[:-1] + (vae.x_dim,))
+    if vae.decoder_scale == "learned":  # s = softplus(rho_x), given by its log
+        return F.log_normal_pdf_log_scale(x, loc, F.log_softplus(params["rho_x"])).sum(axis=-1)
+    return F.log_normal_pdf(x, loc, vae.decoder_scale * onp.ones(vae.x_dim)).sum(axis=-1)
+
+
+def vae_log_weights(vae, params, x, rng, k, block=None):
+    """log w (K, n) of a VAE with a Gaussian q(z | x): the encoder once, then for each of the
+    reference's chunks of samples its eps, and the decoder on blocks of (samples x points)."""
+    mu, rho, _ = vae._encode_rho(params, x)
+    sigma, log_sigma = F.softplus(rho), F.log_softplus(rho)
+    weights = mlp_weights(vae.decoder, params["decoder"])
+    n = x.shape[0]
+    log_w, first = onp.empty((k, n)), 0
+    for s in vae._chunks(k, n):
+        eps = rng.standard_normal((s, n, vae.z_dim))  # the reference's draw for this chunk
+        for rows in row_blocks(n, max(1, (blocks.BLOCK if block is None else block) // s)):
+            z = reparameterize(mu[rows], sigma[rows], eps[:, rows])  # z_k = mu + eps_k sigma
+            # log q(z_k | x) = log N(z_k; mu, sigma^2), from log sigma
+            log_q = F.log_normal_pdf_log_scale(z, mu[rows], log_sigma[rows]).sum(axis=-1)
+            log_px = _log_px(vae, params, weights, z, x[rows])
+            log_w[first:first + s, rows] = log_px + vae.prior.log_prob(z) - log_q
+        first += s
+    return log_w
+
+
+@serve_untraced(VAE, "log_weights")
+def log_weights(vae, params, x, rng, k=100):
+    """``VAE.log_weights`` block by block, when nothing is traced and q(z | x) is Gaussian."""
+    if vae.posterior != "gaussian" or vae.flow is not None:
+        return NotImplemented
+    x = vae._check_x(x)  # the reference's checks, in its order
+    check_params(params, vae)
+    return vae_log_weights(vae, params, x, as_rng(rng), check_positive_int(k, "k"))
+
+
+def vae_sample(vae, params, z, rng, mean, block=None):
+    """x ~ N(m(z), s^2) (or the mean m(z)) for prior draws z (n, z_dim) of a Gaussian VAE with a learned or
+    fixed s: the decoder block by block, the noise drawn as ``Normal.sample`` draws it, (1, n, x_dim)."""
+    weights = mlp_weights(vae.decoder, params["decoder"])
+    loc = onp.empty((z.shape[0], vae.x_dim))
+    for rows in row_blocks(z.shape[0], block):
+        loc[rows] = mlp_values(vae.decoder, weights, z[rows])
+    if mean:
+        return loc
+    if vae.decoder_scale == "learned":  # s = exp(log softplus(rho_x)), as Normal's scale from its log
+        scale = onp.exp(F.log_softplus(params["rho_x"]))
+    else:
+        scale = vae.decoder_scale * onp.ones(vae.x_dim)
+    return loc + scale * rng.standard_normal((1,) + loc.shape)[0]
+
+
+@serve_untraced(VAE, "sample")
+def sample(vae, params, n, rng, context=None, mean=False):
+    """``VAE.sample`` with the decoder block by block, for a Gaussian decoder with a learned or fixed s."""
+    if vae.likelihood != "gaussian" or vae.decoder_scale == "network":
+        return NotImplemented
+    rng = as_rng(rng)  # the reference's checks and draws, in its order
+    z = vae.prior.sample(rng, check_positive_int(n, "n"))
+    check_context(context, z, 0)
+    check_params(params, vae)
+    return vae_sample(vae, params, z, rng, mean)
