@@ -122,9 +122,15 @@ def link_notebook_names(text, names):
 
 def stage_links(text, notebook_names, notebooks_by_name=False):
     """A page's links as the site needs them: README -> home page, ../demos/X -> the rendered
-    notebook, `module.name` -> its API entry, and (notebooks_by_name) `NN_name` -> its notebook."""
+    notebook, another file outside docs/ -> its path, `module.name` -> its API entry, and
+    (notebooks_by_name) `NN_name` -> its notebook."""
     text = text.replace("](../README.md)", "](index.md)")
     text = re.sub(r"\]\(\.\./demos/([^)]+)\.(?:ipynb|py)\)", r"](notebooks/\1.ipynb)", text)
+    # any other file of the repository outside docs/ is named, not linked: the site holds only docs/
+    def named(m):
+        text, path = m.group(1), m.group(2)
+        return f"`{path}`" if text.strip("`") == path else f"{text} (`{path}`)"
+    text = re.sub(r"\[([^\]]+)\]\(\.\./([^)#\s]+)(?:#[^)]*)?\)", named, text)
     text = link_code_names(text)
     return link_notebook_names(text, notebook_names) if notebooks_by_name else text
 
@@ -151,7 +157,7 @@ def stage_notebooks(stage, colab_base, mode, execute):
     import nbformat
     names = []
     for path in run_notebooks.notebooks():
-        nb = run_notebooks.stored(path, mode, current=not execute)  # without running: an older run will do
+        nb = run_notebooks.stored(path, mode, current=execute)  # without running, an older run will do
         if execute and (nb is None or not run_notebooks.is_current(nb, path)):
             print(f"running {run_notebooks.name_of(path)} ({mode})", flush=True)
             nb, _ = run_notebooks.execute(path, mode)
