@@ -128,8 +128,8 @@ def stage_links(text, notebook_names, notebooks_by_name=False):
     text = re.sub(r"\]\(\.\./demos/([^)]+)\.(?:ipynb|py)\)", r"](notebooks/\1.ipynb)", text)
     # any other file of the repository outside docs/ is named, not linked: the site holds only docs/
     def named(m):
-        text, path = m.group(1), m.group(2)
-        return f"`{path}`" if text.strip("`") == path else f"{text} (`{path}`)"
+        label, path = m.group(1), m.group(2)
+        return f"`{path}`" if label.strip("`") == path else f"{label} (`{path}`)"
     text = re.sub(r"\[([^\]]+)\]\(\.\./([^)#\s]+)(?:#[^)]*)?\)", named, text)
     text = link_code_names(text)
     return link_notebook_names(text, notebook_names) if notebooks_by_name else text
