@@ -1,6 +1,7 @@
 """The teacher's lab plan: which notebook for which part of the lecture, in order, and how long each runs.
 
     python docs/lab_plan.py --measure [--full] [--only 04,exercises/03]   # run, time, record, render
+    python docs/lab_plan.py --from-stored   # record the times of the runs a site build just made
     python docs/lab_plan.py                                               # render docs/lab_plan.md only
 
 ``--measure`` runs each notebook as a student would (docs/run_notebooks.py: a fresh kernel,
@@ -112,6 +113,23 @@ def measure(paths, mode):
     TIMES.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
+def record_stored(paths, mode):
+    """Take the seconds of the stored runs (a site build's, run_notebooks.py's) that ran on the
+    current notebook and tinygen, measured as --measure does, into docs/lab_plan.json."""
+    record = json.loads(TIMES.read_text()) if TIMES.is_file() else {"runs": {}}
+    for path in paths:
+        nb = run_notebooks.stored(path, mode)
+        if nb is None:
+            continue
+        run = nb.metadata[run_notebooks.META_KEY]
+        name = run_notebooks.name_of(path)
+        record["runs"].setdefault(name, {})[mode] = {
+            "seconds": run["seconds"], "load_before": run.get("load_before"),
+            "source_sha256": run_notebooks.digest(path), "date": run.get("date", time.strftime("%Y-%m-%d"))}
+        print(f"{name}: {run['seconds']:.1f} s ({mode}, stored run)")
+    TIMES.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
 def fmt(run, path):
     if not run:
         return "not measured"
@@ -128,7 +146,7 @@ def render(page=PAGE):
     record = json.loads(TIMES.read_text()) if TIMES.is_file() else {"runs": {}, "machine": {}}
     runs = record["runs"]
     machine = record.get("machine", {})
-    loads = [r[m]["load_before"] for r in runs.values() for m in r]
+    loads = [r[m]["load_before"] for r in runs.values() for m in r if r[m].get("load_before") is not None]
     lines = [
         "# Lab plan",
         "",
@@ -159,7 +177,8 @@ def render(page=PAGE):
             for mode in total:
                 total[mode] += run.get(mode, {}).get("seconds", 0.0)
             kind = "exercise" if name.startswith("exercises/") else "demo"
-            link = f"[{title_of(path)}](../demos/{name}.ipynb)"
+            title = title_of(path).replace("|", "\\|")  # a bare | would end the table cell
+            link = f"[{title}](../demos/{name}.ipynb)"
             quick, full = fmt(run.get("quick"), path), fmt(run.get("full"), path)
             lines.append(f"| {order} | {link} ({kind}) | {quick} | {full} |")
         lines.append("")
@@ -171,11 +190,15 @@ def render(page=PAGE):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Measure the notebooks and write docs/lab_plan.md.")
     parser.add_argument("--measure", action="store_true", help="run the notebooks and record their times")
+    parser.add_argument("--from-stored", action="store_true",
+                        help="record the times of the current stored runs (made by a site build) instead")
     parser.add_argument("--full", action="store_true", help="at the defaults, not TINYGEN_QUICK=1")
     parser.add_argument("--only", help="comma-separated name prefixes, e.g. 04,exercises/03")
     args = parser.parse_args(argv)
     if args.measure:
         measure(run_notebooks.select(args.only), "full" if args.full else "quick")
+    elif args.from_stored:
+        record_stored(run_notebooks.select(args.only), "full" if args.full else "quick")
     render()
     print(f"wrote {PAGE.relative_to(DOCS.parent)}")
 

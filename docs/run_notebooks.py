@@ -94,10 +94,12 @@ def execute(path, mode="quick", timeout=3600):
     with tempfile.TemporaryDirectory() as work:  # the figures it writes land here, then go
         client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=timeout,
                                          resources={"metadata": {"path": work}})
+        load = os.getloadavg()[0]  # how busy the machine was: the seconds mean little without it
         start = time.perf_counter()
         client.execute(env=kernel_env(mode), cwd=work)
         seconds = time.perf_counter() - start
-    nb.metadata[META_KEY] = {"inputs_sha256": inputs_digest(path), "seconds": round(seconds, 1), "mode": mode}
+    nb.metadata[META_KEY] = {"inputs_sha256": inputs_digest(path), "seconds": round(seconds, 1), "mode": mode,
+                             "load_before": round(load, 1), "date": time.strftime("%Y-%m-%d")}
     out = stored_path(path, mode)
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)

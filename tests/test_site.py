@@ -213,19 +213,22 @@ def search_problems(driver, how):
                        for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def test_lab_plan_page_is_written_from_its_measured_times(tmp_path):
-    # docs/lab_plan.md is what `python docs/lab_plan.py` writes from docs/lab_plan.json: no time typed
+def test_lab_plan_page_shows_only_measured_times():
+    # every time on docs/lab_plan.md is the one docs/lab_plan.json records for that notebook and size
+    # (the page is written from it by `python docs/lab_plan.py`; the site build writes it afresh)
     import lab_plan
     import run_notebooks
     placed = [p for _, paths in lab_plan.plan() for p in paths]
     assert sorted(placed) == sorted(run_notebooks.notebooks())  # every notebook, once
-    lab_plan.render(tmp_path / "lab_plan.md")
-    assert (tmp_path / "lab_plan.md").read_text() == lab_plan.PAGE.read_text(), \
-        "docs/lab_plan.md is out of date: run `python docs/lab_plan.py` (add --measure to time new notebooks)"
-    record = json.loads(lab_plan.TIMES.read_text())
-    for name, runs in record["runs"].items():
-        for run in runs.values():
-            assert f"| {run['seconds']:.0f} s" in lab_plan.PAGE.read_text(), (name, run)
+    runs = json.loads(lab_plan.TIMES.read_text())["runs"]
+    rows = re.findall(r"\(\.\./demos/(.+?)\.ipynb\)[^|]*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*$",
+                      lab_plan.PAGE.read_text(), flags=re.MULTILINE)
+    assert len(rows) >= len(runs)
+    for name, *cells in rows:
+        for mode, cell in zip(("quick", "full"), cells):
+            run = runs.get(name, {}).get(mode)
+            want = "not measured" if run is None else f"{run['seconds']:.0f} s"
+            assert cell.split(" (")[0] == want, (name, mode, cell)
 
 
 def test_site_builds_and_reads_offline_in_a_browser(tmp_path):
