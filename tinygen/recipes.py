@@ -31,7 +31,8 @@ import numpy as onp
 from . import data, evaluate
 from ._validate import check_positive_int
 from .arm import MADE
-from .flows import MAF, NeuralSplineFlow, RealNVP
+from .diffusion import Diffusion
+from .flows import MAF, ContinuousFlow, NeuralSplineFlow, RealNVP
 from .nn import count_params
 from .optim import fit
 from .vae import VAE
@@ -53,17 +54,30 @@ class Recipe:
     lr: float
     schedule: str = "cosine"
     batch_size: int = 256
+    warm_start: "Recipe | None" = None
 
     def train(self, x, seed=0, steps=None, **fit_kwargs):
         """(model, params, history): ``tinygen.fit`` of a fresh model from ``model.init(seed)``.
 
         ``steps`` overrides the recipe's count (a quick run); other keywords go to fit
         (``callback``, ``x_val``, ``progress``, ...).
+
+        warm_start: a recipe trained first (same seed, same data); its trained params, not
+        ``model.init(seed)``, start this one, so both models must share one params layout. A
+        quick run's ``steps`` then overrides both counts. ``history["warm_start"]`` is the
+        first stage's history.
         """
-        steps = self.steps if steps is None else check_positive_int(steps, "steps")
+        override = None if steps is None else check_positive_int(steps, "steps")
+        steps = self.steps if override is None else override
         model = self.build()
-        params, history = fit(model, model.init(seed), x, steps=steps, batch_size=self.batch_size, lr=self.lr,
+        if self.warm_start is None:
+            start, first = model.init(seed), None
+        else:
+            _, start, first = self.warm_start.train(x, seed=seed, steps=override, **fit_kwargs)
+        params, history = fit(model, start, x, steps=steps, batch_size=self.batch_size, lr=self.lr,
                               lr_schedule=self.schedule, rng=seed, log_every=max(1, steps // 4), **fit_kwargs)
+        if first is not None:
+            history["warm_start"] = first
         return model, params, history
 
 
@@ -80,6 +94,19 @@ RECIPES = {
     "vae_iaf": Recipe("VAE (IAF-2 q)", lambda: VAE(2, 2, hidden=(64, 64), posterior="iaf", n_flows=2),
                       5000, 5e-3, batch_size=512),
 }
+
+# ---- the continuous-time families (issue 21); measured seed by seed in benchmarks/REPORT_continuous.md
+# Flow matching: no ODE while training, one network pass per step.
+FLOW_MATCHING = Recipe("Flow matching", lambda: ContinuousFlow(2, hidden=(128, 128), objective="flow_matching"),
+                       5000, 3e-3, batch_size=1024)
+RECIPES["flow_matching"] = FLOW_MATCHING
+# The CNF by maximum likelihood: every step backpropagates through an RK4 solve with the exact trace
+# (about 60 times the cost of a flow-matching step), so it starts from the flow-matching run (the same
+# network, so the same params) and fine-tunes the likelihood itself for a few hundred steps.
+RECIPES["cnf"] = Recipe("CNF (likelihood)", lambda: ContinuousFlow(2, hidden=(128, 128), objective="likelihood",
+                                                                   train_steps=8),
+                        300, 1e-3, warm_start=FLOW_MATCHING)
+RECIPES["diffusion"] = Recipe("Diffusion (DDPM)", lambda: Diffusion(2, hidden=(128, 128), n_steps=100), 5000, 3e-3)
 
 
 def two_moons_split(seed=0, n_train=N_TRAIN, n_test=N_TEST, labels=False):
