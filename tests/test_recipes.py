@@ -109,3 +109,6 @@ def test_the_cnf_recipe_starts_from_its_flow_matching_run():
     expected, _ = tinygen.fit(model, warm, x, steps=2, batch_size=cnf.batch_size, lr=cnf.lr,
                               lr_schedule=cnf.schedule, rng=2, progress=False)
     assert np.array_equal(tinygen.optim.tree_flatten(params), tinygen.optim.tree_flatten(expected))
+    # start= skips the first stage when its result is at hand (the benchmark scores both stages)
+    _, resumed, _ = cnf.train(x, seed=2, steps=2, start=warm, progress=False)
+    assert np.array_equal(tinygen.optim.tree_flatten(resumed), tinygen.optim.tree_flatten(params))
