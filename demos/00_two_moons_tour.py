@@ -91,9 +91,11 @@ def parse(argv=None):
     p.add_argument("--n-train", type=int, default=20000)
     p.add_argument("--n-test", type=int, default=5000)
     p.add_argument("--k", type=int, default=IWAE_K, help="importance samples for the VAEs' log p(x)")
+    p.add_argument("--grid", type=int, default=80, help="grid points per axis of the density panels "
+                   "(each continuous-time model solves one ODE for all of them)")
     p.add_argument("--save", default=None, help="folder to save trained params to (one .npz per model)")
     p.add_argument("--load", default=None, help="folder to load params from instead of training")
-    args = plot.demo_args(p, quick_values={"steps": 3, "n_train": 300, "n_test": 200, "k": 5}, argv=argv)
+    args = plot.demo_args(p, quick_values={"steps": 3, "n_train": 300, "n_test": 200, "k": 5, "grid": 20}, argv=argv)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in names if m not in RECIPES]
     if unknown:
@@ -158,15 +160,15 @@ def draw(fitted, rows, x_test, entropy, args):
     fig, axes = plt.subplots(2, cols, figsize=(2.7 * cols + 1.0, 6.0), squeeze=False, layout="constrained")
     # One colour scale for every density panel, topped at the exact density's maximum on the grid,
     # so that a model that piles up too much mass somewhere shows saturated colour there.
-    top = plot.max_density(two_moons_log_prob, BOUNDS, n=80)
-    im = plot.density(axes[0, 0], two_moons_log_prob, BOUNDS, n=80, title="exact p(x)", vmax=top)
+    top = plot.max_density(two_moons_log_prob, BOUNDS, n=args.grid)
+    im = plot.density(axes[0, 0], two_moons_log_prob, BOUNDS, n=args.grid, title="exact p(x)", vmax=top)
     plot.samples(axes[1, 0], x_test[:1000], title="test data", bounds=BOUNDS)
     for j, ((name, (model, params)), r) in enumerate(zip(fitted.items(), rows), start=1):
         title = f"{r['model']}\ngap {r['gap']:.3f} nats"
         if isinstance(model, VAE):  # its density is itself an estimate, at every grid point
             title += f"\n(IWAE estimate, K = {args.k})"
         plot.density(axes[0, j], lambda p: model.log_prob(params, p, args.seed, k=args.k) if isinstance(model, VAE)
-                     else model.log_prob(params, p), BOUNDS, n=80, title=title, vmax=top)
+                     else model.log_prob(params, p), BOUNDS, n=args.grid, title=title, vmax=top)
         plot.samples(axes[1, j], model.sample(params, 1000, args.seed), title="samples", bounds=BOUNDS)
     for ax in axes[:, 1:].ravel():  # the axes are those of the first column
         ax.set_xlabel("")
