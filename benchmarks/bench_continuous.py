@@ -107,10 +107,12 @@ def mean_se(values):
 def row(label, runs, seeds, key="gap", se_key="se", target=None):
     """One table row: the label, "gap ± se" per seed, the mean ± its SE over seeds, the target."""
     cells = [f"{runs[s][key]:.3f} ± {runs[s][se_key]:.3f}" if s in runs else "—" for s in seeds]
-    mean, se = mean_se([runs[s][key] for s in seeds if s in runs])
+    values = [runs[s][key] for s in seeds if s in runs]
+    mean, se = mean_se(values)
     worst = max(runs[s][key] for s in seeds if s in runs)
     met = "—" if target is None else ("met" if worst <= target else f"not met (worst {worst:.3f})")
-    return [label, *cells, f"{mean:.3f} ± {se:.3f}", "—" if target is None else f"≤ {target}", met]
+    spread = f"{mean:.3f} ± {se:.3f}" if len(values) > 1 else f"{mean:.3f} (one seed)"
+    return [label, *cells, spread, "—" if target is None else f"≤ {target}", met]
 
 
 def render(results):
@@ -150,12 +152,13 @@ def render(results):
         "negative by chance). Exact log p: the ODE solved by dopri5 with the exact trace. "
         "The diffusion model's bound is a lower bound on its log p, so its gap is an upper bound "
         "on its KL; `log p - ELBO` is the bound's looseness on the same points. The discrete flows' "
-        "rows are the same split and seeds (`bench_defaults.py`, `results_defaults.json`)."),
+        "rows are the same split and seeds (`bench_defaults.py`, `results_defaults.json`, measured on the "
+         "machine named there)."),
         "",
         common.markdown_table(header, rows),
         "",
-        ("Seconds per seed, training + scoring (one thread, two runs at a time, on a machine shared with "
-        "other jobs, so slower than on an idle core). The CNF's training seconds include its "
+        ("Seconds per seed, training + scoring (one thread per run, `--jobs` runs at a time, on a machine "
+        "shared with other jobs, so several times slower than on an idle core). The CNF's training seconds include its "
         "flow-matching stage; a diffusion model's scoring computes both its ODE log p and its bound:"),
         "",
         common.markdown_table(["model", *[f"seed {s}" for s in seeds]], cost),
