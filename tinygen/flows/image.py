@@ -121,8 +121,15 @@ class InvConv1x1(ImageFlow):
 
     As a D x D matrix it is W kron I_{HW} (channel-major order), whose determinant is
     det(W)^{HW}: log|det df/dz| = H W log|det W| = H W sum_c log s_c, with the diagonal
-    s_c = exp(log_s_c) of U. The pixels are C-vectors for an ``LULinear`` (its L, U, P
-    and triangular solves, with a bias b per channel): this layer only reshapes.
+    s_c = exp(log_s_c) of U. W, its LU factors and the bias b per channel are an ``LULinear``'s.
+
+        forward   x_{:, i, j} = W z_{:, i, j} + b
+        inverse   z_{:, i, j} = W^-1 (x_{:, i, j} - b)
+
+    W is only C x C (4 or 8 here), so the inverse forms W^-1 once per call, one small matrix
+    inverse, and applies it to all n H W pixels in one product. (Solving L U z = P^T (x - b) by
+    substitution, as ``LULinear`` does for a long vector, would cost a row-by-row Python loop
+    per call: most of a Glow training step, which evaluates log p and so runs this inverse.)
     """
 
     def __init__(self, shape, rng=0):
@@ -132,19 +139,21 @@ class InvConv1x1(ImageFlow):
     def init(self, rng):
         return self.linear.init(rng)
 
-    def _pixels(self, params, v, step):
-        """Apply ``step`` (LULinear's _forward or _inverse) to each pixel's channel vector."""
-        n, (C, H, W) = v.shape[0], self.shape
-        rows = np.reshape(np.transpose(self.image(v), (0, 2, 3, 1)), (n * H * W, C))   # (n H W, C)
-        out, log_det = step(params, rows, None)
-        out = np.transpose(np.reshape(out, (n, H, W, C)), (0, 3, 1, 2))
-        return self.flat(out), H * W * log_det[:n]                # every pixel adds sum_c log s_c
+    def _mix(self, M, b, v):
+        """M h_{:, i, j} + b at every pixel: (n, D) -> (n, D), one tensordot over the channels."""
+        h = np.tensordot(self.image(v), M, axes=([1], [1]))     # (n, H, W, C): sum_c' h_{c'} M_{c c'}
+        return self.flat(np.transpose(h + b, (0, 3, 1, 2)))
 
     def _forward(self, params, z, context):
-        return self._pixels(params, z, self.linear._forward)
+        HW = self.shape[1] * self.shape[2]
+        log_det = HW * np.sum(params["log_s"]) * np.ones(z.shape[0])         # H W sum_c log s_c
+        return self._mix(self.linear.weight(params), params["b"], z), log_det  # x = W z + b
 
     def _inverse(self, params, x, context):
-        return self._pixels(params, x, self.linear._inverse)
+        W_inv = np.linalg.inv(self.linear.weight(params))                     # C x C
+        HW = self.shape[1] * self.shape[2]
+        log_det = -HW * np.sum(params["log_s"]) * np.ones(x.shape[0])
+        return self._mix(W_inv, -np.dot(W_inv, params["b"]), x), log_det    # z = W^-1 x - W^-1 b
 
 
 def conv(h, layer, k):
