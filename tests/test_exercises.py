@@ -74,6 +74,18 @@ def compose_forward(layers, params, z):
 def compose_inverse(layers, params, x):
     return Compose(layers).inverse(params, x)
 ''',
+    "10_invertible_1x1_conv.py": '''
+def conv1x1_forward(z, W):
+    return np.einsum("dc,nchw->ndhw", W, z)                       # x_{d, i, j} = sum_c W_dc z_{c, i, j}
+
+
+def conv1x1_inverse(x, W):
+    return np.einsum("dc,nchw->ndhw", np.linalg.inv(W), x)
+
+
+def conv1x1_log_det(W, height, width):
+    return height * width * np.linalg.slogdet(W)[1]               # det(W kron I_HW) = det(W)^(H W)
+''',
 }
 
 
