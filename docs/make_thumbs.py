@@ -31,6 +31,7 @@ MAIN_FIGURE = {  # demo -> the figure (plot.show name) that stands for it
     "08_maf_iaf": "08_maf_layers",
     "09_reverse_kl": "09_planar_u1_u4",
     "10_sequences": "10_sequences_training",
+    "15_image_flows": "15_squeeze",
 }
 
 
