@@ -158,8 +158,8 @@ def build(name, recipe, train):
     if name == "pixelcnn":
         model = LevelPixelCNN(K, n_channels=recipe["n_channels"], n_layers=recipe["n_layers"])
         return model, model.init, train.astype(float), lambda p, x, r: model.log_prob(p, x)
-    if name in ("realnvp", "glow", "glow_vardeq"):
-        if name == "realnvp":
+    if name.startswith(("realnvp", "glow")):
+        if name.startswith("realnvp"):
             flow = RealNVP(D, n_layers=recipe["n_layers"], hidden=recipe["hidden"])
         else:
             flow = Glow((1, SIDE, SIDE), levels=2, steps_per_level=4, hidden_channels=recipe["hidden_channels"])
