@@ -10,7 +10,8 @@ Glow (its Compose tree: squeeze, ActNorm, 1 x 1 convolution, convolutional coupl
 factor-out, the kept half) and copying every weight, so it has the same layers and the
 same parameter count; in float64 its loss agrees with tinygen's to round-off (printed).
 Timings: one thread, the three steppers interleaved (tinygen, torch float32, torch float64
-in turn, --repeats rounds), medians; both ratios come from the same run. Then cProfile of
+in turn, --repeats rounds), medians of wall time and of this process's CPU time (the
+latter is steadier on a shared machine); both ratios come from the same run. Then cProfile of
 the tinygen step: where the time goes, by function.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_glow_speed.py [--repeats 15] [--quick]
@@ -168,21 +169,23 @@ def main(argv=None):
         print(f"torch {name}: loss {loss:.12f} vs tinygen {value:.12f} (difference {abs(loss - value):.1e}); "
               f"|grad|^2 {peer_norm2:.10e} vs {norm2:.10e} (relative difference {abs(peer_norm2 / norm2 - 1):.1e})")
 
-    times = {"tinygen": [], "float32": [], "float64": []}
+    # wall time, and this process's CPU time (on a loaded machine the wall time includes waiting for a core)
+    times = {clock: {"tinygen": [], "float32": [], "float64": []} for clock in ("wall", "cpu")}
+    steppers = [("tinygen", lambda: tinygen_step(params["model"]))] + [(k, v[0]) for k, v in peers.items()]
     with tinygen.fast.installed():
         for _ in range(repeats):                                 # interleaved: each round times all three
-            t0 = time.perf_counter()
-            tinygen_step(params["model"])
-            times["tinygen"].append(time.perf_counter() - t0)
-            for name, (step, _) in peers.items():
-                t0 = time.perf_counter()
+            for name, step in steppers:
+                w0, c0 = time.perf_counter(), time.process_time()
                 step()
-                times[name].append(time.perf_counter() - t0)
-    med = {k: float(onp.median(v)) for k, v in times.items()}
-    for k, v in med.items():
-        print(f"{k:>8}: median {v * 1e3:7.1f} ms per step over {repeats} (min {min(times[k]) * 1e3:.1f} ms)")
-    print(f"tinygen / torch float32 = {med['tinygen'] / med['float32']:.1f}x, "
-          f"tinygen / torch float64 = {med['tinygen'] / med['float64']:.1f}x")
+                times["wall"][name].append(time.perf_counter() - w0)
+                times["cpu"][name].append(time.process_time() - c0)
+    for clock, by_name in times.items():
+        med = {k: float(onp.median(v)) for k, v in by_name.items()}
+        for k, v in med.items():
+            print(f"{clock:>4} {k:>8}: median {v * 1e3:7.1f} ms per step over {repeats} "
+                  f"(min {min(by_name[k]) * 1e3:.1f} ms)")
+        print(f"{clock:>4}: tinygen / torch float32 = {med['tinygen'] / med['float32']:.2f}x, "
+              f"tinygen / torch float64 = {med['tinygen'] / med['float64']:.2f}x")
 
     profile = cProfile.Profile()
     with tinygen.fast.installed():
