@@ -58,7 +58,7 @@ MODELS = {
     "realnvp": ("RealNVP-4", lambda D, w: RealNVP(D, n_layers=4, hidden=(w, w))),
     "vae": ("VAE (Gaussian q)", lambda D, w: VAE(D, z_dim(D), hidden=(w, w))),
 }
-MARKOV = data.MarkovSource(vocab_size=4, order=2, seed=0)
+MARKOV = data.MarkovSource(vocab_size=4, order=2, rng=0)
 DATA = {2: "two moons (noise 0.05)",
         8: "8 symbols of an order-2 Markov source over 4 symbols (tinygen.data.MarkovSource), dequantized: "
            "dependent coordinates with an exact law, drawn in a few vectorized steps, no package needed",
@@ -76,7 +76,7 @@ def dataset(D, n, rng):
     if D == 2:
         return data.two_moons(n, noise=0.05, rng=rng)
     if D == 8:
-        return dequantize(MARKOV.sample(n, 8, rng), MARKOV.vocab_size, rng)
+        return dequantize(MARKOV.sample(n, rng, T=8), MARKOV.vocab_size, rng)
     return dequantize(data.shapes8(n, rng=rng).reshape(n, 64), 2, rng)
 
 

@@ -51,7 +51,7 @@ parser.add_argument("--jobs", type=int, default=2, help="training runs in parall
 
 def _outcome(model, params, x_test, H, seed, seconds):
     """The tour's score (``recipes.score``: NLL, SE, gap) plus the bridge ratio and the run's seconds."""
-    score = recipes.score(model, params, x_test, H, seed=seed)
+    score = recipes.score(model, params, x_test, H, rng=seed)
     kwargs = {"k": recipes.IWAE_K} if isinstance(model, VAE) else {}  # the same log p the score used
     bridge = evaluate.moons_bridge_ratio(lambda z: model.log_prob(params, z, **kwargs), x_test)
     return {"seed": seed, "nll": score["nll"], "se": score["se"], "gap": score["gap"], "bridge": bridge,
@@ -81,7 +81,7 @@ def run_one(job):
         params, _ = fit(model, params, x, rng=100 + seed, progress=False, **kw)
     else:
         x, x_test, H = recipes.two_moons_split(seed)
-        model, params, _ = recipes.RECIPES[family].train(x, seed=seed, steps=steps, progress=False)
+        model, params, _ = recipes.RECIPES[family].train(x, rng=seed, steps=steps, progress=False)
     out = _outcome(model, params, x_test, H, seed, time.perf_counter() - start)
     print(f"{recipe:>9} {family:<8} seed {seed}: gap {out['gap']:.4f} ± {out['se']:.4f}, "
           f"bridge {out['bridge']:.1e} ({out['seconds']:.0f} s)", flush=True)

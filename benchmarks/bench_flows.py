@@ -25,7 +25,7 @@ print(f"two moons noise {common.NOISE}, H = {H:.4f} nats")
 
 for name, target in (("realnvp", 0.10), ("spline", 0.04)):
     recipe = RECIPES[name]
-    model, params, rate = common.train(recipe, x_train, args.steps, seed=args.seed)
+    model, params, rate = common.train(recipe, x_train, args.steps, rng=args.seed)
     r = common.score(model.log_prob(params, x_test), x_test, H)
     met = "met" if r["gap"] <= target else f"NOT met, by {r['gap'] - target:.3f}"
     print(f"{recipe.label}: test NLL {r['nll']:.4f} +- {r['se']:.4f}, gap {r['gap']:.4f} nats "

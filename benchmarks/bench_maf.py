@@ -28,7 +28,7 @@ args = parser.parse_args()
 # ---------------------------------------------------------------- MAF-5 on two moons
 recipe = RECIPES["maf"]
 x_train, x_test, H = common.split(args.seed)
-maf, params, rate = common.train(recipe, x_train, args.steps, seed=args.seed)
+maf, params, rate = common.train(recipe, x_train, args.steps, rng=args.seed)
 r = common.score(maf.log_prob(params, x_test), x_test, H)
 print(f"{recipe.label} two moons: test NLL {r['nll']:.4f} +- {r['se']:.4f} (entropy {H:.4f}), "
       f"gap {r['gap']:.4f} nats (paired KL {r['kl']:.4f} +- {r['kl_se']:.4f}; "
@@ -41,7 +41,7 @@ print(f"{recipe.label} {common.versus_torch(maf, params, x_train, recipe.lr, rec
 size = 4
 b_train = data.bars_and_stripes(5000, size=size, rng=args.seed).reshape(-1, size * size)
 b_test = data.bars_and_stripes(10000, size=size, rng=args.seed + 1).reshape(-1, size * size)
-made = MADE(size * size, hidden=(128, 128), likelihood="bernoulli", seed=args.seed)
+made = MADE(size * size, hidden=(128, 128), likelihood="bernoulli", rng=args.seed)
 stamps = []
 p16, _ = tinygen.fit(made, made.init(args.seed), b_train, steps=args.made_steps, batch_size=256, lr=1e-3,
                      rng=args.seed, log_every=max(1, args.made_steps // 5),

@@ -21,7 +21,6 @@ import os
 import numpy as onp
 
 import common
-import tinygen
 from tinygen.arm import RNNARM, CausalConvARM
 from tinygen.arm.recipes import BATCH_SIZE, sequence_recipes
 from tinygen.arm.transformer import LN_EPS
@@ -122,8 +121,8 @@ def main(argv=None):
     parser.add_argument("--report", default=os.path.join(os.path.dirname(__file__), "REPORT_sequences.md"))
     args = parser.parse_args(argv)
     src = MarkovSource()
-    x_train = src.sample(20000, T, rng=args.seed)
-    x_test = src.sample(20000, T, rng=args.seed + 1)
+    x_train = src.sample(20000, args.seed, T=T)
+    x_test = src.sample(20000, args.seed + 1, T=T)
     H_T = src.entropy(T)
     try:
         import torch
@@ -131,10 +130,11 @@ def main(argv=None):
     except ImportError:
         torch = None
     rows, loads = [], [os.getloadavg()[0]]
-    for name, (model, lr) in sequence_recipes(src.vocab_size, T, seed=args.seed).items():
+    for name, recipe in sequence_recipes(src.vocab_size, T, rng=args.seed).items():
         print(f"--- {name}", flush=True)
-        params, hist = tinygen.fit(model, model.init(args.seed), x_train, steps=args.steps, batch_size=BATCH_SIZE,
-                                   lr=lr, rng=args.seed, lr_schedule="cosine", log_every=max(1, args.steps // 5))
+        lr = recipe.lr
+        model, params, hist = recipe.train(x_train, rng=args.seed, steps=args.steps,
+                                           log_every=max(1, args.steps // 5))
         log_p = model.log_prob(params, x_test)
         nll, se = nll_stats(log_p)
         kl, kl_se = kl_to_truth(lambda _: log_p, src.log_prob, x_test)  # paired: mean(log p - log p_model)

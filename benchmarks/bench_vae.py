@@ -32,7 +32,7 @@ print(f"two moons (noise {common.NOISE}), exact entropy H = {H:.3f} nats; {args.
       f"lr {args.lr}, test NLL by IWAE with K = {args.k} on {args.test} points")
 print(f"{'posterior':<10} {'test NLL':>16} {'-ELBO':>8} {'gap':>7} {'steps/s':>8} {'all steps/s':>12}")
 for name in args.flows.split(","):
-    vae = VAE(2, 2, hidden=(64, 64), posterior=None if name == "gaussian" else name, n_flows=2)
+    vae = VAE(2, 2, hidden=(64, 64), posterior=None if name == "gaussian" else name, n_layers=2)
     params = vae.init(args.seed)
     rate = common.alternating_rates([common.tinygen_stepper(vae, params, x_train, args.lr, args.batch)],
                                     blocks=10, block=50)[0]

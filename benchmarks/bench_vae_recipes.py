@@ -29,7 +29,7 @@ from tinygen.vae import VAE
 PREVIOUS = {
     "vae": Recipe("VAE (Gaussian q), 2000 steps", lambda: VAE(2, 2, hidden=(64, 64)), 2000, 5e-3, "constant"),
     "vae_iaf": Recipe("VAE (IAF-2 q), 2000 steps",
-                      lambda: VAE(2, 2, hidden=(64, 64), posterior="iaf", n_flows=2), 2000, 3e-3, "constant"),
+                      lambda: VAE(2, 2, hidden=(64, 64), posterior="iaf", n_layers=2), 2000, 3e-3, "constant"),
 }
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -42,7 +42,7 @@ parser.add_argument("--out", default=os.path.join(HERE, "REPORT_vae_recipes.md")
 def run(recipe, seed):
     """Train ``recipe`` at ``seed``; per-point test log p (the recipes' IWAE bound) and the median steps/s."""
     (x_train, x_test, H) = two_moons_split(seed)
-    model, params, rate = common.train(recipe, x_train, seed=seed)
+    model, params, rate = common.train(recipe, x_train, rng=seed)
     # the same draws as recipes.score(model, params, x_test, H, seed): one call, rng = seed, K = IWAE_K
     log_p = onp.asarray(model.log_prob(params, x_test, rng=seed, k=IWAE_K))
     nll, se = evaluate.nll_stats(log_p)

@@ -1,6 +1,6 @@
 """Benchmark: flows fitted by reverse KL to Rezende & Mohamed's U1-U4, scored by the exact D_KL(q || p).
 
-For every target and flow: fit with ``vi.recipe`` (the recipe demo 09 uses), then
+For every target and flow: fit with ``vi.RECIPE`` (the recipe demo 09 uses), then
 D_KL(q || p) = E_q[log q + U] + log Z with log Z by quadrature, on --n-eval samples,
 with its standard error. Flows: planar K = 2, 8, 32 (on a learned diagonal Gaussian),
 and RealNVP and the spline flow at about the parameter count of planar K = 32.
@@ -49,14 +49,15 @@ targets = args.targets.split(",")
 def run(make, target, steps):
     model = make()
     start = time.perf_counter()
-    params, _ = vi.fit_reverse_kl(model, model.init(args.seed), target, rng=args.seed, progress=False,
-                                  **vi.recipe(steps))
+    _, params, _ = vi.RECIPE.train(target, rng=args.seed, steps=steps, model=model, progress=False)
     seconds = time.perf_counter() - start
     kl, se = vi.reverse_kl(model, params, target, n=args.n_eval, rng=args.seed + 1, log_z=target.log_z)
     return {"params": count_params(params), "kl": kl, "se": se, "seconds": seconds}
 
 
-print(f"reverse KL, recipe {vi.recipe(args.steps)}; D_KL(q || p) on {args.n_eval} samples of q")
+R = vi.RECIPE
+RECIPE = f"{R.label}: lr {R.lr} ({R.schedule}), {R.batch_size} samples of q per step, beta annealed over steps // 2"
+print(f"reverse KL, recipe {RECIPE}; D_KL(q || p) on {args.n_eval} samples of q")
 results = {}
 for name in targets:
     target = data.potential(name)
@@ -73,7 +74,7 @@ for name in targets:
 x_train, x_test, H = common.split(args.seed, n_test=2000)
 vae_rows = []
 for posterior in ("gaussian", "planar", "amortized_planar"):
-    vae = VAE(2, 2, hidden=(64, 64), posterior=None if posterior == "gaussian" else posterior, n_flows=4)
+    vae = VAE(2, 2, hidden=(64, 64), posterior=None if posterior == "gaussian" else posterior, n_layers=4)
     start = time.perf_counter()
     params, _ = fit(vae, vae.init(args.seed), x_train, steps=args.vae_steps, batch_size=256, lr=5e-3,
                     rng=args.seed, progress=False, lr_schedule="cosine")
@@ -97,8 +98,8 @@ report = f"""# Reverse KL: flows fitted to U1-U4, scored by the exact D_KL(q || 
 
 Written by `benchmarks/bench_vi.py` ({common.machine()}).
 
-Each flow is fitted by `tinygen.vi.fit_reverse_kl` with `vi.recipe(steps)`
-({vi.recipe(args.steps)}): Adam on the Monte Carlo free energy
+Each flow is fitted by `tinygen.vi.fit_reverse_kl` with `vi.RECIPE`
+({RECIPE}): Adam on the Monte Carlo free energy
 E_q[log q(z) - beta_t log p_tilde(z)], beta_t rising from 0.01 to 1 over the first half.
 Then D_KL(q || p) = E_q[log q(z) + U(z)] + log Z on {args.n_eval} fresh samples of q, ± one
 standard error. log Z by quadrature ({log_z}; estimated quadrature error below 1e-8 for each, and

@@ -38,11 +38,11 @@ def median_rate(stamps, window=250):
     return float(onp.median(window / onp.diff(t))) if len(t) > 1 else float("nan")
 
 
-def train(recipe, x, steps=None, seed=0):
+def train(recipe, x, steps=None, rng=0):
     """A recipe's training run (tinygen.recipes; ``steps`` overrides its count) with a time stamp per
     step: (model, params, median steps/s over windows of up to 250 steps)."""
     stamps = []
-    model, params, _ = recipe.train(x, seed=seed, steps=steps,
+    model, params, _ = recipe.train(x, rng=rng, steps=steps,
                                     callback=lambda step, p, loss: stamps.append(time.perf_counter()))
     return model, params, median_rate(stamps, min(250, max(1, len(stamps) // 4)))
 

@@ -106,7 +106,7 @@ def train_or_load(name, x_train, args):
     else:
         steps = args.steps or recipe.steps
         print(f"\n{recipe.label}: training {steps} steps", file=sys.stderr)
-        model, params, _ = recipe.train(x_train, seed=args.seed, steps=steps)
+        model, params, _ = recipe.train(x_train, rng=args.seed, steps=steps)
     if args.save:
         tinygen.save(os.path.join(args.save, f"{name}.npz"), params)
     return model, params, steps, time.perf_counter() - start
@@ -123,7 +123,7 @@ def main(argv=None):
     for name in args.models:
         model, params, steps, seconds = train_or_load(name, x_train, args)
         row = {"model": RECIPES[name].label, "steps": steps, "seconds": seconds,
-               **score(model, params, x_test, entropy, seed=args.seed, k=args.k)}
+               **score(model, params, x_test, entropy, rng=args.seed, k=args.k)}
         rows.append(row)
         fitted[name] = (model, params)
 

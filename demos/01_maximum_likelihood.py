@@ -93,7 +93,7 @@ def true_categorical(c):
 def draw(n, rng):
     """n pairs per task: c, x_normal (n, 1), x_class (n,)."""
     c = rng.uniform(-1, 1, size=(n, 1))
-    return c, true_normal(c).sample(rng, 1)[0], true_categorical(c).sample(rng, 1)[0]
+    return c, true_normal(c).sample(1, rng)[0], true_categorical(c).sample(1, rng)[0]
 
 
 c_train, x_train, y_train = draw(args.n, rng)

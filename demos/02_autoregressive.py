@@ -97,7 +97,7 @@ x_train, x_test, H = two_moons_split(args.seed)
 recipe = RECIPES["made"]  # the same MADE, steps and lr as in the tour (demo 00)
 print(f"{recipe.label}: {recipe.steps if args.steps is None else args.steps} steps, lr {recipe.lr:g} ({recipe.schedule})",
       file=sys.stderr)
-made2, p2, hist2 = recipe.train(x_train, seed=args.seed, steps=args.steps)
+made2, p2, hist2 = recipe.train(x_train, rng=args.seed, steps=args.steps)
 r = score(made2, p2, x_test, H)
 kl, kl_se = evaluate.kl_to_truth(lambda x: made2.log_prob(p2, x), two_moons_log_prob, x_test)
 print(f"two moons, MADE: test NLL {r['nll']:.4f} +- {r['se']:.4f} nats, exact entropy {H:.4f}, gap {r['gap']:.4f} "
@@ -127,7 +127,7 @@ D = size * size
 b_train = data.bars_and_stripes(args.n_images, size=size, rng=args.seed).reshape(-1, D)
 b_test = data.bars_and_stripes(args.n_images, size=size, rng=args.seed + 1).reshape(-1, D)
 H_bs = data.bars_and_stripes_entropy(size)
-made16 = MADE(D, hidden=(64, 64), likelihood="bernoulli", seed=args.seed)
+made16 = MADE(D, hidden=(64, 64), likelihood="bernoulli", rng=args.seed)
 p16, hist16 = tinygen.fit(made16, made16.init(args.seed), b_train, steps=args.steps or RECIPES["made"].steps,
                           lr=3e-3, rng=args.seed)
 log_p16 = made16.log_prob(p16, b_test)
@@ -177,7 +177,7 @@ print(f"sampling {len(b_test)} images: NaiveARM {naive.n_passes} passes {1e3 * t
 # Then the bars-and-stripes MADE.
 
 # %%
-tiny = MADE(3, hidden=(5, 5), likelihood="bernoulli", order=[1, 2, 0], seed=1)
+tiny = MADE(3, hidden=(5, 5), likelihood="bernoulli", order=[1, 2, 0], rng=1)
 M1, M2, M3 = tiny.masks
 reach = ((M1 @ M2 @ M3) > 0).astype(float)  # reach[k', d] = 1: input x_k' -> output d through some path
 m_in, m_h1, m_h2 = tiny.degrees[0]

@@ -102,7 +102,7 @@ def train(name):
 
     vae = recipe.build()  # the callback reads the model before train() returns it
     print(f"training {recipe.label} ({steps} steps, lr {recipe.lr:g}, {recipe.schedule})", file=sys.stderr)
-    vae, params, history = recipe.train(x_train, seed=args.seed, steps=steps, callback=callback)
+    vae, params, history = recipe.train(x_train, rng=args.seed, steps=steps, callback=callback)
     return vae, params, record, history
 
 

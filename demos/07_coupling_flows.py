@@ -107,7 +107,7 @@ def train(name):
     a cosine, lr_t = lr (1 + cos(pi t / T)) / 2: large steps early, small ones at the end to settle
     into the thin moons (this matters more than any architecture choice for a short run)."""
     recipe = RECIPES[name]
-    model, params, _ = recipe.train(x_train, seed=args.seed, steps=args.steps)
+    model, params, _ = recipe.train(x_train, rng=args.seed, steps=args.steps)
     print(f"{recipe.label}: {len(model.flow.layers)} layers, {tinygen.nn.count_params(params)} parameters, "
           f"{args.steps or recipe.steps} steps, lr {recipe.lr:g} ({recipe.schedule})")
     nll, gap = scores(recipe.label, model, params)

@@ -81,7 +81,7 @@ args = plot.demo_args(parser, quick_values={"steps": 5, "n_time": 50})
 # %%
 x_train, x_test, H = two_moons_split(args.seed)
 recipe = RECIPES["maf"]
-maf, params, history = recipe.train(x_train, seed=args.seed, steps=args.steps, x_val=x_test[:1000])
+maf, params, history = recipe.train(x_train, rng=args.seed, steps=args.steps, x_val=x_test[:1000])
 n_layers = sum(isinstance(layer, MAFLayer) for layer in maf.flow.layers)  # the reversals between do not count
 print(f"{recipe.label}: {n_layers} layers, {tinygen.nn.count_params(params)} parameters, "
       f"{args.steps or recipe.steps} steps, lr {recipe.lr:g} ({recipe.schedule})")

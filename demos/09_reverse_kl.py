@@ -115,7 +115,7 @@ start[0] = {"log_a": onp.zeros(2), "b": onp.array([0.5, 0.0])}  # q_0 = N((0.5, 
 fits = {
     "forward KL (MLE on samples)": tinygen.fit(flow, start, x_p, steps=args.asym_steps, lr=2e-2,
                                                lr_schedule="cosine", rng=args.seed)[0],
-    # no annealing: a tempered start (vi.recipe's anneal) flattens the target at first, so q can
+    # no annealing: a tempered start (vi.RECIPE's anneal) flattens the target at first, so q can
     # spread over both bumps before they appear
     "reverse KL (from the density)": vi.fit_reverse_kl(flow, start, bumps, steps=args.asym_steps, lr=2e-2,
                                                        lr_schedule="cosine", rng=args.seed)[0],
@@ -164,8 +164,7 @@ for name in names:
     target = data.potential(name)
     for K in ks:
         model = planar_model(2, K)
-        params, _ = vi.fit_reverse_kl(model, model.init(args.seed), target, rng=args.seed, progress=False,
-                                      **vi.recipe(args.steps))
+        _, params, _ = vi.RECIPE.train(target, rng=args.seed, steps=args.steps, model=model, progress=False)
         kl = vi.reverse_kl(model, params, target, n=args.n_eval, rng=args.seed + 1, log_z=target.log_z)
         fitted[name, K] = (model, params, kl)
     print(f"{name} done ({', '.join(f'K={K}: {fitted[name, K][2][0]:.3f}' for K in ks)})", flush=True)

@@ -65,7 +65,7 @@ import numpy as onp
 import tinygen
 from tinygen import data, plot
 from tinygen.arm import PixelCNN, MADE
-from tinygen.arm.recipes import BATCH_SIZE, sequence_recipes
+from tinygen.arm.recipes import sequence_recipes
 from tinygen.data.sequences import decode
 from tinygen.evaluate import kl_to_truth, nll_stats
 from tinygen.nn import count_params
@@ -93,8 +93,8 @@ T = args.seq_len
 
 # %%
 src = data.MarkovSource()  # V = 4, order 2, Dirichlet(0.5) transition table from seed 0
-x_train = src.sample(args.n_train, T, rng=args.seed)
-x_test = src.sample(args.n_test, T, rng=args.seed + 1)
+x_train = src.sample(args.n_train, args.seed, T=T)
+x_test = src.sample(args.n_test, args.seed + 1, T=T)
 H_T = src.entropy(T)
 print(f"V = {src.vocab_size}, order {src.order}: entropy rate {src.entropy_rate():.4f} nats/symbol "
       f"(log V = {onp.log(src.vocab_size):.4f}); H(x_1..x_{T}) / T = {H_T / T:.4f}")
@@ -112,11 +112,10 @@ print("three source sequences:", ["".join(map(str, s + 1)) for s in x_test[:3]],
 
 # %%
 results = {}
-for k, (name, (model, lr)) in enumerate(sequence_recipes(src.vocab_size, T, seed=args.seed).items()):
+for k, (name, recipe) in enumerate(sequence_recipes(src.vocab_size, T, rng=args.seed).items()):
     print(f"--- {name}", flush=True)
-    params, hist = tinygen.fit(model, model.init(args.seed), x_train, steps=args.steps, batch_size=BATCH_SIZE,
-                               lr=lr, rng=args.seed, lr_schedule="cosine", x_val=x_test,
-                               eval_every=max(1, args.steps // 20), log_every=max(1, args.steps // 4))
+    model, params, hist = recipe.train(x_train, rng=args.seed, steps=args.steps, x_val=x_test,
+                                       eval_every=max(1, args.steps // 20))
     model.n_passes = 0
     log_p = model.log_prob(params, x_test)
     passes_log_p = model.n_passes
@@ -227,10 +226,8 @@ except ImportError as err:
     print("no text set:", err)
 else:
     order = onp.random.default_rng(args.seed).permutation(len(names))
-    name_model, name_lr = sequence_recipes(27, names.shape[1], seed=args.seed)["causal conv"]
-    name_params, name_hist = tinygen.fit(name_model, name_model.init(args.seed), names[order], steps=args.name_steps,
-                                         batch_size=BATCH_SIZE, lr=name_lr, rng=args.seed, lr_schedule="cosine",
-                                         log_every=max(1, args.name_steps // 4))
+    name_recipe = sequence_recipes(27, names.shape[1], rng=args.seed)["causal conv"]
+    name_model, name_params, name_hist = name_recipe.train(names[order], rng=args.seed, steps=args.name_steps)
     known = set(decode(names))
     for tau in (1.0, 0.7):
         drawn = decode(name_model.sample(name_params, 20, rng=args.seed, temperature=tau))
@@ -267,7 +264,7 @@ plot.show(fig, "10_inpainting", args.out)
 
 # %%
 K = len(data.SHAPES)
-cmade = MADE(64, hidden=(256, 256), likelihood="bernoulli", context_dim=K, seed=args.seed)
+cmade = MADE(64, hidden=(256, 256), likelihood="bernoulli", context_dim=K, rng=args.seed)
 p_cm, _ = tinygen.fit(cmade, cmade.init(args.seed), img_train.reshape(-1, 64), context=onp.eye(K)[lab_train],
                       steps=args.made_steps, batch_size=64, lr=1e-2, rng=args.seed,
                       log_every=max(1, args.made_steps // 4))

@@ -68,11 +68,11 @@ case("neural_spline_flow", min_dim=2, max_abs=3.0)(
 # Random orderings and hidden degrees from rng. Unconditional cases need dim >= 2: in 1-D every
 # MADE weight is masked (x_1 has no predecessor), so only the output biases act and the weights'
 # gradient is rightly 0; with a context the weights from c still act.
-case("maf_layer", min_dim=2)(lambda d, rng: _flows().MAFLayer(d, hidden=(12, 12), order="random", seed=rng))
+case("maf_layer", min_dim=2)(lambda d, rng: _flows().MAFLayer(d, hidden=(12, 12), order="random", rng=rng))
 case("iaf_layer_conditional")(
-    lambda d, rng: _flows().IAFLayer(d, hidden=(12,), context_dim=2, order="random", seed=rng))
-case("maf_conditional")(lambda d, rng: _flows().MAF(d, n_layers=3, hidden=(12,), context_dim=2, seed=rng))
-case("iaf", min_dim=2)(lambda d, rng: _flows().IAF(d, n_layers=3, hidden=(12, 12), seed=rng))
+    lambda d, rng: _flows().IAFLayer(d, hidden=(12,), context_dim=2, order="random", rng=rng))
+case("maf_conditional")(lambda d, rng: _flows().MAF(d, n_layers=3, hidden=(12,), context_dim=2, rng=rng))
+case("iaf", min_dim=2)(lambda d, rng: _flows().IAF(d, n_layers=3, hidden=(12, 12), rng=rng))
 
 # ---- elementwise, spline and linear layers (elementwise.py, splines.py, linear.py) ----
 case("elementwise_affine")(lambda d, rng: _flows().ElementwiseAffine(d))

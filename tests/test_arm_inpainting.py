@@ -70,7 +70,7 @@ def test_inpainting_rejects_bad_inputs():
 def test_class_conditional_made_samples_each_classes_own_distribution(label):
     # label -> image: MADE with a one-hot context c; each p(x | c) sums to 1 and sampling with c follows it
     K, D = 3, 3
-    made = MADE(D, hidden=(16,), likelihood="bernoulli", context_dim=K, seed=0)
+    made = MADE(D, hidden=(16,), likelihood="bernoulli", context_dim=K, rng=0)
     rng = np.random.default_rng(label)
     # conditionals away from 1/2, yet every image likely enough that n p(x) > 5 (chi-square's condition)
     params = perturb(made.init(5), 5, scale=0.5)

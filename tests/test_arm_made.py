@@ -21,7 +21,7 @@ def _made(dim, seed, likelihood="gaussian", context_dim=0, n_masks=1, direct=Fal
     # Hidden layers just large enough to carry every degree (dim + context), plus a few random units.
     h = dim + (context_dim > 0) + hidden_extra
     return MADE(dim, hidden=(h, h), likelihood=likelihood, n_classes=3 if likelihood == "categorical" else None,
-                order="random", context_dim=context_dim, seed=seed, n_masks=n_masks, direct=direct,
+                order="random", context_dim=context_dim, rng=seed, n_masks=n_masks, direct=direct,
                 activation=activation)
 
 
@@ -109,7 +109,7 @@ def test_categorical_made_sums_to_one_over_all_k_d_vectors(dim, seed, n_masks):
 @settings(max_examples=10)
 @given(seed=seeds, n_masks=st.sampled_from([1, 2]))
 def test_gaussian_made_integrates_to_one_in_2d(seed, n_masks):
-    made = MADE(2, hidden=(8,), order="random", seed=seed, n_masks=n_masks, activation="tanh")
+    made = MADE(2, hidden=(8,), order="random", rng=seed, n_masks=n_masks, activation="tanh")
     params = made.init(seed)
     # Bound every raw output: tanh units are in (-1, 1), so |output| <= sum_k |W_k| <= 1,
     # hence |mu| <= 1 and sigma = softplus(rho) in [0.31, 1.32].
@@ -152,7 +152,7 @@ def test_bernoulli_samples_follow_the_model():
 
 
 def test_mask_ensemble_precomputes_masks_and_trains_one_set_per_call():
-    made = MADE(4, hidden=(8,), likelihood="bernoulli", order="random", n_masks=4, seed=0)
+    made = MADE(4, hidden=(8,), likelihood="bernoulli", order="random", n_masks=4, rng=0)
     assert len({tuple(o) for o in made.orders}) > 1  # different orderings were drawn
     params = made.init(0)
     x = onp.array([[0, 1, 1, 0], [1, 1, 0, 0]], dtype=float)

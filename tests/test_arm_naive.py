@@ -17,7 +17,7 @@ small_dims = st.integers(min_value=1, max_value=5)
 @given(dim=small_dims, seed=seeds, likelihood=st.sampled_from(["gaussian", "bernoulli", "categorical"]))
 def test_conditional_d_reads_only_the_inputs_before_it(dim, seed, likelihood):
     arm = NaiveARM(dim, hidden=(6,), likelihood=likelihood, n_classes=3 if likelihood == "categorical" else None,
-                   order="random", seed=seed, activation="tanh")
+                   order="random", rng=seed, activation="tanh")
     rng = onp.random.default_rng(seed)
     params = arm.init(rng)
     x = rng.standard_normal((1, dim))
@@ -32,7 +32,7 @@ def test_conditional_d_reads_only_the_inputs_before_it(dim, seed, likelihood):
 @settings(max_examples=15)
 @given(dim=st.integers(1, 8), seed=seeds, context=st.booleans())
 def test_bernoulli_naive_arm_sums_to_one_and_counts_d_passes(dim, seed, context):
-    arm = NaiveARM(dim, hidden=(5,), likelihood="bernoulli", order="random", seed=seed,
+    arm = NaiveARM(dim, hidden=(5,), likelihood="bernoulli", order="random", rng=seed,
                    context_dim=1 if context else 0)
     params = arm.init(seed)
     X = onp.array(list(itertools.product([0, 1], repeat=dim)), dtype=float)
@@ -46,7 +46,7 @@ def test_bernoulli_naive_arm_sums_to_one_and_counts_d_passes(dim, seed, context)
 @settings(max_examples=10)
 @given(dim=st.integers(1, 3), seed=seeds)
 def test_categorical_naive_arm_sums_to_one(dim, seed):
-    arm = NaiveARM(dim, hidden=(5,), likelihood="categorical", n_classes=4, seed=seed)
+    arm = NaiveARM(dim, hidden=(5,), likelihood="categorical", n_classes=4, rng=seed)
     X = onp.array(list(itertools.product(range(4), repeat=dim)), dtype=float)
     assert abs(onp.exp(arm.log_prob(arm.init(seed), X)).sum() - 1.0) < 1e-9  # <= 64 terms
 
@@ -54,7 +54,7 @@ def test_categorical_naive_arm_sums_to_one(dim, seed):
 @settings(max_examples=10)
 @given(dim=small_dims, seed=seeds)
 def test_sampling_takes_d_batched_passes(dim, seed):
-    arm = NaiveARM(dim, hidden=(5,), order="random", seed=seed)
+    arm = NaiveARM(dim, hidden=(5,), order="random", rng=seed)
     params = arm.init(seed)
     arm.n_passes = 0
     x = arm.sample(params, 40, seed)

@@ -41,7 +41,7 @@ def test_logits_at_t_read_exactly_the_tokens_before_t(name):
 
 
 def test_made_on_the_same_sequences_is_autoregressive():
-    made = MADE(T, hidden=(32, 32), likelihood="categorical", n_classes=V, seed=0)
+    made = MADE(T, hidden=(32, 32), likelihood="categorical", n_classes=V, rng=0)
     params = made.init(0)
     x = np.random.default_rng(1).integers(0, V, size=(3, T)).astype(float)
     fn = lambda x: anp.transpose(made.outputs(params, x), (0, 2, 1))  # (n, T, V): axis 1 = position  # noqa: E731
@@ -65,7 +65,7 @@ def test_causal_conv_receptive_field_is_what_it_states():
 @pytest.mark.parametrize("name", sorted(MODELS) + ["made"])
 def test_exactly_normalized_over_all_243_sequences(name, seed):
     if name == "made":
-        model = MADE(T, hidden=(16,), likelihood="categorical", n_classes=V, seed=seed % 100)
+        model = MADE(T, hidden=(16,), likelihood="categorical", n_classes=V, rng=seed % 100)
     else:
         model = MODELS[name](V, T)
     params = perturb(model.init(seed), seed)
@@ -123,8 +123,8 @@ def test_temperature_rescales_the_logits():
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_fit_lowers_the_nll_on_the_markov_source(name):
-    src = MarkovSource(V, order=1, seed=0)
-    x = src.sample(512, 6, rng=0)
+    src = MarkovSource(V, order=1, rng=0)
+    x = src.sample(512, 0, T=6)
     model = MODELS[name](V, 6)
     params = model.init(0)
     before = float(model.loss(params, x))

@@ -33,7 +33,7 @@ def test_log_prob_sums_to_one_and_entropy_is_exact(V, order, T, alpha, seed):
 @given(st.integers(2, 4), st.integers(1, 2), seeds)
 def test_the_source_is_stationary(V, order, seed):
     # the window (x_2, ..., x_{k+1}) has the same law pi as the first k symbols
-    src = MarkovSource(V, order, seed=seed)
+    src = MarkovSource(V, order, rng=seed)
     x = all_sequences(V, order + 1)
     p = np.exp(src.log_prob(x))
     shifted = np.zeros(V ** order)
@@ -44,7 +44,7 @@ def test_the_source_is_stationary(V, order, seed):
 def test_entropy_rate_matches_a_long_monte_carlo_average():
     src = MarkovSource()
     n, T, k = 400, 300, src.order
-    x = src.sample(n, T, rng=0)
+    x = src.sample(n, 0, T=T)
     # per sequence: the mean conditional NLL of x_{k+1..T}; sequences are independent, so
     # the standard error of the mean over the n sequences is std / sqrt(n)
     r = -(src.log_prob(x) - src.log_prob(x[:, :k])) / (T - k)
@@ -62,9 +62,9 @@ def test_chi_square_tail_matches_the_printed_table(k, x95):
 
 
 def test_samples_follow_log_prob():
-    src = MarkovSource(3, order=2, alpha=5.0, seed=1)  # alpha = 5: no near-empty cells
+    src = MarkovSource(3, order=2, alpha=5.0, rng=1)  # alpha = 5: no near-empty cells
     T, n = 3, 20000
-    x = src.sample(n, T, rng=2)
+    x = src.sample(n, 2, T=T)
     codes = x @ (3 ** np.arange(T)[::-1])
     counts = np.bincount(codes, minlength=27)
     expected = n * np.exp(src.log_prob(all_sequences(3, T)))  # all_sequences is in code order
@@ -74,8 +74,8 @@ def test_samples_follow_log_prob():
 
 def test_same_seed_same_sequences_and_gap_definition():
     src = MarkovSource()
-    np.testing.assert_array_equal(src.sample(5, 7, rng=3), src.sample(5, 7, rng=np.random.default_rng(3)))
-    x = src.sample(2000, 10, rng=4)
+    np.testing.assert_array_equal(src.sample(5, 3, T=7), src.sample(5, np.random.default_rng(3), T=7))
+    x = src.sample(2000, 4, T=10)
     # the source scored against itself: the gap (E[-log p] - H(x_1..x_T)) / T is 0 up to noise
     nll = -src.log_prob(x)
     se = nll.std(ddof=1) / np.sqrt(len(x)) / 10
@@ -96,9 +96,9 @@ def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match=r"^alpha: "):
         MarkovSource(alpha=0.0)
     with pytest.raises(ValueError, match=r"^n: "):
-        src.sample(0, 5, rng=0)
+        src.sample(0, 0, T=5)
     with pytest.raises(TypeError, match=r"^rng: "):
-        src.sample(3, 5, rng="seed")
+        src.sample(3, "seed", T=5)
 
 
 def test_encode_decode_round_trip():

@@ -33,7 +33,7 @@ def _best_gaussian_nll(x):
 def test_a_short_run_of_the_recipe_separates_the_moons(family, seed):
     x, x_test, _ = two_moons_split(seed, n_train=4000, n_test=2000)
     recipe = RECIPES[family]
-    model, params, _ = recipe.train(x, seed=seed, steps=recipe.steps // 4, progress=False)
+    model, params, _ = recipe.train(x, rng=seed, steps=recipe.steps // 4, progress=False)
     nll, _ = evaluate.test_nll(model, params, x_test)
     gaussian = _best_gaussian_nll(data.two_moons(200_000, noise=0.05, rng=7))  # ~1.884 nats
     assert nll < gaussian, f"{family} seed {seed}: test NLL {nll:.3f} >= the best Gaussian's {gaussian:.3f}"

@@ -98,7 +98,7 @@ def test_bernoulli_sums_to_one_over_all_binary_vectors(p):
 @settings(max_examples=20)
 @given(normals(), seeds)
 def test_normal_sample_moments(p, seed):
-    x = p.sample(seed, S)
+    x = p.sample(S, seed)
     assert x.shape == (S, p.dim)
     for d in range(p.dim):
         mu, sigma = p.loc[d], p.scale[d]
@@ -110,7 +110,7 @@ def test_normal_sample_moments(p, seed):
 @settings(max_examples=20)
 @given(categoricals(), seeds)
 def test_categorical_sample_frequencies(p, seed):
-    x = p.sample(seed, S)
+    x = p.sample(S, seed)
     assert x.shape == (S,)
     w = p.probs
     freq = onp.bincount(x, minlength=p.n_classes) / S
@@ -121,7 +121,7 @@ def test_categorical_sample_frequencies(p, seed):
 @settings(max_examples=20)
 @given(bernoullis(), seeds)
 def test_bernoulli_sample_frequencies(p, seed):
-    x = p.sample(seed, S)
+    x = p.sample(S, seed)
     assert x.shape == (S, p.dim) and set(onp.unique(x)) <= {0.0, 1.0}
     for d, q in enumerate(p.probs):
         assert_within(x[:, d].mean(), q, onp.sqrt(q * (1 - q) / S), "frequency of ones")
@@ -131,7 +131,7 @@ def test_bernoulli_sample_frequencies(p, seed):
 @given(st.one_of(normals(), categoricals(), bernoullis()), seeds)
 def test_entropy_matches_monte_carlo(p, seed):
     # H(p) = E_p[-log p(x)]; estimate it by the mean of -log p over S samples
-    nll = -p.log_prob(p.sample(seed, S))
+    nll = -p.log_prob(p.sample(S, seed))
     assert_within(nll.mean(), float(p.entropy()), nll.std() / onp.sqrt(S), "entropy")
 
 
@@ -143,7 +143,7 @@ def test_normal_entropy_known_value():
 
 def test_normal_sample_is_reparameterized():
     # x = mu + sigma * eps: d mean(x) / d mu = 1, so gradients reach the parameters
-    g = grad(lambda mu: onp.mean(dist.Normal(mu, onp.ones(1)).sample(0, 10)))(onp.zeros(1))
+    g = grad(lambda mu: onp.mean(dist.Normal(mu, onp.ones(1)).sample(10, 0)))(onp.zeros(1))
     onp.testing.assert_allclose(g, [1.0])
 
 
@@ -168,7 +168,7 @@ def test_kl_nonnegative_zero_on_itself_and_matches_monte_carlo(pq, seed):
     # >= 0 up to the rounding of a few O(1) terms (p and q may be nearly equal)
     assert kl >= -1e-12
     assert abs(float(dist.kl_divergence(p, p))) <= 1e-12
-    x = p.sample(seed, S)
+    x = p.sample(S, seed)
     ratio = p.log_prob(x) - q.log_prob(x)  # log p(x) - log q(x), x ~ p
     mc = float(dist.kl_divergence(p, q, rng=seed, n_samples=S))
     assert mc == pytest.approx(ratio.mean(), rel=1e-12, abs=1e-12)  # same seed, same samples
@@ -197,7 +197,7 @@ def test_kl_standard_normal_known_value():
         (lambda: dist.Normal(onp.zeros(2), onp.ones(2)).log_prob(onp.zeros((3, 3))), ValueError, "x"),
         (lambda: dist.Normal(onp.zeros(2), onp.ones(2)).log_prob(onp.full((3, 2), onp.nan)), ValueError, "x"),
         (lambda: dist.Normal(onp.zeros(2), onp.ones(2)).sample(0, 0), ValueError, "n"),
-        (lambda: dist.Normal(onp.zeros(2), onp.ones(2)).sample("seed", 3), TypeError, "rng"),
+        (lambda: dist.Normal(onp.zeros(2), onp.ones(2)).sample(3, "seed"), TypeError, "rng"),
         (lambda: dist.Categorical(onp.zeros(3)).log_prob(onp.array([0, 3])), ValueError, "x"),
         (lambda: dist.Categorical(onp.zeros(3)).log_prob(onp.array([-1])), ValueError, "x"),
         (lambda: dist.Categorical(onp.zeros(3)).log_prob(onp.array([0.5])), ValueError, "x"),
@@ -301,7 +301,7 @@ def test_normal_with_log_scale_where_sigma_rounds_to_zero():
     assert float(p.entropy()) == pytest.approx(-1e4 - 800.0 + (1 + onp.log(2 * onp.pi)), rel=1e-15)
     kl = float(dist.kl_divergence(p, dist.StandardNormal(2)))  # sum_d [sigma^2 / 2 - 1/2 - log sigma]
     assert kl == pytest.approx(1e4 + 800.0 - 1.0, rel=1e-15)
-    onp.testing.assert_array_equal(p.sample(0, 3), 0.0)  # x = mu + sigma eps = mu
+    onp.testing.assert_array_equal(p.sample(3, 0), 0.0)  # x = mu + sigma eps = mu
 
 
 # The references form log p = -log(1 + e^-l) for l up to 2e3: 1 + e^-2000 needs ~900 digits

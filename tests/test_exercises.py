@@ -1,7 +1,7 @@
 """Every exercise in demos/exercises/ runs as shipped (its NaN placeholders fail every check,
 without crashing) and, with the reference answer from tinygen put in its marked cell, passes
-every check. The answers below call tinygen's own implementations, which is where each
-exercise tells the student to look afterwards.
+every check. The answers below call tinygen's own implementations, or write out the formulas
+those implementations compute, which is where each exercise tells the student to look afterwards.
 """
 import json
 import re
@@ -63,6 +63,18 @@ def coupling_inverse(x, alpha, mu, mask):
 def coupling_log_det(alpha, mask):
     return np.sum((1 - mask) * alpha, axis=1)
 ''',
+    # the right-hand sides tinygen.ode.log_density_dynamics builds, with the traces worked out by hand
+    "06_instantaneous_change_of_variables.py": '''
+def linear_rhs(t, state):
+    z, logp = state
+    return z @ A.T, -np.trace(A) * np.ones(np.shape(logp))  # Tr(df/dz) = Tr A at every point
+
+
+def tanh_rhs(t, state):
+    z, logp = state
+    f = np.tanh(z @ W.T + t * c)
+    return f, -np.sum((1 - f ** 2) * np.diag(W), axis=1)  # Tr(diag(1 - f^2) W) = sum_i (1 - f_i^2) W_ii
+''',
     "05_composition.py": '''
 from tinygen.flows import Compose
 
@@ -73,6 +85,19 @@ def compose_forward(layers, params, z):
 
 def compose_inverse(layers, params, x):
     return Compose(layers).inverse(params, x)
+''',
+    # Ho et al.'s eq. 7, as Schedule.posterior (tinygen/diffusion/schedule.py) computes it
+    "07_ddpm_posterior.py": '''
+def posterior_mean(x_t, x0, t, beta, alpha_bar):
+    t = t[:, None]
+    coef_x0 = onp.sqrt(alpha_bar[t - 1]) * beta[t] / (1 - alpha_bar[t])
+    coef_xt = onp.sqrt(1 - beta[t]) * (1 - alpha_bar[t - 1]) / (1 - alpha_bar[t])
+    return coef_x0 * x0 + coef_xt * x_t
+
+
+def posterior_variance(t, beta, alpha_bar):
+    t = t[:, None]
+    return (1 - alpha_bar[t - 1]) / (1 - alpha_bar[t]) * beta[t]
 ''',
     "10_invertible_1x1_conv.py": '''
 def conv1x1_forward(z, W):

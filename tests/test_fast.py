@@ -109,7 +109,7 @@ def _made_case(likelihood, rng):
 
 def _made_log_prob_case(rng):
     """A Gaussian MADE's log p(x | c) over two mask sets (each set has its own fused pass)."""
-    model = MADE(3, hidden=(7, 6), context_dim=2, n_masks=2, order="random", seed=int(rng.integers(99)))
+    model = MADE(3, hidden=(7, 6), context_dim=2, n_masks=2, order="random", rng=int(rng.integers(99)))
     params = perturb(model.init(rng), rng)
     context = rng.standard_normal((4, 2))
     x = rng.standard_normal((4, 3))
@@ -132,7 +132,7 @@ def _pixelcnn_case(rng):
 
 
 def _vae_case(posterior, rng, decoder_scale="learned"):
-    model = VAE(3, 2, hidden=(6, 5), posterior=posterior, n_flows=2, flow_hidden=(5,), decoder_scale=decoder_scale)
+    model = VAE(3, 2, hidden=(6, 5), posterior=posterior, n_layers=2, flow_hidden=(5,), decoder_scale=decoder_scale)
     params = perturb(model.init(rng), rng, 0.1)
     x = rng.standard_normal((3, 3))
 

@@ -26,7 +26,7 @@ class LogModel:
     def init(self, rng):
         return {"a": onp.array(1.0)}
 
-    def loss(self, params, x, rng=None):
+    def loss(self, params, x, rng=None, context=None):
         return np.log(params["a"]) + 0.0 * np.mean(x)
 
 
@@ -82,7 +82,7 @@ def test_overflowing_update_keeps_finite_params():
     # loss = exp(theta^2): the gradient 2 theta exp(theta^2) explodes, SGD jumps to huge theta,
     # then exp overflows. The error must hand back finite parameters.
     class Explode:
-        def loss(self, params, x, rng=None):
+        def loss(self, params, x, rng=None, context=None):
             return np.exp(params["theta"] ** 2) + 0.0 * np.mean(x)
 
     with pytest.raises(NonFiniteLossError) as info, onp.errstate(over="ignore", invalid="ignore"):

@@ -12,7 +12,7 @@ class Quadratic:
     def init(self, rng):
         return {"theta": np.array([1.0])}
 
-    def loss(self, params, x, rng=None):
+    def loss(self, params, x, rng=None, context=None):
         return 0.5 * params["theta"][0] ** 2
 
 
@@ -44,7 +44,7 @@ def test_nan_inside_a_distribution_stops_fit_with_nonfinite_error():
         def init(self, rng):
             return {"mu": np.array([0.0])}
 
-        def loss(self, params, x, rng=None):
+        def loss(self, params, x, rng=None, context=None):
             mu = params["mu"] * anp.log(params["mu"][0] - 0.5)  # log of a negative: NaN at once
             return -anp.mean(Normal(mu, np.ones(1)).log_prob(x))
 

@@ -219,7 +219,7 @@ def _models():
     cases["transformer"] = (TransformerARM(3, 4, d_model=4, n_heads=2, n_layers=1), tokens,
                             ["log_prob", "sample", "logits", "attention_maps"])
     for post in ("gaussian", "planar", "iaf"):
-        cases[f"vae_{post}"] = (VAE(3, 2, hidden=(8,), posterior=post, n_flows=2, flow_hidden=(4,)), x_real,
+        cases[f"vae_{post}"] = (VAE(3, 2, hidden=(8,), posterior=post, n_layers=2, flow_hidden=(4,)), x_real,
                                 ["log_prob", "loss_rng", "sample", "encode", "decode", "elbo", "posterior_sample",
                                  "log_weights", "log_prob_prior_mc", "interpolate"])
     cases["vae_bernoulli"] = (VAE(3, 2, hidden=(8,), likelihood="bernoulli"), x_bin,

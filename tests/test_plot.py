@@ -24,7 +24,7 @@ def test_every_plot_function_writes_a_png(tmp_path):
                 title="loss", ylabel="NLL")
     figs = {
         "panels.png": fig,
-        "layers.png": plot.layer_panels([StandardNormal(2).sample(0, 100), x[:100]], titles=["z_0", "x"]),
+        "layers.png": plot.layer_panels([StandardNormal(2).sample(100, 0), x[:100]], titles=["z_0", "x"]),
         "images.png": plot.image_grid(data.shapes8(10), ncols=4, title="shapes"),
     }
     for name, f in figs.items():

@@ -16,9 +16,9 @@ from tinygen.recipes import RECIPES, expected_values, score, two_moons_split
 
 
 def _seed_0_gap(family):
-    x, x_test, H = two_moons_split(seed=0)
-    model, params, _ = RECIPES[family].train(x, seed=0, progress=False)
-    return score(model, params, x_test, H, seed=0)["gap"]
+    x, x_test, H = two_moons_split(rng=0)
+    model, params, _ = RECIPES[family].train(x, rng=0, progress=False)
+    return score(model, params, x_test, H, rng=0)["gap"]
 
 
 def test_the_tours_made_run_reproduces_its_recorded_gap():

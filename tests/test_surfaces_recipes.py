@@ -58,14 +58,14 @@ def test_recipe_train_override_changes_the_run():
 
 
 @pytest.mark.parametrize("kwargs, name, error", [
-    ({"rng": 3}, "rng", TypeError), ({"bogus": 1}, "bogus", TypeError), ({"lr": -1}, "lr", ValueError),
-    ({"seed": -1}, "seed", ValueError), ({"seed": "a"}, "seed", TypeError), ({"steps": 0}, "steps", ValueError)])
+    ({"rng": 3, "seed": 3}, "seed", TypeError), ({"bogus": 1}, "bogus", TypeError), ({"lr": -1}, "lr", ValueError),
+    ({"rng": -1}, "rng", ValueError), ({"rng": "a"}, "rng", TypeError), ({"steps": 0}, "steps", ValueError)])
 def test_recipe_train_names_a_bad_argument(kwargs, name, error):
     with pytest.raises(error, match=rf"^{name}"):
         recipes.RECIPES["made"].train(X, **{"steps": 2, "progress": False, **kwargs})
 
 
-@pytest.mark.parametrize("args, name, error", [((-1,), "seed", ValueError), (("a",), "seed", TypeError),
+@pytest.mark.parametrize("args, name, error", [((-1,), "rng", ValueError), (("a",), "rng", TypeError),
                                                ((0, 10 ** 12), "n_train", ValueError)])
 def test_two_moons_split_names_a_bad_argument(args, name, error):
     with pytest.raises(error, match=rf"^{name}"):

@@ -27,7 +27,7 @@ def test_markov_source_refuses_tables_beyond_the_size_limit(kwargs, name):
 @pytest.mark.parametrize("n, T, name", [(10 ** 9, 10, "n"), (10, 10 ** 9, "T")])
 def test_markov_sample_refuses_batches_beyond_the_size_limit(n, T, name):
     with pytest.raises(ValueError, match=rf"^{name}: {SIZE}"):
-        MarkovSource().sample(n, T, 0)
+        MarkovSource().sample(n, 0, T=T)
 
 
 @pytest.mark.parametrize("nll, error", [(math.nan, ValueError), (math.inf, ValueError), ("x", TypeError),

@@ -197,7 +197,7 @@ def made_outputs(made, params):
 @pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli", "categorical"])
 def test_check_autoregressive_passes_on_made(likelihood):
     made = MADE(4, hidden=(8, 8), likelihood=likelihood, n_classes=3 if likelihood == "categorical" else None,
-                order=[2, 0, 3, 1], seed=1, activation="tanh")
+                order=[2, 0, 3, 1], rng=1, activation="tanh")
     params = made.init(0)
     report = check_autoregressive(made_outputs(made, params), 4, made.order, full=True)
     assert report, str(report)
@@ -232,7 +232,7 @@ def _moment_matched(samples, widen=2.0):
 
 
 def test_check_autoregressive_finds_a_made_output_mask_with_greater_or_equal():
-    made = MADE(4, hidden=(8,), order=[2, 0, 3, 1], seed=0, activation="tanh")
+    made = MADE(4, hidden=(8,), order=[2, 0, 3, 1], rng=0, activation="tanh")
     params = made.init(0)
     params["net"][-1]["W"] = onp.random.default_rng(0).standard_normal(params["net"][-1]["W"].shape)
     m_in, m_hidden = made.degrees[0][0], made.degrees[0][1]  # mask set 0: inputs, hidden layer
@@ -245,7 +245,7 @@ def test_check_autoregressive_finds_a_made_output_mask_with_greater_or_equal():
 
 
 def test_check_autoregressive_finds_a_leak_from_x_d_to_output_d():
-    made = MADE(3, hidden=(6,), seed=0, activation="tanh")
+    made = MADE(3, hidden=(6,), rng=0, activation="tanh")
     params = made.init(0)
     leaky = lambda v: made_outputs(made, params)(v) + 0.1 * v[:, :, None]  # noqa: E731
     report = check_autoregressive(leaky, 3)
@@ -284,13 +284,13 @@ def test_check_autoregressive_rejects_bad_arguments():
 
 # ---- check_normalized ----------------------------------------------------------------------------
 def test_check_normalized_enumerates_binary_and_categorical_made():
-    made = MADE(5, hidden=(8,), likelihood="bernoulli", order="random", seed=2)
+    made = MADE(5, hidden=(8,), likelihood="bernoulli", order="random", rng=2)
     params = made.init(0)
     report = check_normalized(lambda x: made.log_prob(params, x), dim=5, support="binary")
     assert report and "exact enumeration of all 2^5 = 32 values" in str(report)
     off = check_normalized(lambda x: made.log_prob(params, x) + onp.log(1.001), dim=5, support="binary")
     assert failed(off) == ["sum over all 32 x of p(x) = 1"]
-    cat = MADE(3, hidden=(6,), likelihood="categorical", n_classes=3, seed=0)
+    cat = MADE(3, hidden=(6,), likelihood="categorical", n_classes=3, rng=0)
     cp = cat.init(0)
     assert check_normalized(lambda x: cat.log_prob(cp, x), dim=3, support="categorical", n_classes=3)
 
@@ -436,7 +436,7 @@ def test_perturbed_params_strategy_feeds_check_flow(dim, data):
 @given(dim=st.integers(2, 5), data=st.data(), seed=seeds)
 def test_orderings_strategy_feeds_check_autoregressive(dim, data, seed):
     order = data.draw(orderings(dim))
-    made = MADE(dim, hidden=(dim + 3,), order=order, seed=seed, activation="tanh")
+    made = MADE(dim, hidden=(dim + 3,), order=order, rng=seed, activation="tanh")
     check_autoregressive(made_outputs(made, made.init(seed)), dim, order, full=True).assert_ok()
 
 

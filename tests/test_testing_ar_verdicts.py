@@ -53,7 +53,7 @@ def test_sequence_arms_pass_at_random_params(name, seed):
 @settings(max_examples=5)
 @given(seed=seeds)
 def test_made_passes_at_random_params_on_real_and_integer_inputs(seed):
-    made = MADE(T, hidden=(16,), likelihood="categorical", n_classes=V, order="random", seed=seed % 1000)
+    made = MADE(T, hidden=(16,), likelihood="categorical", n_classes=V, order="random", rng=seed % 1000)
     params = perturb(made.init(seed), seed)
     def fn(x):
         return np.transpose(made.outputs(params, x), (0, 2, 1))  # axis 1 the position

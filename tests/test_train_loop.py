@@ -44,7 +44,7 @@ class Quadratic:
     def init(self, rng):
         return {"theta": np.array([1.0])}
 
-    def loss(self, params, x, rng=None):
+    def loss(self, params, x, rng=None, context=None):
         self.calls += 1
         if self.calls == self.fail_at:
             raise self.error("failed inside the user's loss")

@@ -42,8 +42,8 @@ def test_every_sampler_names_a_negative_rng():
         lambda: model.sample(model.init(0), 2, -1),
         lambda: model.init(-1),
         lambda: tinygen.fit(model, model.init(0), np.zeros((4, 2)), steps=1, rng=-1, progress=False),
-        lambda: StandardNormal(2).sample(-1, 2),
-        lambda: Categorical(np.zeros(3)).sample(-1, 2),
+        lambda: StandardNormal(2).sample(2, -1),
+        lambda: Categorical(np.zeros(3)).sample(2, -1),
         lambda: MADE(2, hidden=(4,)).sample(MADE(2, hidden=(4,)).init(0), 2, -1),
         lambda: PixelCNN(3, 3, n_channels=2, n_layers=1, kernel_size=3).init(-1),
         lambda: toys.eight_gaussians().sample(3, -1),
@@ -53,9 +53,9 @@ def test_every_sampler_names_a_negative_rng():
     for call in cases:
         with pytest.raises(ValueError, match=r"^rng: "):
             call()
-    for call in (lambda: MADE(2, order="random", seed=-1), lambda: NaiveARM(2, order="random", seed=-1),
-                 lambda: flows.MAF(2, seed=-1)):
-        with pytest.raises(ValueError, match=r"^seed: "):
+    for call in (lambda: MADE(2, order="random", rng=-1), lambda: NaiveARM(2, order="random", rng=-1),
+                 lambda: flows.MAF(2, rng=-1)):
+        with pytest.raises(ValueError, match=r"^rng: "):
             call()
 
 

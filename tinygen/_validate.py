@@ -204,7 +204,8 @@ def check_context(context, x, context_dim):
     """Context c for a conditional flow: shape (n, context_dim); one row is repeated n times."""
     if context_dim == 0:
         if context is not None:
-            raise ValueError("context: this model is unconditional (context_dim=0), got a context")
+            raise ValueError(f"context: this model is unconditional (context_dim=0) and takes no context, "
+                         f"got {type(context).__name__}")
         return None
     if context is None:
         raise ValueError(f"context: this model is conditional, expected shape (n, {context_dim}), got None")

@@ -14,6 +14,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
+from ._deprecated import sample_order
 from ._validate import (as_rng, check_binary, check_finite, check_labels, check_positive_int, check_real_dtype,
                         value_of)
 
@@ -102,8 +103,9 @@ class Normal:
             return np.sum(F.log_normal_pdf_log_scale(x, self.loc, self.log_scale), axis=-1)
         return np.sum(F.log_normal_pdf(x, self.loc, self.scale), axis=-1)
 
-    def sample(self, rng, n=1):
+    def sample(self, n, rng=None):
         """Reparameterized: x = mu + sigma * eps with eps ~ N(0, I), so gradients flow to mu, sigma."""
+        n, rng = sample_order(n, rng, "Normal.sample")  # the old order sample(rng, n) warns
         n = check_positive_int(n, "n")
         eps = as_rng(rng).standard_normal((n,) + self.shape)
         return self.loc + self.scale * eps
@@ -160,8 +162,9 @@ class Categorical:
         one_hot = x[..., None] == onp.arange(self.n_classes)
         return np.sum(np.where(one_hot, F.log_softmax(self.logits, axis=-1), 0.0), axis=-1)
 
-    def sample(self, rng, n=1):
+    def sample(self, n, rng=None):
         """Inverse-CDF sampling: the first class whose cumulative probability exceeds u ~ U(0, 1)."""
+        n, rng = sample_order(n, rng, "Categorical.sample")  # the old order sample(rng, n) warns
         n = check_positive_int(n, "n")
         p = value_of(self.probs)
         u = as_rng(rng).uniform(size=(n,) + self.batch_shape + (1,))
@@ -196,7 +199,8 @@ class Bernoulli:
         check_binary(x)
         return np.sum(x * F.log_sigmoid(self.logits) + (1 - x) * F.log_sigmoid(-self.logits), axis=-1)
 
-    def sample(self, rng, n=1):
+    def sample(self, n, rng=None):
+        n, rng = sample_order(n, rng, "Bernoulli.sample")  # the old order sample(rng, n) warns
         n = check_positive_int(n, "n")
         u = as_rng(rng).uniform(size=(n,) + self.shape)
         return (u < value_of(self.probs)).astype(onp.float64)
@@ -279,5 +283,5 @@ def kl_divergence(p, q, rng=None, n_samples=None):
             "pass rng= (and n_samples=) for the Monte Carlo estimate"
         )
     n_samples = check_positive_int(10_000 if n_samples is None else n_samples, "n_samples")
-    x = p.sample(as_rng(rng), n_samples)
+    x = p.sample(n_samples, as_rng(rng))
     return np.mean(p.log_prob(x) - q.log_prob(x), axis=0)

@@ -65,7 +65,7 @@ class _Head:
     def sample(self, params, n, rng, context=None):
         """x^(i) ~ p_theta(x | c^(i)), shape (n, 1); one context row is repeated n times."""
         n = check_positive_int(n, "n")
-        return self._distribution(self.outputs(params, context, n)).sample(rng, 1)[0].reshape(n, 1)
+        return self._distribution(self.outputs(params, context, n)).sample(1, rng)[0].reshape(n, 1)
 
     def loss(self, params, x, rng=None, context=None):
         """(1/n) sum_i -log p_theta(x^(i) | c^(i)): the mean NLL."""

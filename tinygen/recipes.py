@@ -1,10 +1,10 @@
 """One training recipe per model family, and the values its demos are expected to print.
 
-A recipe is everything that decides a result besides the seed: the architecture,
+A recipe (``tinygen.recipe.Recipe``) is everything that decides a result besides the rng: the architecture,
 the number of Adam steps, the learning rate and its schedule, the batch size.
 The tour (demos/00), the family demos (02, 04, 07, 08) and the README's first
 model all train from ``RECIPES``, on the same two-moons split (``two_moons_split``),
-so the numbers they print can be compared: same recipe, same seed, same result.
+so the numbers they print can be compared: same recipe, same rng, same result.
 The benchmarks are meant to read the same object.
 
 Every family but MADE trains for 5000 steps, the length the PyTorch peers are
@@ -21,20 +21,18 @@ still 0.27 to 0.37 nats with the Gaussian posterior and 0.28 to 0.63 with the IA
 seeds (measured by ``benchmarks/expected_values.py``, stored in
 ``tinygen/expected.json``); ``report`` prints a value beside it.
 """
-import inspect
 import json
 import os
-from dataclasses import dataclass
-from typing import Callable
 
 import numpy as onp
 
 from . import data, evaluate
+from ._deprecated import refuse_unknown, take_renamed
 from ._validate import as_batch, as_rng, check_finite_number, check_positive_int, check_size
 from .arm import MADE
 from .flows import MAF, NeuralSplineFlow, RealNVP
 from .nn import count_params
-from .optim import fit
+from .recipe import Recipe
 from .vae import VAE
 
 __all__ = ["EXPECTED_PATH", "IWAE_K", "NOISE", "N_TEST", "N_TRAIN", "QUICK_ENV", "RECIPES", "RECORD_ENV", "Recipe",
@@ -47,39 +45,6 @@ IWAE_K = 200  # importance samples for a VAE's test log p(x) (the IWAE bound, ti
 RECORD_ENV = "TINYGEN_RECORD"  # a file path: report() appends each value it prints (used to measure them)
 QUICK_ENV = "TINYGEN_QUICK"  # "1": demos run at the tiny sizes they declare (tests, a first look)
 EXPECTED_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "expected.json")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How one family is trained: ``build()`` makes the model (structure only)."""
-    label: str
-    build: Callable
-    steps: int
-    lr: float
-    schedule: str = "cosine"
-    batch_size: int = 256
-
-    def train(self, x, seed=0, steps=None, **fit_kwargs):
-        """(model, params, history): ``tinygen.fit`` of a fresh model from ``model.init(seed)``.
-
-        ``steps`` overrides the recipe's count (a quick run); so do ``lr``, ``batch_size``,
-        ``lr_schedule`` and ``log_every``. Other keywords go to fit (``callback``, ``x_val``,
-        ``progress``, ...). ``seed`` is both the init's and the minibatches' rng.
-        """
-        steps = self.steps if steps is None else check_positive_int(steps, "steps")
-        as_rng(seed, "seed")
-        if "rng" in fit_kwargs:
-            raise TypeError("rng: Recipe.train draws the init and the minibatches from seed=; pass seed= instead")
-        known = set(inspect.signature(fit).parameters) - {"model", "params", "x", "steps", "rng"}
-        for key in fit_kwargs:
-            if key not in known:
-                raise TypeError(f"{key}: Recipe.train passes keywords to tinygen.fit, which does not take it; "
-                                f"expected one of {sorted(known)}")
-        options = {"batch_size": self.batch_size, "lr": self.lr, "lr_schedule": self.schedule,
-                   "log_every": max(1, steps // 4), **fit_kwargs}  # the recipe, then the caller's overrides
-        model = self.build()
-        params, history = fit(model, model.init(seed), x, steps=steps, rng=seed, **options)
-        return model, params, history
 
 
 class Recipes(dict):
@@ -106,35 +71,41 @@ RECIPES = Recipes({
     # VAE), batches of 512: 0.041 nats on average over seeds 0-4 against 0.055 with 256 (and 0.08 at 3e-3),
     # measured with hidden biases started at 0; hidden (128, 128) stayed on the plateau on some seeds.
     # Seed by seed against the Gaussian posterior: benchmarks/REPORT_vae_recipes.md (paired differences)
-    "vae_iaf": Recipe("VAE (IAF-2 q)", lambda: VAE(2, 2, hidden=(64, 64), posterior="iaf", n_flows=2),
+    "vae_iaf": Recipe("VAE (IAF-2 q)", lambda: VAE(2, 2, hidden=(64, 64), posterior="iaf", n_layers=2),
                       5000, 5e-3, batch_size=512),
 })
 
 
-def two_moons_split(seed=0, n_train=N_TRAIN, n_test=N_TEST, labels=False):
-    """(x_train, x_test, H): two moons (noise NOISE) from seeds ``seed`` and ``seed + 1``, and the
+def two_moons_split(rng=0, n_train=N_TRAIN, n_test=N_TEST, labels=False, **renamed):
+    """(x_train, x_test, H): two moons (noise NOISE) from int seeds ``rng`` and ``rng + 1``, and the
     exact entropy H(p) in nats, the lowest test NLL any model can reach.
 
     labels=True: ((x_train, k_train), (x_test, k_test), H), k the moon of each point (the same points).
     """
-    as_rng(seed, "seed")
+    rng = take_renamed(renamed, "seed", "rng", rng, 0, "two_moons_split")
+    refuse_unknown(renamed, "two_moons_split")
+    if isinstance(rng, onp.random.Generator):  # the test set's seed is rng + 1: an int is needed
+        raise TypeError("rng: expected an int seed (the test set is drawn from rng + 1), got a Generator")
+    as_rng(rng)
     for n, name in ((n_train, "n_train"), (n_test, "n_test")):
         check_size(2 * check_positive_int(n, name), name, n, f"{name} points of two moons (n x 2)")
-    train = data.two_moons(n_train, noise=NOISE, rng=seed, labels=labels)
-    test = data.two_moons(n_test, noise=NOISE, rng=seed + 1, labels=labels)
+    train = data.two_moons(n_train, noise=NOISE, rng=rng, labels=labels)
+    test = data.two_moons(n_test, noise=NOISE, rng=rng + 1, labels=labels)
     return train, test, data.two_moons_entropy(NOISE)
 
 
-def score(model, params, x_test, entropy, seed=0, k=IWAE_K):
+def score(model, params, x_test, entropy, rng=0, k=IWAE_K, **renamed):
     """Test NLL, its standard error and the gap NLL - H, which estimates KL(p || p_theta) >= 0.
 
-    A VAE's log p(x) is the importance-sampled bound with k samples drawn from ``seed``.
+    A VAE's log p(x) is the importance-sampled bound with k samples drawn from ``rng``.
     """
+    rng = take_renamed(renamed, "seed", "rng", rng, 0, "score")
+    refuse_unknown(renamed, "score")
     k = check_positive_int(k, "k")
     as_batch(x_test, "x_test")
     check_finite_number(entropy, "entropy")
     kwargs = {"k": k} if isinstance(model, VAE) else {}
-    nll, se = evaluate.test_nll(model, params, x_test, rng=seed, **kwargs)
+    nll, se = evaluate.test_nll(model, params, x_test, rng=rng, **kwargs)
     return {"params": count_params(params), "nll": nll, "se": se, "gap": evaluate.gap_to_entropy(nll, entropy)}
 
 

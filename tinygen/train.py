@@ -198,12 +198,6 @@ def _checked_options(objective, steps, lr, rng, optimizer, lr_schedule, evaluate
     return steps, rng, opt, log_every, eval_every, max_growth
 
 
-def _loss_call(model, params, x, rng, context):
-    if context is None:
-        return model.loss(params, x, rng)
-    return model.loss(params, x, rng, context=context)
-
-
 class Minibatches:
     """fit's objective: L(theta) on the next minibatch. Each epoch visits every example once,
     in an order reshuffled from the training rng; ``order`` and ``cursor`` say where we are."""
@@ -218,7 +212,8 @@ class Minibatches:
             self.order, self.cursor = rng.permutation(self.x.shape[0]), 0
         idx = self.order[self.cursor:self.cursor + self.b]
         self.cursor += self.b
-        return _loss_call(self.model, params, self.x[idx], rng, None if self.context is None else self.context[idx])
+        context = None if self.context is None else self.context[idx]
+        return self.model.loss(params, self.x[idx], rng, context=context)
 
 
 class HeldOut:
@@ -232,7 +227,7 @@ class HeldOut:
 
     def __call__(self, params):
         rng = onp.random.default_rng(self.seed)
-        return _loss_call(self.model, params, self.x_val, rng, self.context_val)
+        return self.model.loss(params, self.x_val, rng, context=self.context_val)
 
 
 def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=None,
@@ -240,7 +235,7 @@ def fit(model, params, x, steps=1000, batch_size=256, lr=1e-3, rng=0, context=No
         log_every=None, progress=True, callback=None, lr_schedule="cosine", max_growth=MAX_GROWTH):
     """Minimize ``model.loss`` by minibatch gradient descent.
 
-    model: anything with ``loss(params, x, rng[, context=])`` returning a scalar.
+    model: anything with ``loss(params, x, rng, context=None)`` returning a scalar.
     params: its params pytree (``model.init(rng)``); it is not modified.
     x: training data, first axis = examples; context: optional c, same first axis.
     optimizer: "adam" or "sgd", or an object with ``init``/``update`` (handed back unchanged).

@@ -20,11 +20,13 @@ every x, as in Rezende & Mohamed (2015), each x's layers keeping w_k^T u_hat_k >
 the IAF layers read the encoder's last hidden features h(x) as their context.
 """
 import numbers
+import warnings
 
 import autograd.numpy as np
 import numpy as onp
 
 from . import functional as F
+from ._deprecated import refuse_unknown, take_renamed
 from ._validate import (as_batch, as_float_array, as_rng, check_binary, check_context, check_hidden, check_option,
                         check_params, check_positive, check_positive_int)
 from .distributions import Bernoulli, Normal, StandardNormal, kl_divergence
@@ -57,15 +59,18 @@ class VAE:
     likelihood: "gaussian" (p(x|z) = N(m_theta(z), s^2)) or "bernoulli" (logits l_theta(z)).
     decoder_scale (Gaussian only): "learned" (one s_d = softplus(rho_d) per dimension),
         "network" (s_theta(z) = softplus of a second decoder head) or a positive number (fixed s).
-    posterior: None / "gaussian", "planar" (n_flows planar layers, one set of parameters for
-        all x), "amortized_planar" (n_flows planar layers whose u, w, b the encoder emits
+    posterior: None / "gaussian", "planar" (n_layers planar layers, one set of parameters for
+        all x), "amortized_planar" (n_layers planar layers whose u, w, b the encoder emits
         per x: the paper's construction; "planar" stays as an option, for comparison, and
-        benchmarks/REPORT_vi.md measures both) or "iaf" (n_flows IAF layers with
+        benchmarks/REPORT_vi.md measures both) or "iaf" (n_layers IAF layers with
         flow_hidden units, context = encoder features; the stack starts as the identity).
     """
 
     def __init__(self, x_dim, z_dim, hidden=(64, 64), likelihood="gaussian", posterior=None,
-                 n_flows=4, decoder_scale="learned", activation="relu", flow_hidden=(32, 32), seed=0):
+                 n_layers=4, decoder_scale="learned", activation="relu", flow_hidden=(32, 32), rng=0, **renamed):
+        n_layers = take_renamed(renamed, "n_flows", "n_layers", n_layers, 4, "VAE")
+        rng = take_renamed(renamed, "seed", "rng", rng, 0, "VAE")
+        refuse_unknown(renamed, "VAE")
         self.x_dim = check_positive_int(x_dim, "x_dim")
         self.z_dim = check_positive_int(z_dim, "z_dim")
         self.hidden = check_hidden(hidden)
@@ -97,19 +102,25 @@ class VAE:
         self.decoder = MLP((self.z_dim,) + self.hidden + (n_out,), activation, spread_bias=False)
         self.prior = StandardNormal(self.z_dim)  # p(z) = N(0, I)
         self.flow = None
-        self.n_flows = check_positive_int(n_flows, "n_flows")
+        self.n_layers = check_positive_int(n_layers, "n_layers")
         if self.posterior == "planar":
-            self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(self.n_flows)])
+            self.flow = Compose([PlanarFlow(self.z_dim) for _ in range(self.n_layers)])
         elif self.posterior == "iaf":  # the IAF stack (with reversals), context = h(x)
-            layers = IAF(self.z_dim, n_layers=self.n_flows, hidden=check_hidden(flow_hidden, "flow_hidden"),
-                         context_dim=self.feature_dim, seed=seed).flow.layers
+            layers = IAF(self.z_dim, n_layers=self.n_layers, hidden=check_hidden(flow_hidden, "flow_hidden"),
+                         context_dim=self.feature_dim, rng=rng).flow.layers
             # Each IAF layer starts as the identity (mu = alpha = 0), but between K layers there are
             # K - 1 reversals of z: for an even K, z_K would start as z_0 reversed, a posterior that is
             # not q_0. One more reversal makes the whole flow the identity at init, so q_K starts as
             # q_0 and the VAE starts as the Gaussian-posterior VAE built from the same seed.
-            if (self.n_flows - 1) % 2 == 1:
+            if (self.n_layers - 1) % 2 == 1:
                 layers = layers + [Permutation(self.z_dim, order="reverse")]
             self.flow = Compose(layers)
+
+    @property
+    def n_flows(self):
+        """Deprecated name of ``n_layers`` (the posterior flow's number of layers)."""
+        warnings.warn("VAE.n_flows is deprecated, use VAE.n_layers", DeprecationWarning, stacklevel=2)
+        return self.n_layers
 
     # ---- parameters -------------------------------------------------------------------------
     def init(self, rng):
@@ -126,7 +137,7 @@ class VAE:
         if self.posterior == "amortized_planar":
             # [u_k, w_k, b_k] for k = 1..K from h(x): small weights and a small random bias for
             # u, w (at u = w = 0 every gradient of a planar layer vanishes), b starting at 0
-            D, K = self.z_dim, self.n_flows
+            D, K = self.z_dim, self.n_layers
             head = init_dense(rng, self.feature_dim, K * (2 * D + 1))
             bias = 0.1 * rng.standard_normal((K, 2 * D + 1)) * (onp.arange(2 * D + 1) < 2 * D)
             params["encoder"]["planar"] = {"W": 0.1 * head["W"], "b": bias.ravel()}
@@ -185,7 +196,7 @@ class VAE:
         out = dense(enc["planar"], h)
         step = 2 * D + 1
         return [(out[:, k * step:k * step + D], out[:, k * step + D:k * step + 2 * D], out[:, k * step + 2 * D])
-                for k in range(self.n_flows)]
+                for k in range(self.n_layers)]
 
     def posterior_flow(self, params, x):
         """(flow, flow_params) of q(z | x) for ONE x (shape (1, x_dim)): z_K = flow(z_0), z_0 ~ q_0.
@@ -332,7 +343,7 @@ class VAE:
         rng = as_rng(rng)
         out = []
         for s in self._chunks(k, x.shape[0]):
-            z = self.prior.sample(rng, s)  # (s, z_dim)
+            z = self.prior.sample(s, rng)  # (s, z_dim)
             d = self._decoder_dist(params, z[:, None, :])  # parameters (s, 1, x_dim)
             out.append(d.log_prob(x))  # log p(x_i | z_k), (s, n)
         log_p = np.concatenate(out, axis=0)
@@ -342,11 +353,11 @@ class VAE:
     def sample(self, params, n, rng, context=None, mean=False):
         """x ~ p_theta(x | z), z ~ p(z) (mean=True: the decoder mean / probabilities instead)."""
         rng = as_rng(rng)
-        z = self.prior.sample(rng, check_positive_int(n, "n"))
+        z = self.prior.sample(check_positive_int(n, "n"), rng)
         check_context(context, z, 0)
         if mean:
             return self.decode(params, z)
-        return self.decoder_dist(params, z).sample(rng, 1)[0]
+        return self.decoder_dist(params, z).sample(1, rng)[0]
 
     def interpolate(self, params, x_a, x_b, steps=8):
         """Decode z_t = (1 - t) mu(x_a) + t mu(x_b), t in [0, 1]: shape (steps, x_dim)."""

@@ -42,8 +42,10 @@ from ._validate import (as_rng, check_finite_number, check_positive, check_posit
 from .evaluate import nll_stats
 from .flows.base import Flow, FlowModel
 from .optim import minimize
+from .recipe import Recipe
 
-__all__ = ["FIT_OPTIONS", "anneal_beta", "fit_reverse_kl", "recipe", "reverse_kl", "sample_with_log_q"]
+__all__ = ["FIT_OPTIONS", "RECIPE", "anneal_beta", "fit_annealed", "fit_reverse_kl", "recipe", "reverse_kl",
+           "sample_with_log_q"]
 
 FIT_OPTIONS = ("lr", "optimizer", "lr_schedule", "evaluate", "eval_every", "log_every", "progress", "callback",
                "max_growth")
@@ -98,7 +100,7 @@ def sample_with_log_q(model, params, n, rng):
     check_size(n * (getattr(model, "dim", None) or 1), "n", n, "a batch of n samples of q")
     rng = as_rng(rng)
     if isinstance(getattr(model, "flow", None), Flow) and hasattr(model, "base"):
-        eps = model.base.sample(rng, n)
+        eps = model.base.sample(n, rng)
         z, log_det = model.flow.forward(params, eps)
         return z, model.base.log_prob(eps) - log_det  # log q(z) = log p_base(eps) - log|det df/deps|
     z = model.sample(params, n, rng)
@@ -219,14 +221,27 @@ def fit_reverse_kl(model, params, log_p_tilde, steps=2000, n_samples=256, rng=0,
     return params, history
 
 
-def recipe(steps):
-    """The training recipe of demo 09 and benchmarks/bench_vi.py, as keywords for ``fit_reverse_kl``.
-
-    256 samples of q per step, Adam with lr 2e-2 decayed by a cosine schedule, and the
-    target annealed (beta from 0.01 to 1) over the first half of the steps.
-    """
+def fit_annealed(model, params, log_p_tilde, steps=2000, rng=0, batch_size=256, **fit_options):
+    """``fit_reverse_kl`` with the target annealed over the first half of the steps (anneal = steps // 2)
+    and ``batch_size`` samples of q per step: the fitting function of ``RECIPE``."""
     steps = check_positive_int(steps, "steps")
-    return {"steps": steps, "n_samples": 256, "lr": 2e-2, "lr_schedule": "cosine", "anneal": steps // 2}
+    return fit_reverse_kl(model, params, log_p_tilde, steps=steps, n_samples=batch_size, rng=rng,
+                          anneal=steps // 2, **fit_options)
+
+
+# The training recipe of demo 09 and benchmarks/bench_vi.py: 256 samples of q per step, Adam with
+# lr 2e-2 decayed by a cosine schedule, and the target annealed (beta from 0.01 to 1) over the first
+# half of the steps. It builds no model: ``RECIPE.train(log_p_tilde, rng, steps, model=flow)``.
+RECIPE = Recipe("reverse KL, annealed", None, 2000, 2e-2, "cosine", 256, fit=fit_annealed)
+
+
+def recipe(steps):
+    """Deprecated: ``RECIPE`` (a ``Recipe``); this gives its keywords for ``fit_reverse_kl``."""
+    warnings.warn("tinygen.vi.recipe(steps) is deprecated, use tinygen.vi.RECIPE.train(log_p_tilde, rng, steps, "
+                  "model=...)", DeprecationWarning, stacklevel=2)
+    steps = check_positive_int(steps, "steps")
+    return {"steps": steps, "n_samples": RECIPE.batch_size, "lr": RECIPE.lr, "lr_schedule": RECIPE.schedule,
+            "anneal": steps // 2}
 
 
 def reverse_kl(model, params, log_p_tilde, n=10000, rng=0, log_z=None):

@@ -147,7 +147,7 @@ for name in ("below log p(x)", "tight at p(z|x)"):
 
 # %%
 q = Normal(mu_q, sigma_q)
-z_mc = q.sample(onp.random.default_rng(3), 20 * args.repeats)  # (S, n, k)
+z_mc = q.sample(20 * args.repeats, onp.random.default_rng(3))  # (S, n, k)
 terms = q.log_prob(z_mc) - StandardNormal(k).log_prob(z_mc)  # (S, n)
 kl_mc, kl_se = terms.mean(0), terms.std(0, ddof=1) / onp.sqrt(terms.shape[0])
 kl = onp.asarray(kl_to_prior(mu_q, sigma_q), dtype=float)

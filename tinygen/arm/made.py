@@ -14,7 +14,7 @@ output for x_d only sees x_<d: the autoregressive property. The context c has
 degree 0, so it reaches every hidden unit and, through them, every output
 (including the first in the ordering) unmasked.
 
-Hidden degrees are drawn from ``seed`` at construction: each layer holds every
+Hidden degrees are drawn from ``rng`` at construction: each layer holds every
 degree of its range at least once (so no conditional loses an input for lack
 of a unit) and the remaining units get uniform random degrees. A layer with
 fewer units than degrees to carry is refused.
@@ -29,6 +29,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
+from .._deprecated import refuse_unknown, take_renamed
 from .._validate import (as_batch, as_rng, check_binary, check_context, check_hidden, check_labels, check_option,
                          check_params, check_positive_int, check_size)
 from ..distributions import Categorical
@@ -41,10 +42,12 @@ __all__ = ["LIKELIHOODS", "MADE", "check_arm_input", "check_order", "check_value
 LIKELIHOODS = ("gaussian", "bernoulli", "categorical")
 
 
-def check_order(order, dim, seed=0):
+def check_order(order, dim, rng=0, **renamed):
     """Ordering o (o_t = the dimension placed at position t): None (natural), "reverse",
-    "random" (drawn from seed) or an explicit permutation of 0..D-1."""
-    return onp.arange(dim) if order is None else permutation(dim, order, as_rng(seed, "seed"))
+    "random" (drawn from rng) or an explicit permutation of 0..D-1."""
+    rng = take_renamed(renamed, "seed", "rng", rng, 0, "check_order")
+    refuse_unknown(renamed, "check_order")
+    return onp.arange(dim) if order is None else permutation(dim, order, as_rng(rng))
 
 
 def made_degrees(order, hidden, rng, context_dim=0):
@@ -84,7 +87,7 @@ class MADE:
 
     dim: D. hidden: hidden layer sizes. likelihood: "gaussian", "bernoulli" or
     "categorical" (then n_classes = K). order: None (natural), "random" (drawn
-    from ``seed``) or a permutation of 0..D-1. context_dim: size of c (0: p(x)).
+    from ``rng``) or a permutation of 0..D-1. context_dim: size of c (0: p(x)).
     n_masks = E > 1: E mask sets (orderings too if order="random") precomputed
     here; ``loss`` trains one picked from its rng per call; ``log_prob`` is the
     mixture log p(x) = logsumexp_e log p_e(x) - log E. direct: add masked
@@ -94,7 +97,9 @@ class MADE:
     """
 
     def __init__(self, dim, hidden=(64, 64), likelihood="gaussian", n_classes=None, order=None,
-                 context_dim=0, seed=0, n_masks=1, direct=False, activation="relu", zero_last=False):
+                 context_dim=0, rng=0, n_masks=1, direct=False, activation="relu", zero_last=False, **renamed):
+        rng = take_renamed(renamed, "seed", "rng", rng, 0, "MADE")
+        refuse_unknown(renamed, "MADE")
         self.dim = check_positive_int(dim, "dim")
         self.hidden = check_hidden(hidden)
         self.likelihood = check_option(likelihood, "likelihood", LIKELIHOODS)
@@ -111,7 +116,7 @@ class MADE:
                    "the first layer's (D + context_dim) x hidden[0] weights")
         self.n_masks = check_positive_int(n_masks, "n_masks")
         self.direct = bool(direct)
-        rng = as_rng(seed, "seed")
+        rng = as_rng(rng)
         sizes = (self.dim + self.context_dim, *self.hidden, self.dim * self.n_raw)
         self.orders, self.degrees, self.nets, self.direct_masks = [], [], [], []
         for e in range(self.n_masks):
@@ -247,4 +252,4 @@ def head_sample(likelihood, raw_d, rng):
         return raw_d[:, 0] + F.softplus(raw_d[:, 1]) * rng.standard_normal(raw_d.shape[0])
     if likelihood == "bernoulli":
         return (rng.uniform(size=raw_d.shape[0]) < F.sigmoid(raw_d[:, 0])).astype(float)
-    return Categorical(raw_d).sample(rng)[0].astype(float)
+    return Categorical(raw_d).sample(1, rng)[0].astype(float)

@@ -15,6 +15,7 @@ autoregressive, this equals its one-pass ``log_prob``.
 import autograd.numpy as np
 import numpy as onp
 
+from .._deprecated import refuse_unknown, take_renamed
 from .._validate import as_rng, check_context, check_hidden, check_option, check_params, check_positive_int
 from ..nn import MLP
 from .made import LIKELIHOODS, check_arm_input, check_order, head_log_prob, head_sample
@@ -29,13 +30,15 @@ class NaiveARM:
     """
 
     def __init__(self, dim, hidden=(32,), likelihood="gaussian", n_classes=None, order=None,
-                 context_dim=0, seed=0, activation="relu"):
+                 context_dim=0, rng=0, activation="relu", **renamed):
+        rng = take_renamed(renamed, "seed", "rng", rng, 0, "NaiveARM")
+        refuse_unknown(renamed, "NaiveARM")
         self.dim = check_positive_int(dim, "dim")
         self.likelihood = check_option(likelihood, "likelihood", LIKELIHOODS)
         self.n_classes = check_positive_int(n_classes, "n_classes", 2) if likelihood == "categorical" else None
         self.n_raw = {"gaussian": 2, "bernoulli": 1, "categorical": self.n_classes}[likelihood]
         self.context_dim = check_positive_int(context_dim, "context_dim", minimum=0)
-        self.order = check_order(order, self.dim, seed)
+        self.order = check_order(order, self.dim, rng)
         self.position = onp.argsort(self.order)  # position[d] = t with o_t = d
         hidden = check_hidden(hidden)
         self.nets = [MLP((max(t, 1) + self.context_dim, *hidden, self.n_raw), activation=activation)

@@ -35,6 +35,7 @@ from .._validate import (
     NonFiniteError,
     as_batch,
     as_rng,
+    check_context,
     check_params,
     check_positive,
     check_positive_int,
@@ -108,25 +109,30 @@ class SequenceARM:
         self.n_passes += 1
         return self._contract_logits(params, self.one_hot(x))
 
-    def log_prob(self, params, x):
-        """log p(x) = sum_t log softmax(l_t)_{x_t}, shape (n,), from ONE pass (teacher forcing)."""
+    def log_prob(self, params, x, context=None):
+        """log p(x) = sum_t log softmax(l_t)_{x_t}, shape (n,), from ONE pass (teacher forcing).
+
+        context: a sequence model here is unconditional; any context but None is refused.
+        """
+        check_context(context, x, 0)
         params = check_params(params, self)
         e = self.one_hot(x)
         self.n_passes += 1
         log_w = F.log_softmax(self._contract_logits(params, e), axis=-1)  # log w_i = l_i - log sum_j e^{l_j}
         return np.sum(e * log_w, axis=(1, 2))  # the one-hot picks log w_{x_t} at every t
 
-    def loss(self, params, x, rng=None):
+    def loss(self, params, x, rng=None, context=None):
         """Mean NLL -(1/n) sum_i log p(x^(i)), nats per sequence."""
-        return -np.mean(self.log_prob(params, x))
+        return -np.mean(self.log_prob(params, x, context))
 
-    def sample(self, params, n, rng, temperature=1.0):
+    def sample(self, params, n, rng, context=None, temperature=1.0):
         """x ~ p(x), int array (n, T), in T passes: x_t ~ softmax(l_t / tau) given the x_<t drawn so far.
 
         temperature tau = 1 samples the model; tau < 1 sharpens each conditional
         towards its most likely token, tau > 1 flattens it. Positions not yet
         drawn hold 0: l_t cannot read them, so their value does not matter.
         """
+        check_context(context, None, 0)  # unconditional: refuse a context
         params = check_params(params, self)
         n = check_positive_int(n, "n")
         check_size(n * self.seq_len * (self.vocab_size + 1), "n", n, "one pass's (n, T, V + 1) one-hot inputs")
@@ -135,5 +141,5 @@ class SequenceARM:
         x = onp.zeros((n, self.seq_len), dtype=onp.int64)
         for t in range(self.seq_len):
             l_t = onp.asarray(self._logits(params, x)[:, t]) / tau
-            x[:, t] = Categorical(l_t).sample(rng)[0]
+            x[:, t] = Categorical(l_t).sample(1, rng)[0]
         return x

@@ -22,9 +22,11 @@ package ``names`` (imported only when called) as fixed-length sequences over
 27 symbols: "." (end / padding) then "a".."z".
 """
 import os
+import warnings
 
 import numpy as onp
 
+from .._deprecated import refuse_unknown, take_renamed
 from .._validate import as_batch, as_rng, check_finite_number, check_positive, check_positive_int, check_size
 
 __all__ = ["ALPHABET", "MarkovSource", "decode", "encode", "first_names"]
@@ -34,17 +36,22 @@ class MarkovSource:
     """A stationary order-k Markov chain over V symbols with a fixed, seeded transition table.
 
     Defaults: V = 4 symbols, order k = 2, each row P(. | s) of the V^k x V
-    table drawn from a Dirichlet(alpha = 0.5) with seed 0 (every entry > 0, so the
+    table drawn from a Dirichlet(alpha = 0.5) with rng 0 (every entry > 0, so the
     chain is irreducible and aperiodic and pi is unique). A smaller alpha gives
     more predictable sequences (a lower entropy rate).
+
+    ``sample(n, rng, T=T)`` draws n sequences of length T; T is a keyword because
+    one source serves every length (its exact entropy depends on T too).
     """
 
-    def __init__(self, vocab_size=4, order=2, alpha=0.5, seed=0):
+    def __init__(self, vocab_size=4, order=2, alpha=0.5, rng=0, **renamed):
+        rng = take_renamed(renamed, "seed", "rng", rng, 0, "MarkovSource")
+        refuse_unknown(renamed, "MarkovSource")
         self.vocab_size = check_positive_int(vocab_size, "vocab_size", minimum=2)
         self.order = check_positive_int(order, "order")
         self.alpha = check_positive(alpha, "alpha")
         V, k = self.vocab_size, self.order
-        rng = as_rng(seed, "seed")
+        rng = as_rng(rng)
         # sizes before allocating: the V^k x V table, and the V^k x V^k chain whose left eigenvector is pi
         check_size(V ** k * V, "vocab_size", V, f"the V^k x V transition table (order k = {k})")
         check_size(V ** k * V ** k, "order", k, f"the V^k x V^k state chain (V = {V})")
@@ -115,8 +122,18 @@ class MarkovSource:
             log_p = log_p + onp.log(self.transition[s, x[:, t]])
         return log_p
 
-    def sample(self, n, T, rng):
-        """n sequences of length T, int array (n, T): (x_1..x_k) ~ pi, then x_t ~ P(. | x_{t-k..t-1})."""
+    def sample(self, n, rng, *old_order, T=None):
+        """n sequences of length T, int array (n, T): (x_1..x_k) ~ pi, then x_t ~ P(. | x_{t-k..t-1}).
+
+        The old order ``sample(n, T, rng)`` (three positional arguments) still works and warns.
+        """
+        if old_order:
+            if len(old_order) > 1 or T is not None:
+                raise TypeError(f"T: expected sample(n, rng, T=T), got {2 + len(old_order)} positional arguments"
+                                + (" and T=" if T is not None else ""))
+            warnings.warn("MarkovSource.sample(n, T, rng) is deprecated, call sample(n, rng, T=T)",
+                          DeprecationWarning, stacklevel=2)
+            T, rng = rng, old_order[0]
         n = check_positive_int(n, "n")
         T = check_positive_int(T, "T")
         check_size(n * T, *(("T", T) if T > n else ("n", n)), f"{n} sequences of length {T}")

@@ -22,6 +22,7 @@ reverse, which suits a VAE posterior (sample, then score the sample).
 import autograd.numpy as np
 
 from .. import functional as F
+from .._deprecated import refuse_unknown, take_renamed
 from .._validate import as_rng, check_hidden, check_positive, check_positive_int
 from ..arm.made import MADE
 from .base import Flow, FlowModel
@@ -40,13 +41,15 @@ class _AutoregressiveAffine(Flow):
     every layer starts as the identity and deep stacks train easily.
     """
 
-    def __init__(self, dim, hidden=(64, 64), context_dim=0, order=None, seed=0, s_max=2.0,
-                 activation="relu"):
+    def __init__(self, dim, hidden=(64, 64), context_dim=0, order=None, rng=0, s_max=2.0,
+                 activation="relu", **renamed):
+        rng = take_renamed(renamed, "seed", "rng", rng, 0, type(self).__name__)
+        refuse_unknown(renamed, type(self).__name__)
         self.dim = check_positive_int(dim, "dim")
         self.context_dim = check_positive_int(context_dim, "context_dim", minimum=0)
         self.s_max = check_positive(s_max, "s_max")
         self.made = MADE(self.dim, check_hidden(hidden), likelihood="gaussian", order=order,
-                         context_dim=self.context_dim, seed=seed, activation=activation,
+                         context_dim=self.context_dim, rng=rng, activation=activation,
                          zero_last=True)
         self.order = self.made.order
 
@@ -113,12 +116,12 @@ class IAFLayer(_AutoregressiveAffine):
         return self._d_passes(params, x, context, sign=-1)
 
 
-def _stack(layer_cls, dim, n_layers, hidden, context_dim, seed, s_max, activation):
+def _stack(layer_cls, dim, n_layers, hidden, context_dim, rng, s_max, activation):
     """layer, reverse, layer, reverse, ..., layer: each layer sees the others' last coordinates first."""
     dim = check_positive_int(dim, "dim")
     n_layers = check_positive_int(n_layers, "n_layers")
-    rng = as_rng(seed, "seed")  # hidden degrees of every MADE
-    return with_reversals(layer_cls(dim, hidden, context_dim, seed=rng, s_max=s_max, activation=activation)
+    rng = as_rng(rng)  # hidden degrees of every MADE
+    return with_reversals(layer_cls(dim, hidden, context_dim, rng=rng, s_max=s_max, activation=activation)
                           for _ in range(n_layers))
 
 
@@ -129,9 +132,11 @@ class MAF(FlowModel):
     so training is fast; sampling takes D passes per layer.
     """
 
-    def __init__(self, dim, n_layers=5, hidden=(64, 64), context_dim=0, seed=0, s_max=2.0,
-                 activation="relu"):
-        super().__init__(_stack(MAFLayer, dim, n_layers, hidden, context_dim, seed, s_max, activation))
+    def __init__(self, dim, n_layers=5, hidden=(64, 64), context_dim=0, rng=0, s_max=2.0,
+                 activation="relu", **renamed):
+        rng = take_renamed(renamed, "seed", "rng", rng, 0, "MAF")
+        refuse_unknown(renamed, "MAF")
+        super().__init__(_stack(MAFLayer, dim, n_layers, hidden, context_dim, rng, s_max, activation))
 
 
 class IAF(FlowModel):
@@ -140,6 +145,8 @@ class IAF(FlowModel):
     Sampling x = f(z) is one MADE pass per layer; log_prob needs g, D passes per layer.
     """
 
-    def __init__(self, dim, n_layers=5, hidden=(64, 64), context_dim=0, seed=0, s_max=2.0,
-                 activation="relu"):
-        super().__init__(_stack(IAFLayer, dim, n_layers, hidden, context_dim, seed, s_max, activation))
+    def __init__(self, dim, n_layers=5, hidden=(64, 64), context_dim=0, rng=0, s_max=2.0,
+                 activation="relu", **renamed):
+        rng = take_renamed(renamed, "seed", "rng", rng, 0, "IAF")
+        refuse_unknown(renamed, "IAF")
+        super().__init__(_stack(IAFLayer, dim, n_layers, hidden, context_dim, rng, s_max, activation))

@@ -176,7 +176,7 @@ class FlowModel:
 
     def _base_sample(self, n, rng, context):
         n = check_positive_int(n, "n")
-        z = self.base.sample(as_rng(rng), n)
+        z = self.base.sample(n, as_rng(rng))
         if context is not None:
             context = check_context(context, z, self.context_dim)
         return z, context

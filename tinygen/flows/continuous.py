@@ -133,7 +133,7 @@ class ContinuousFlow:
 
     def sample(self, params, n, rng, context=None):
         """z ~ N(0, I), then x = z(1): the ODE from t = 0 to 1, no trace needed. Shape (n, D)."""
-        z = self.base.sample(as_rng(rng), check_positive_int(n, "n"))
+        z = self.base.sample(check_positive_int(n, "n"), as_rng(rng))
         check_context(context, z, 0)
         params = check_params(params, self)
         return odeint(lambda t, y: self._velocity(params, t, y), z, [0.0, 1.0], **self._solver())[-1]

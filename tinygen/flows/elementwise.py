@@ -16,6 +16,7 @@ distribution ``Uniform`` reproduce the lecture's worked examples exactly:
 import autograd.numpy as np
 import numpy as onp
 
+from .._deprecated import sample_order
 from .._validate import as_batch, as_float_array, as_rng, check_positive, check_positive_int, value_of
 from .base import Flow
 
@@ -115,7 +116,8 @@ class Uniform:
         # log p_z = -D log(high - low) inside, log 0 = -inf outside
         return np.where(inside, -self.dim * onp.log(self.high - self.low), -onp.inf)
 
-    def sample(self, rng, n=1):
+    def sample(self, n, rng=None):
+        n, rng = sample_order(n, rng, "Uniform.sample")  # the old order sample(rng, n) warns
         n = check_positive_int(n, "n")
         return as_rng(rng).uniform(self.low, self.high, size=(n, self.dim))
 
