@@ -65,11 +65,12 @@ def table(results):
                      f"{mean:.3f} {spread} | {seeds} | {seconds:.0f} |")
         commands.update(r["command"] for r in runs)
         dates += [r["date"] for r in runs]
+    seeds_run = ", ".join(sorted({k for m in models.values() for k in m.get("seeds", {})}, key=int))
     lines += ["", _verdict(models), "",
               f"For scale: a model that ignores its input (uniform over the 17 levels) scores "
               f"log2 17 = {math.log2(LEVELS):.3f} bits/dim. \"exact\": the discrete likelihood itself; "
               f"\"bound\": an upper bound on the discrete bits/dim (dequantization, and for the VAE and DDPM "
-              f"their own variational bounds). Seeds: {', '.join(sorted({k for m in models.values() for k in m.get('seeds', {})}))}.",
+              f"their own variational bounds). Seeds: {seeds_run}.",
               f"Measured by {', '.join(f'`{c}`' for c in sorted(commands))} between {min(dates)} and {max(dates)} "
               f"(one BLAS thread, on a shared 2-core machine: the seconds are loaded-machine times)."]
     return "\n".join(lines)
