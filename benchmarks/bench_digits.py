@@ -113,10 +113,11 @@ class LevelPixelCNN(PixelCNN):
         return -np.mean(self.log_prob(params, x))
 
     def sample(self, params, n, rng, context=None):
+        rng = onp.random.default_rng(rng)                       # one stream for all D draws
         x = onp.zeros((n, self.height, self.width))
         for d in range(self.dim):
             i, j = divmod(d, self.width)
-            x[:, i, j] = Categorical(self._logits(params, x[:, :i + 1])[:, i, j]).sample(rng, 1)[0]
+            x[:, i, j] = Categorical(self._logits(params, x[:, :i + 1])[:, i, j]).sample(1, rng)[0]
         return x
 
 
@@ -198,7 +199,8 @@ def figure(results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = [(e["label"], e["seeds"]["0"]["samples"]) for e in results["models"].values() if "0" in e["seeds"]]
+    entries = [results["models"][k] for k in RECIPES if k in results["models"]]
+    rows = [(e["label"], e["seeds"]["0"]["samples"]) for e in entries if "0" in e["seeds"]]
     test = data.digits8_split()[2][:N_SHOW].reshape(N_SHOW, D)
     rows = [("test digits (data)", test)] + rows
     fig, axes = plt.subplots(len(rows), N_SHOW, figsize=(0.8 * N_SHOW + 3.2, 0.85 * len(rows)), squeeze=False)

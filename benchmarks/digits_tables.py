@@ -41,7 +41,7 @@ def _verdict(models):
     if models.get("realnvp_long", {}).get("seeds"):
         long, long_se, runs = seed_stats(models["realnvp_long"])
         text += (f"; the flat RealNVP given {runs[0]['steps']} steps reaches {long:.3f}, so Glow is "
-                 f"{'still lower' if g < long else 'not lower'} by {long - g:+.3f}")
+                 f"{'still lower' if g < long else 'higher'} by {abs(long - g):.3f}")
     return text + "."
 
 
