@@ -99,6 +99,18 @@ def posterior_variance(t, beta, alpha_bar):
     t = t[:, None]
     return (1 - alpha_bar[t - 1]) / (1 - alpha_bar[t]) * beta[t]
 ''',
+    "10_invertible_1x1_conv.py": '''
+def conv1x1_forward(z, W):
+    return np.einsum("dc,nchw->ndhw", W, z)                       # x_{d, i, j} = sum_c W_dc z_{c, i, j}
+
+
+def conv1x1_inverse(x, W):
+    return np.einsum("dc,nchw->ndhw", np.linalg.inv(W), x)
+
+
+def conv1x1_log_det(W, height, width):
+    return height * width * np.linalg.slogdet(W)[1]               # det(W kron I_HW) = det(W)^(H W)
+''',
 }
 
 
