@@ -8,6 +8,8 @@ and date that produced them:
                         cost-curve       from benchmarks/results_cost.json  (cost_tables.py)
     docs/defaults.md    defaults-table   from benchmarks/results_defaults.json and results_peers.json
                                          (defaults_tables.py)
+    docs/benchmarks.md  digits-table     from benchmarks/results_digits.json (digits_tables.py),
+    and benchmarks/REPORT_digits.md      the same table in both
 
     python benchmarks/docs_tables.py           # rewrite the marked parts of the pages
     python benchmarks/docs_tables.py --check   # exit status 1 if a page differs from the results
@@ -20,6 +22,7 @@ import sys
 
 import cost_tables
 import defaults_tables
+import digits_tables
 import report_tables
 
 BEGIN = "<!-- benchmark-table:begin -->"
@@ -28,12 +31,16 @@ COST_BEGIN = "<!-- cost-curve:begin -->"
 COST_END = "<!-- cost-curve:end -->"
 DEFAULTS_BEGIN = "<!-- defaults-table:begin -->"
 DEFAULTS_END = "<!-- defaults-table:end -->"
+DIGITS_BEGIN = "<!-- digits-table:begin -->"
+DIGITS_END = "<!-- digits-table:end -->"
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOCS = os.path.normpath(os.path.join(HERE, os.pardir, "docs"))
 BENCHMARKS_PAGE = os.path.join(DOCS, "benchmarks.md")
 DEFAULTS_PAGE = os.path.join(DOCS, "defaults.md")
 RESULTS = os.path.join(HERE, "results.json")
 COST_RESULTS = os.path.join(HERE, "results_cost.json")
+DIGITS_RESULTS = os.path.join(HERE, "results_digits.json")
+DIGITS_REPORT = os.path.join(HERE, "REPORT_digits.md")
 
 
 def _bounds(text, begin=BEGIN, end=END):
@@ -71,6 +78,11 @@ def render_defaults(defaults_path=defaults_tables.DEFAULTS, peers_path=defaults_
     return defaults_tables.render(defaults_path, peers_path)
 
 
+def render_digits(results_path=DIGITS_RESULTS):
+    """The digits' bits-per-dimension table as results_digits.json renders it."""
+    return digits_tables.table(digits_tables.load(results_path))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default=RESULTS)
@@ -79,6 +91,8 @@ def main(argv=None):
     parser.add_argument("--peers-results", default=defaults_tables.PEERS)
     parser.add_argument("--benchmarks-page", default=BENCHMARKS_PAGE)
     parser.add_argument("--defaults-page", default=DEFAULTS_PAGE)
+    parser.add_argument("--digits-results", default=DIGITS_RESULTS)
+    parser.add_argument("--digits-report", default=DIGITS_REPORT)
     parser.add_argument("--check", action="store_true", help="compare only; exit status 1 on a difference")
     args = parser.parse_args(argv)
     # (page, name, rendered part, results file, begin marker, end marker)
@@ -87,6 +101,9 @@ def main(argv=None):
               COST_BEGIN, COST_END),
              (args.defaults_page, "defaults tables", render_defaults(args.defaults_results, args.peers_results),
               args.defaults_results, DEFAULTS_BEGIN, DEFAULTS_END)]
+    digits = render_digits(args.digits_results)
+    parts += [(page, "digits table", digits, args.digits_results, DIGITS_BEGIN, DIGITS_END)
+              for page in (args.benchmarks_page, args.digits_report)]
     status = 0
     for page in dict.fromkeys(part[0] for part in parts):  # each page once, in order
         with open(page) as f:

@@ -50,7 +50,7 @@ def split(model, params, x, steps):
     calls = 4 * steps
     field = Clock(model._velocity)
     model._velocity = field  # an instance attribute shadows the method
-    saved = ode.trace_exact, ode._checked
+    saved = ode.trace.trace_exact, ode.solvers._checked  # where log_density_dynamics and odeint look them up
     trace = Clock(saved[0])
     dynamics_clock, checked_clock = [], []
 
@@ -59,13 +59,13 @@ def split(model, params, x, steps):
         checked_clock.append(Clock(saved[1](dynamics_clock[-1], y0)))
         return checked_clock[-1]
 
-    ode.trace_exact, ode._checked = trace, checked
+    ode.trace.trace_exact, ode.solvers._checked = trace, checked
     try:
         start = time.process_time()
         model.log_prob(params, x)
         total = time.process_time() - start
     finally:
-        ode.trace_exact, ode._checked = saved
+        ode.trace.trace_exact, ode.solvers._checked = saved
         del model._velocity
     rhs, rhs_checked = dynamics_clock[0].seconds, checked_clock[0].seconds
     plain = _cpu_seconds(lambda: model._velocity(params, 0.5, x), calls)  # the same calls, untraced

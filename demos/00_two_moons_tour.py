@@ -12,8 +12,18 @@
 # Each family is trained by its recipe in ``tinygen.recipes`` (architecture, steps,
 # learning rate and schedule), the same recipe demos 02, 04, 07 and 08 train from.
 #
+# The continuous-time families are scored the same way when asked for with ``--models``
+# (they take several minutes each, so the default is the lecture's six): a continuous
+# normalizing flow trained by flow matching ("flow_matching"), the same flow fine-tuned by
+# maximum likelihood through its ODE ("cnf"), and a diffusion model ("diffusion"). Their log p
+# comes from solving an ODE with the exact trace of the Jacobian (the instantaneous
+# change of variables), so their gaps are measured like the discrete flows'. The
+# diffusion model also prints the gap of its variational bound (-ELBO - H), an upper
+# bound on its KL, beside the exact one.
+#
 # Run: ``python demos/00_two_moons_tour.py`` (a few minutes on an idle core), or
-# ``--models maf,realnvp`` for a subset, ``--save DIR`` / ``--load DIR`` to keep and
+# ``--models maf,realnvp`` for a subset (``--models flow_matching,cnf,diffusion`` for the
+# continuous-time rows), ``--save DIR`` / ``--load DIR`` to keep and
 # reuse trained parameters. In a notebook, run the cells top to bottom.
 
 # %% [markdown]
@@ -67,7 +77,8 @@ import numpy as np
 import tinygen
 from tinygen import plot
 from tinygen.data import two_moons_log_prob
-from tinygen.recipes import IWAE_K, RECIPES, report, score, two_moons_split
+from tinygen.diffusion import Diffusion
+from tinygen.recipes import IWAE_K, LECTURE_RECIPES, RECIPES, report, score, two_moons_split
 from tinygen.vae import VAE
 
 BOUNDS = plot.DEFAULT_BOUNDS
@@ -78,13 +89,16 @@ def parse(argv=None):
     p.add_argument("--steps", type=int, default=None, help="training steps for every model (default: its recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out", help="folder for the PNG")
-    p.add_argument("--models", default=",".join(RECIPES), help=f"comma-separated subset of {','.join(RECIPES)}")
+    p.add_argument("--models", default=",".join(LECTURE_RECIPES),
+                   help=f"comma-separated subset of {','.join(RECIPES)} (default: the lecture's families)")
     p.add_argument("--n-train", type=int, default=20000)
     p.add_argument("--n-test", type=int, default=5000)
     p.add_argument("--k", type=int, default=IWAE_K, help="importance samples for the VAEs' log p(x)")
+    p.add_argument("--grid", type=int, default=80, help="grid points per axis of the density panels "
+                   "(each continuous-time model solves one ODE for all of them)")
     p.add_argument("--save", default=None, help="folder to save trained params to (one .npz per model)")
     p.add_argument("--load", default=None, help="folder to load params from instead of training")
-    args = plot.demo_args(p, quick_values={"steps": 3, "n_train": 300, "n_test": 200, "k": 5}, argv=argv)
+    args = plot.demo_args(p, quick_values={"steps": 3, "n_train": 300, "n_test": 200, "k": 5, "grid": 20}, argv=argv)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in names if m not in RECIPES]
     if unknown:
@@ -135,6 +149,10 @@ def main(argv=None):
           f" the VAEs' NLL is the IWAE bound with K = {args.k})\n")
     for name, r in zip(args.models, rows):
         report(f"00/{name}/gap", r["gap"])
+    for name, (model, params) in fitted.items():
+        if isinstance(model, Diffusion):  # its bound beside its exact (ODE) log p: the bound's gap is larger
+            bound_gap = -np.mean(model.elbo(params, x_test, rng=args.seed)) - entropy
+            report(f"00/{name}/bound_gap", bound_gap)
     draw(fitted, rows, x_test, entropy, args)
     return rows
 
@@ -145,15 +163,15 @@ def draw(fitted, rows, x_test, entropy, args):
     fig, axes = plt.subplots(2, cols, figsize=(2.7 * cols + 1.0, 6.0), squeeze=False, layout="constrained")
     # One colour scale for every density panel, topped at the exact density's maximum on the grid,
     # so that a model that piles up too much mass somewhere shows saturated colour there.
-    top = plot.max_density(two_moons_log_prob, BOUNDS, n=80)
-    im = plot.density(axes[0, 0], two_moons_log_prob, BOUNDS, n=80, title="exact p(x)", vmax=top)
+    top = plot.max_density(two_moons_log_prob, BOUNDS, n=args.grid)
+    im = plot.density(axes[0, 0], two_moons_log_prob, BOUNDS, n=args.grid, title="exact p(x)", vmax=top)
     plot.samples(axes[1, 0], x_test[:1000], title="test data", bounds=BOUNDS)
     for j, ((name, (model, params)), r) in enumerate(zip(fitted.items(), rows), start=1):
         title = f"{r['model']}\ngap {r['gap']:.3f} nats"
         if isinstance(model, VAE):  # its density is itself an estimate, at every grid point
             title += f"\n(IWAE estimate, K = {args.k})"
         plot.density(axes[0, j], lambda p: model.log_prob(params, p, args.seed, k=args.k) if isinstance(model, VAE)
-                     else model.log_prob(params, p), BOUNDS, n=80, title=title, vmax=top)
+                     else model.log_prob(params, p), BOUNDS, n=args.grid, title=title, vmax=top)
         plot.samples(axes[1, j], model.sample(params, 1000, args.seed), title="samples", bounds=BOUNDS)
     for ax in axes[:, 1:].ravel():  # the axes are those of the first column
         ax.set_xlabel("")

@@ -69,7 +69,6 @@ from scipy.linalg import expm
 import tinygen
 from tinygen import data, plot
 from tinygen.distributions import StandardNormal
-from tinygen.flows import ContinuousFlow
 from tinygen.ode import (
     PROBES,
     draw_probe,
@@ -79,14 +78,14 @@ from tinygen.ode import (
     trace_exact,
     trace_hutchinson,
 )
-from tinygen.recipes import score, two_moons_split
+from tinygen.recipes import RECIPES, score, two_moons_split
 from tinygen.testing.continuous import random_field
 
 parser = argparse.ArgumentParser(description="Continuous normalizing flows and flow matching on two moons")
 parser.add_argument("--out", default="out/", help="folder for the PNGs")
-parser.add_argument("--steps", type=int, default=6000, help="flow-matching training steps")
-parser.add_argument("--ml-steps", type=int, default=60,
-                    help="maximum-likelihood steps, continuing from the flow-matching fit (about 1 s each)")
+parser.add_argument("--steps", type=int, default=None, help="flow-matching training steps (default: the recipe's)")
+parser.add_argument("--ml-steps", type=int, default=None,
+                    help="maximum-likelihood steps, continuing from the flow-matching fit (default: the recipe's)")
 parser.add_argument("--draws", type=int, default=20000, help="Hutchinson estimates per point in the trace lab")
 parser.add_argument("--n-train", type=int, default=20000)
 parser.add_argument("--n-test", type=int, default=5000)
@@ -224,14 +223,11 @@ for dim, *row in zip(dims, *(measured[p] for p in PROBES), *(closed[p] for p in 
 
 # %%
 (x_train, x_test, H) = two_moons_split(args.seed, n_train=args.n_train, n_test=args.n_test)
-# Explicit, modest settings. When tinygen.recipes holds RECIPES["flow_matching"] (and RECIPES["cnf"]
-# below), train from it instead, as demo 07 does: RECIPES["flow_matching"].train(x_train, seed=args.seed).
-FM_HIDDEN, FM_LR, FM_BATCH = (128, 128), 2e-3, 512
-fm = ContinuousFlow(2, hidden=FM_HIDDEN, objective="flow_matching")
-print(f"flow matching: {args.steps} steps, hidden {FM_HIDDEN}, lr {FM_LR:g} (cosine), batch {FM_BATCH}",
-      file=sys.stderr)
-p_fm, _ = tinygen.fit(fm, fm.init(args.seed), x_train, steps=args.steps, batch_size=FM_BATCH, lr=FM_LR,
-                      rng=args.seed)
+# the recipe the tour and benchmarks/bench_continuous.py train (tinygen.recipes), as demo 07 does
+fm_recipe = RECIPES["flow_matching"]
+print(f"{fm_recipe.label}: {args.steps or fm_recipe.steps} steps, lr {fm_recipe.lr:g} ({fm_recipe.schedule}), "
+      f"batch {fm_recipe.batch_size}", file=sys.stderr)
+fm, p_fm, _ = fm_recipe.train(x_train, rng=args.seed, steps=args.steps)
 s_fm = score(fm, p_fm, x_test, H)
 print(f"flow matching: test NLL {s_fm['nll']:.4f} +- {s_fm['se']:.4f} nats; exact entropy H(p) = {H:.4f}, "
       f"gap {s_fm['gap']:.4f} nats ({s_fm['params']} parameters)")
@@ -245,13 +241,12 @@ print(f"flow matching: test NLL {s_fm['nll']:.4f} +- {s_fm['se']:.4f} nats; exac
 # small learning rate; a CNF trained by likelihood from scratch needs thousands of such steps.
 
 # %%
-ML_LR = 5e-4
-cnf = ContinuousFlow(2, hidden=FM_HIDDEN, objective="likelihood")  # the same field, the other loss
-print(f"maximum likelihood: {args.ml_steps} steps from the flow-matching params, lr {ML_LR:g}", file=sys.stderr)
-p_ml, _ = tinygen.fit(cnf, p_fm, x_train, steps=args.ml_steps, batch_size=FM_BATCH, lr=ML_LR, rng=args.seed,
-                      log_every=max(1, args.ml_steps // 6))
+cnf_recipe = RECIPES["cnf"]  # the same field, the other loss, warm-started from the flow-matching fit
+ml_steps = args.ml_steps or cnf_recipe.steps
+print(f"maximum likelihood: {ml_steps} steps from the flow-matching params, lr {cnf_recipe.lr:g}", file=sys.stderr)
+cnf, p_ml, _ = cnf_recipe.train(x_train, rng=args.seed, steps=args.ml_steps, start=p_fm)
 s_ml = score(cnf, p_ml, x_test, H)
-print(f"flow matching + {args.ml_steps} likelihood steps: test NLL {s_ml['nll']:.4f} +- {s_ml['se']:.4f} nats, "
+print(f"flow matching + {ml_steps} likelihood steps: test NLL {s_ml['nll']:.4f} +- {s_ml['se']:.4f} nats, "
       f"gap {s_ml['gap']:.4f} nats")
 
 # %% [markdown]
@@ -271,7 +266,7 @@ im = plot.density(axes[0, 0], data.two_moons_log_prob, bounds, title="exact p(x)
 plot.density(axes[0, 1], lambda x: fm.log_prob(p_fm, x), bounds, n=100, vmax=top,
              title=f"flow matching: NLL {s_fm['nll']:.3f}, gap {s_fm['gap']:.3f}")
 plot.density(axes[0, 2], lambda x: cnf.log_prob(p_ml, x), bounds, n=100, vmax=top,
-             title=f"+ {args.ml_steps} likelihood steps: gap {s_ml['gap']:.3f}")
+             title=f"+ {ml_steps} likelihood steps: gap {s_ml['gap']:.3f}")
 plot.colorbar(im, list(axes[0]))
 plot.samples(axes[1, 0], x_test[:2000], bounds=bounds, title="data")
 plot.samples(axes[1, 1], fm.sample(p_fm, 2000, args.seed), bounds=bounds, title="flow-matching samples x = f(z)")

@@ -67,13 +67,13 @@ import numpy as onp
 
 import tinygen
 from tinygen import data, evaluate, plot
-from tinygen.diffusion import Diffusion, Schedule
-from tinygen.recipes import NOISE, two_moons_split
+from tinygen.diffusion import Schedule
+from tinygen.recipes import NOISE, RECIPES, two_moons_split
 from tinygen.testing import check_diffusion_bound
 
 parser = argparse.ArgumentParser(description="A DDPM on two moons: noising, the reverse chain, the score, the bound")
 parser.add_argument("--out", default="out/", help="folder for the PNGs")
-parser.add_argument("--steps", type=int, default=5000, help="training steps")
+parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
 parser.add_argument("--n-train", type=int, default=20000)
 parser.add_argument("--n-test", type=int, default=2000, help="test points (the ODE likelihood is the slow part)")
 parser.add_argument("--seed", type=int, default=0)
@@ -138,13 +138,14 @@ plot.show(fig, "12_schedules", args.out)
 # of eps on x_t. No chain, no ODE.
 
 # %%
-# Explicit, modest settings. When tinygen.recipes holds RECIPES["diffusion"], train from it instead,
-# as demo 07 does: model, params, _ = RECIPES["diffusion"].train(x_train, seed=args.seed).
-HIDDEN, LR, BATCH = (128, 128), 3e-3, 512
-model = Diffusion(2, hidden=HIDDEN, n_steps=T)
-print(f"diffusion: T = {T}, hidden {HIDDEN}, {args.steps} steps, lr {LR:g} (cosine), batch {BATCH}", file=sys.stderr)
-params, _ = tinygen.fit(model, model.init(args.seed), x_train, steps=args.steps, batch_size=BATCH, lr=LR,
-                        rng=args.seed)
+# the recipe the tour and benchmarks/bench_continuous.py train (tinygen.recipes), as demo 07 does: its
+# schedule's log signal-to-noise ratio falls linearly (recipes.log_snr_betas), which puts more of its
+# T steps at the small noise levels where the moons' detail lives than the linear schedule above
+recipe = RECIPES["diffusion"]
+print(f"{recipe.label}: {args.steps or recipe.steps} steps, lr {recipe.lr:g} ({recipe.schedule}), "
+      f"batch {recipe.batch_size}", file=sys.stderr)
+model, params, _ = recipe.train(x_train, rng=args.seed, steps=args.steps)
+schedule = model.schedule  # from here on the trained model's schedule: the chain, q_t and its exact score
 
 # %% [markdown]
 # ## The reverse chain, step by step

@@ -33,6 +33,7 @@ MAIN_FIGURE = {  # demo -> the figure (plot.show name) that stands for it
     "10_sequences": "10_sequences_training",
     "11_continuous_flows": "11_densities_and_samples",
     "12_diffusion": "12_noising",
+    "15_image_flows": "15_squeeze",
 }
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.append(os.path.join(ROOT, "benchmarks"))  # after everything else: shadows nothing
 import defaults_tables  # noqa: E402
+import digits_tables  # noqa: E402
 import docs_tables  # noqa: E402
 import report_tables  # noqa: E402
 
@@ -73,6 +74,36 @@ def test_docs_defaults_tables_are_the_ones_the_results_render():
         page = f.read()
     assert docs_tables.marked(page, docs_tables.DEFAULTS_BEGIN, docs_tables.DEFAULTS_END) == \
         docs_tables.render_defaults().strip("\n"), "docs/defaults.md's tables are stale: run docs_tables.py"
+
+
+def _digits_entry(label, kind, values, params=100, steps=5):
+    return {"label": label, "kind": kind, "params": params,
+            "seeds": {str(s): {"bpd": v, "se": 0.01, "seconds": 2.0, "steps": steps, "command": "python b.py",
+                               "date": f"2026-01-0{s + 1} 00:00 UTC"} for s, v in enumerate(values)}}
+
+
+def test_the_digits_table_gives_each_seed_and_the_glow_verdict():
+    results = {"models": {"glow": _digits_entry("Glow", "bound", [2.6, 2.7, 2.8]),
+                          "made": _digits_entry("MADE", "exact", [2.0]),
+                          "realnvp": _digits_entry("RealNVP", "bound", [3.0, 3.1, 2.9])}}
+    text = digits_tables.table(results)
+    # the table follows the fixed order (MADE first), the seeds' mean +- the SE over seeds: sqrt(0.01 / 3)
+    assert text.index("| MADE |") < text.index("| RealNVP |") < text.index("| Glow |")
+    assert "| Glow | bound | 100 | 5 | 2.700 ± 0.058 | 2.600 ± 0.010, 2.700 ± 0.010, 2.800 ± 0.010 | 2 |" in text
+    assert "| MADE | exact | 100 | 5 | 2.000 (one seed) |" in text
+    # Glow 2.7 against RealNVP 3.0: lower by 0.300, SE sqrt(2 * 0.01 / 3) = 0.082
+    assert "2.700 against 3.000 bits/dim, Glow lower (better) by 0.300 ± 0.082" in text
+    assert "between 2026-01-01 00:00 UTC and 2026-01-03 00:00 UTC" in text
+    results["models"]["glow"] = _digits_entry("Glow", "bound", [3.2, 3.3, 3.4])
+    assert "Glow higher (worse) by 0.300" in digits_tables.table(results)
+
+
+@pytest.mark.parametrize("page", [docs_tables.BENCHMARKS_PAGE, docs_tables.DIGITS_REPORT])
+def test_docs_digits_table_is_the_one_results_digits_json_renders(page):
+    with open(page) as f:
+        text = f.read()
+    assert docs_tables.marked(text, docs_tables.DIGITS_BEGIN, docs_tables.DIGITS_END) == \
+        docs_tables.render_digits().strip("\n"), f"{page}'s digits table is stale: run python benchmarks/docs_tables.py"
 
 
 def test_docs_benchmark_table_is_the_one_results_json_renders():
@@ -165,19 +196,26 @@ def test_check_reports_stale_pages(tmp_path):
     results.write_text(json.dumps({"families": {"a": entry()}}))
     benchmarks_page = tmp_path / "benchmarks.md"
     benchmarks_page.write_text(f"# x\n{docs_tables.BEGIN}\nold\n{docs_tables.END}\nmiddle\n"
-                               f"{docs_tables.COST_BEGIN}\nold\n{docs_tables.COST_END}\nrest\n")
+                               f"{docs_tables.COST_BEGIN}\nold\n{docs_tables.COST_END}\nrest\n"
+                               f"{docs_tables.DIGITS_BEGIN}\nold\n{docs_tables.DIGITS_END}\n")
+    digits_report = tmp_path / "REPORT_digits.md"
+    digits_report.write_text(f"# d\n{docs_tables.DIGITS_BEGIN}\nold\n{docs_tables.DIGITS_END}\n")
+    digits = tmp_path / "results_digits.json"
+    digits.write_text(json.dumps({"models": {"glow": _digits_entry("Glow", "bound", [2.6, 2.7])}}))
     defaults_page = tmp_path / "defaults.md"
     defaults_page.write_text(f"# y\n{docs_tables.DEFAULTS_BEGIN}\nold\n{docs_tables.DEFAULTS_END}\nend\n")
     defaults = tmp_path / "results_defaults.json"
     defaults.write_text(json.dumps(DEFAULTS))
     argv = ["--results", str(results), "--benchmarks-page", str(benchmarks_page), "--defaults-page", str(defaults_page),
             "--cost-results", docs_tables.COST_RESULTS, "--defaults-results", str(defaults),
-            "--peers-results", str(tmp_path / "absent.json")]
+            "--peers-results", str(tmp_path / "absent.json"), "--digits-results", str(digits),
+            "--digits-report", str(digits_report)]
     assert docs_tables.main(argv + ["--check"]) == 1
     assert docs_tables.main(argv) == 0
     assert docs_tables.main(argv + ["--check"]) == 0
     page = benchmarks_page.read_text()
-    assert "\nmiddle\n" in page and page.endswith(f"{docs_tables.COST_END}\nrest\n")
+    assert "\nmiddle\n" in page and f"{docs_tables.COST_END}\nrest\n" in page
+    assert "| Glow | bound |" in page and "| Glow | bound |" in digits_report.read_text()
     page = defaults_page.read_text()
     assert page.startswith("# y\n") and page.endswith(f"{docs_tables.DEFAULTS_END}\nend\n")
     changed = copy.deepcopy(json.loads(results.read_text()))

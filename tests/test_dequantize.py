@@ -6,7 +6,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.special import ndtr
 
@@ -73,6 +73,7 @@ def test_variational_bound_by_enumeration(seed):
 
 
 @given(seeds)
+@example(seed=804)  # a saturated sigmoid: h > 36.7 rounds sigmoid(h) to 1 in float64; u must stay below 1
 def test_variational_log_q_is_the_change_of_variables(seed):
     """log q(u | x) = log N(eps) - log|det du/deps|, with du/deps from autograd."""
     q = VariationalDequantizer(D, K, n_layers=2, hidden=(8,))

@@ -115,3 +115,15 @@ def test_data_init_standardizes_and_samples_at_several_temperatures():
 def test_bad_arguments_are_named(make, name):
     with pytest.raises((ValueError, TypeError), match=rf"^{name}"):
         make()
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 4, 3), (2, 2, 2, 5), (2, 3, 5, 2)])
+def test_conv_gathers_the_same_patches_as_pixelcnn(shape):
+    # the product with the 0/1 neighbourhood array against the padded slices of arm.pixelcnn
+    from tinygen.arm.pixelcnn import masked_conv2d
+    from tinygen.flows.image import conv
+    from tinygen.nn import init_dense
+    h = np.random.default_rng(0).standard_normal(shape)
+    layer = init_dense(np.random.default_rng(1), 9 * shape[-1], 4, "he")
+    # both sum the same 9 C products per output in different orders: round-off only
+    assert np.allclose(conv(h, layer, 3), masked_conv2d(h, layer, np.ones((3, 3))), rtol=1e-12, atol=1e-12)

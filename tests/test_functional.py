@@ -311,3 +311,20 @@ def test_log_normal_pdf_log_scale_below_the_normal_range_of_sigma(d, log_sigma):
     assert got == pytest.approx(want, rel=rel)
     # (the gradient with respect to x at d != 0 is -u / sigma, beyond 1e300 here: only the
     # value is checked; at d = 0 the gradients are tested above)
+
+
+@settings(max_examples=50)
+@given(a=st.floats(-30, 30))
+def test_tanh_primitive_matches_numpy_to_second_order(a):
+    # F.tanh's derivative is written from its output, 1 - tanh^2; the closed forms are
+    # d/da tanh = sech^2 and d2/da2 tanh = -2 tanh sech^2, to rounding (1e-12 absolute: |values| <= 1)
+    t, sech2 = onp.tanh(a), 1.0 / onp.cosh(a) ** 2
+    assert F.tanh(a) == t
+    assert abs(grad(F.tanh)(a) - sech2) < 1e-12
+    assert abs(grad(grad(F.tanh))(a) - (-2.0 * t * sech2)) < 1e-12
+
+
+def test_tanh_gradient_stays_finite_where_cosh_overflows():
+    # autograd's np.tanh gradient is 1 / cosh(a)^2: cosh(800) overflows; 1 - tanh(800)^2 = 0 exactly
+    assert grad(F.tanh)(800.0) == 0.0
+    assert onp.isfinite(elementwise_grad(F.tanh)(onp.array([-800.0, 0.0, 800.0]))).all()

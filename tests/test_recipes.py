@@ -15,12 +15,13 @@ DEMOS = Path(__file__).resolve().parent.parent / "demos"
 # the demo that trains each family on two moons, besides the tour
 FAMILY_DEMOS = {"made": "02_autoregressive.py", "vae": "04_vae.py", "vae_iaf": "04_vae.py",
                 "realnvp": "07_coupling_flows.py", "spline": "07_coupling_flows.py", "maf": "08_maf_iaf.py"}
+CONTINUOUS = ("flow_matching", "cnf", "diffusion")  # the continuous-time families (issue 21), in the tour
 
 
 def test_the_tour_reads_the_recipe_object_itself():
     tour = runpy.run_path(str(DEMOS / "00_two_moons_tour.py"), run_name="tour")
     assert tour["RECIPES"] is recipes.RECIPES
-    assert set(FAMILY_DEMOS) == set(RECIPES)
+    assert set(FAMILY_DEMOS) | set(CONTINUOUS) == set(RECIPES)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILY_DEMOS))
@@ -85,3 +86,29 @@ def test_stored_expected_values_are_summaries_of_their_seeds():
         assert len(v) >= 2, key
         assert entry["mean"] == pytest.approx(v.mean(), rel=1e-12)
         assert entry["sd"] == pytest.approx(v.std(ddof=1), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("family", CONTINUOUS)
+def test_continuous_recipes_build_train_a_few_steps_and_score_finitely(family):
+    x, x_test, H = recipes.two_moons_split(0, n_train=64, n_test=16)
+    model, params, history = RECIPES[family].train(x, rng=1, steps=3, progress=False)
+    assert history["step"][-1] == 3
+    result = recipes.score(model, params, x_test, H, rng=1)
+    assert all(np.isfinite(result[key]) for key in ("nll", "se", "gap"))
+
+
+def test_the_cnf_recipe_starts_from_its_flow_matching_run():
+    cnf = RECIPES["cnf"]
+    assert cnf.build().objective == "likelihood" and cnf.warm_start.build().objective == "flow_matching"
+    x = recipes.two_moons_split(0, n_train=64, n_test=16)[0]
+    _, params, history = cnf.train(x, rng=2, steps=2, progress=False)
+    # the first stage is the warm start's own training run, the second continues from its params
+    _, warm, _ = cnf.warm_start.train(x, rng=2, steps=2, progress=False)
+    assert history["warm_start"]["step"][-1] == 2
+    model = cnf.build()
+    expected, _ = tinygen.fit(model, warm, x, steps=2, batch_size=cnf.batch_size, lr=cnf.lr,
+                              lr_schedule=cnf.schedule, rng=2, progress=False)
+    assert np.array_equal(tinygen.optim.tree_flatten(params), tinygen.optim.tree_flatten(expected))
+    # start= skips the first stage when its result is at hand (the benchmark scores both stages)
+    _, resumed, _ = cnf.train(x, rng=2, steps=2, start=warm, progress=False)
+    assert np.array_equal(tinygen.optim.tree_flatten(resumed), tinygen.optim.tree_flatten(params))

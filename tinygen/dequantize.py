@@ -73,7 +73,11 @@ class VariationalDequantizer:
         h, log_det = self.flow.forward(params, eps, context=x / self.levels - 0.5)   # h = f(eps; c)
         log_n = -0.5 * np.sum(eps ** 2, axis=1) - 0.5 * self.dim * onp.log(2 * onp.pi)  # log N(eps; 0, I)
         log_sig_deriv = np.sum(F.log_sigmoid(h) + F.log_sigmoid(-h), axis=1)         # sum_d log sigmoid'(h_d)
-        return F.sigmoid(h), log_n - log_det - log_sig_deriv
+        # u must stay in the half-open cell [0, 1): in float64 sigmoid(h) rounds to exactly 1 once
+        # h > 36.7, which would put x + u on the next level's edge; the largest float below 1 is
+        # 1 - 2^-53, a move of at most 1.1e-16 in u that log q (computed from h) does not see
+        u = np.minimum(F.sigmoid(h), 1.0 - 2.0 ** -53)
+        return u, log_n - log_det - log_sig_deriv
 
 
 class Dequantized:

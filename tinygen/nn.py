@@ -16,7 +16,7 @@ __all__ = ["ACTIVATIONS", "INITS", "MLP", "count_params", "dense", "init_dense"]
 
 ACTIVATIONS = {
     "relu": F.relu,
-    "tanh": np.tanh,
+    "tanh": F.tanh,
     "softplus": F.softplus,
     "elu": lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0.0))),
     "leaky_relu": lambda a: np.where(a > 0, a, 0.01 * a),

@@ -38,8 +38,9 @@ class Recipe:
     schedule: str = "cosine"
     batch_size: int = 256
     fit: Callable = fit_mle
+    warm_start: Optional["Recipe"] = None
 
-    def train(self, x, rng=0, steps=None, model=None, **fit_kwargs):
+    def train(self, x, rng=0, steps=None, model=None, start=None, **fit_kwargs):
         """(model, params, history): ``self.fit`` of a fresh model from ``model.init(rng)``.
 
         rng: the init's and the fit's rng (minibatches, Monte Carlo draws). ``steps``
@@ -47,9 +48,16 @@ class Recipe:
         ``lr_schedule`` and ``log_every``. model: train this model instead of ``build()``'s.
         Other keywords go to the fitting function (``callback``, ``x_val``, ``progress``, ...).
         ``seed=`` is the deprecated name of ``rng=``.
+
+        warm_start: a recipe trained first (same rng, same data) whose trained params, not
+        ``model.init(rng)``, start this one, so both models must share one params layout; a
+        quick run's ``steps`` overrides both counts, and ``history["warm_start"]`` is the first
+        stage's history. start: params to start from instead (for example the warm start's
+        result, already trained, so that a benchmark can score both stages of one run).
         """
         rng = take_renamed(fit_kwargs, "seed", "rng", rng, 0, "Recipe.train")
-        steps = self.steps if steps is None else check_positive_int(steps, "steps")
+        override = None if steps is None else check_positive_int(steps, "steps")
+        steps = self.steps if override is None else override
         as_rng(rng)
         self._check_keywords(fit_kwargs)
         options = {"batch_size": self.batch_size, "lr": self.lr, "lr_schedule": self.schedule,
@@ -58,7 +66,14 @@ class Recipe:
             if self.build is None:
                 raise TypeError(f"model: the recipe {self.label!r} builds no model; pass model=")
             model = self.build()
-        params, history = self.fit(model, model.init(rng), x, steps=steps, rng=rng, **options)
+        first = None
+        if start is None and self.warm_start is None:
+            start = model.init(rng)
+        elif start is None:
+            _, start, first = self.warm_start.train(x, rng=rng, steps=override, **fit_kwargs)
+        params, history = self.fit(model, start, x, steps=steps, rng=rng, **options)
+        if first is not None:
+            history["warm_start"] = first
         return model, params, history
 
     def _check_keywords(self, fit_kwargs):

@@ -13,6 +13,9 @@ forward f: z -> x (towards the image), inverse g: x -> z.
     InvConv1x1     x_{:, i, j} = W z_{:, i, j} at every pixel, W = P L U  log|det df/dz| = H W sum_c log|s_c|
     ConvCoupling   x_b = z_b exp(alpha(z_a)) + mu(z_a), a CNN conditioner  log|det df/dz| = sum alpha
 """
+import functools
+import itertools
+
 import autograd.numpy as np
 import numpy as onp
 
@@ -121,8 +124,15 @@ class InvConv1x1(ImageFlow):
 
     As a D x D matrix it is W kron I_{HW} (channel-major order), whose determinant is
     det(W)^{HW}: log|det df/dz| = H W log|det W| = H W sum_c log s_c, with the diagonal
-    s_c = exp(log_s_c) of U. The pixels are C-vectors for an ``LULinear`` (its L, U, P
-    and triangular solves, with a bias b per channel): this layer only reshapes.
+    s_c = exp(log_s_c) of U. W, its LU factors and the bias b per channel are an ``LULinear``'s.
+
+        forward   x_{:, i, j} = W z_{:, i, j} + b
+        inverse   z_{:, i, j} = W^-1 (x_{:, i, j} - b)
+
+    W is only C x C (4 or 8 here), so the inverse forms W^-1 once per call, one small matrix
+    inverse, and applies it to all n H W pixels in one product. (Solving L U z = P^T (x - b) by
+    substitution, as ``LULinear`` does for a long vector, would cost a row-by-row Python loop
+    per call: most of a Glow training step, which evaluates log p and so runs this inverse.)
     """
 
     def __init__(self, shape, rng=0):
@@ -132,26 +142,61 @@ class InvConv1x1(ImageFlow):
     def init(self, rng):
         return self.linear.init(rng)
 
-    def _pixels(self, params, v, step):
-        """Apply ``step`` (LULinear's _forward or _inverse) to each pixel's channel vector."""
-        n, (C, H, W) = v.shape[0], self.shape
-        rows = np.reshape(np.transpose(self.image(v), (0, 2, 3, 1)), (n * H * W, C))   # (n H W, C)
-        out, log_det = step(params, rows, None)
-        out = np.transpose(np.reshape(out, (n, H, W, C)), (0, 3, 1, 2))
-        return self.flat(out), H * W * log_det[:n]                # every pixel adds sum_c log s_c
+    def _mix(self, M, b, v):
+        """M h_{:, i, j} + b at every pixel: (n, D) -> (n, D), one tensordot over the channels."""
+        h = np.tensordot(self.image(v), M, axes=([1], [1]))     # (n, H, W, C): sum_c' h_{c'} M_{c c'}
+        return self.flat(np.transpose(h + b, (0, 3, 1, 2)))
 
     def _forward(self, params, z, context):
-        return self._pixels(params, z, self.linear._forward)
+        HW = self.shape[1] * self.shape[2]
+        log_det = HW * np.sum(params["log_s"]) * np.ones(z.shape[0])         # H W sum_c log s_c
+        return self._mix(self.linear.weight(params), params["b"], z), log_det  # x = W z + b
 
     def _inverse(self, params, x, context):
-        return self._pixels(params, x, self.linear._inverse)
+        W_inv = np.linalg.inv(self.linear.weight(params))                     # C x C
+        HW = self.shape[1] * self.shape[2]
+        log_det = -HW * np.sum(params["log_s"]) * np.ones(x.shape[0])
+        return self._mix(W_inv, -np.dot(W_inv, params["b"]), x), log_det    # z = W^-1 x - W^-1 b
+
+
+MAX_GATHER_PIXELS = 256  # images up to 16 x 16 gather patches by one product with ``neighbours``
+
+
+@functools.lru_cache(maxsize=None)
+def neighbours(height, width, k):
+    """The k x k neighbourhoods of an image as a fixed 0/1 array S, shape (H W, H W, k k) (structure).
+
+    S[p', p, q] = 1 when pixel p' sits at offset (r - k//2, c - k//2), q = r k + c, from pixel p;
+    offsets falling outside the image have no p' (zero padding).
+    """
+    S = onp.zeros((height * width, height * width, k * k))
+    for i, j, r, c in itertools.product(range(height), range(width), range(k), range(k)):
+        i2, j2 = i + r - k // 2, j + c - k // 2
+        if 0 <= i2 < height and 0 <= j2 < width:
+            S[i2 * width + j2, i * width + j, r * k + c] = 1.0
+    S.flags.writeable = False
+    return S
 
 
 def conv(h, layer, k):
-    """A k x k convolution with zero padding, channel-last (n, H, W, C_in) -> (n, H, W, C_out), by im2col."""
+    """A k x k convolution with zero padding, channel-last (n, H, W, C_in) -> (n, H, W, C_out), by im2col.
+
+    The patches (n, H, W, k k C_in), laid out as ``arm.pixelcnn.patches`` lays them out, then one
+    dense layer. On small images they are gathered by one product with ``neighbours``,
+
+        patches[:, p, q, ch] = sum_p' h[:, p', ch] S[p', p, q],
+
+    whose gradient is one product too: the k^2 slices of a padded image that ``masked_conv2d`` takes
+    cost autograd a scatter each on the way back, most of a Glow step's time on 8 x 8 digits.
+    """
     if k == 1:
         return dense(layer, h)                                    # a 1 x 1 convolution is a dense layer per pixel
-    return masked_conv2d(h, layer, onp.ones((k, k)))              # a full k x k kernel: the mask keeps it all
+    n, H, W, C = h.shape
+    if H * W > MAX_GATHER_PIXELS:                                 # S grows as (H W)^2: slice instead
+        return masked_conv2d(h, layer, onp.ones((k, k)))          # a full k x k kernel: the mask keeps it all
+    patches = np.tensordot(np.reshape(h, (n, H * W, C)), neighbours(H, W, k), axes=([1], [0]))  # (n, C, HW, kk)
+    patches = np.reshape(np.transpose(patches, (0, 2, 3, 1)), (n, H, W, k * k * C))
+    return dense(layer, patches)
 
 
 class ConvCoupling(ImageFlow):
