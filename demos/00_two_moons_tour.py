@@ -67,7 +67,7 @@ import numpy as np
 import tinygen
 from tinygen import plot
 from tinygen.data import two_moons_log_prob
-from tinygen.recipes import IWAE_K, RECIPES, report, score, two_moons_split
+from tinygen.recipes import IWAE_K, LECTURE_RECIPES, RECIPES, report, score, two_moons_split
 from tinygen.vae import VAE
 
 BOUNDS = plot.DEFAULT_BOUNDS
@@ -78,7 +78,7 @@ def parse(argv=None):
     p.add_argument("--steps", type=int, default=None, help="training steps for every model (default: its recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out", help="folder for the PNG")
-    p.add_argument("--models", default=",".join(RECIPES), help=f"comma-separated subset of {','.join(RECIPES)}")
+    p.add_argument("--models", default=",".join(LECTURE_RECIPES), help=f"comma-separated subset of {','.join(RECIPES)}")
     p.add_argument("--n-train", type=int, default=20000)
     p.add_argument("--n-test", type=int, default=5000)
     p.add_argument("--k", type=int, default=IWAE_K, help="importance samples for the VAEs' log p(x)")

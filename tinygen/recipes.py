@@ -27,14 +27,20 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
+import autograd.numpy as np
 import numpy as onp
 
 from . import data, evaluate
-from ._validate import as_batch, as_rng, check_finite_number, check_positive_int, check_size
+from ._validate import (as_batch, as_rng, check_finite_number, check_option, check_positive, check_positive_int,
+                        check_size)
 from .arm import MADE
+from .data.potentials import _panels
+from .ebm import EBM, fit_ebm
 from .flows import MAF, NeuralSplineFlow, RealNVP
+from .functional import logsumexp
+from .gan import GAN, Discriminator, fit_gan
 from .nn import count_params
-from .optim import fit
+from .optim import fit, minimize
 from .vae import VAE
 
 NOISE = 0.05  # two moons' noise in every recipe run
@@ -211,3 +217,112 @@ def summarize(values_by_key):
         out[key] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
                     "values": [float(a) for a in v]}
     return out
+
+
+# ----------------------------------------------------------------- energy-based models and GANs
+#
+# Neither family trains by ``tinygen.fit`` alone: an EBM's maximum likelihood needs negatives
+# from its own sampler (``tinygen.ebm.fit_ebm``), a GAN alternates two players (``tinygen.gan.fit_gan``).
+# Their recipes are ``Recipe``s with the few extra fields those functions take, and a ``train``
+# with the same signature and result, (model, params, history). Measured seed by seed in
+# benchmarks/REPORT_ebm_gan.md (benchmarks/bench_ebm_gan.py).
+
+@dataclass(frozen=True)
+class EBMRecipe(Recipe):
+    """An EBM by maximum likelihood: ``pretrain`` steps of denoising score matching (a cheap start
+    whose density already has the moons' shape), then ``steps`` of persistent contrastive divergence
+    (``fit_ebm``, with the Langevin chains that ``build()`` gives the model, kept between updates).
+
+    gradient="quadrature" replaces CD's sampled negatives by the exact expectation on a grid,
+    possible in 2-D only: the same maximum-likelihood gradient E_data[grad E] - E_p[grad E], with
+    E_p computed by Gauss-Legendre quadrature on the box (panels ``panel_width`` wide), i.e.
+    gradient descent on the exact NLL  E_data[E_theta(x)] + log Z_theta. Not a sampler's estimate.
+    """
+    pretrain: int = 0
+    gradient: str = "cd"
+    panel_width: float = 0.5
+
+    def train(self, x, seed=0, steps=None, progress=False):
+        """(model, params, history) like ``Recipe.train``; a shorter ``steps`` shortens the
+        pretraining in proportion. history["pretrain"] is the DSM phase's record."""
+        steps = self.steps if steps is None else check_positive_int(steps, "steps")
+        as_rng(seed, "seed")
+        check_option(self.gradient, "gradient", ("cd", "quadrature"))
+        x = as_batch(x, "x", 2)
+        model = self.build()
+        params, history = model.init(seed), {}
+        options = {"lr": self.lr, "rng": seed, "lr_schedule": self.schedule, "progress": progress}
+        if self.pretrain:
+            pretrain = max(1, self.pretrain * steps // self.steps)
+            params, history["pretrain"] = minimize(_on_batches(model.dsm_loss, x, self.batch_size, pass_rng=True),
+                                                   params, pretrain, **options)
+        if self.gradient == "quadrature":
+            params, last = minimize(_on_batches(quadrature_nll(model), x, self.batch_size), params, steps, **options)
+        else:
+            params, last = fit_ebm(model, params, x, steps=steps, batch_size=self.batch_size, **options)
+        history.update(last)
+        return model, params, history
+
+
+def _on_batches(loss, x, batch_size, pass_rng=False):
+    """objective(params, rng) = loss(params, batch[, rng]) on a minibatch drawn from rng."""
+    def objective(params, rng):
+        batch = x[rng.choice(len(x), min(batch_size, len(x)), replace=False)]
+        return loss(params, batch, rng) if pass_rng else loss(params, batch)
+    return objective
+
+
+def quadrature_nll(model, panel_width=0.5):
+    """nll(params, x) = E_x[E_theta(x)] + log Z_theta, log Z by Gauss-Legendre quadrature on the box.
+
+    Its gradient is the exact maximum-likelihood gradient E_data[grad E] - E_p[grad E] (2-D only).
+    Panels ``panel_width`` wide with 8 nodes each: a coarser rule than ``EBM.log_z``'s (the gradient
+    needs the bulk of Z, the reported NLL uses the fine one).
+    """
+    if model.dim != 2:
+        raise ValueError(f"model: the quadrature gradient needs dim 2, got {model.dim}")
+    panels = [max(1, int(onp.ceil((hi - lo) / check_positive(panel_width, "panel_width")))) for lo, hi in model.box]
+    (t1, w1), (t2, w2) = (_panels(lo, hi, k) for (lo, hi), k in zip(model.box, panels))
+    g1, g2 = onp.meshgrid(t1, t2, indexing="ij")
+    nodes, log_w = onp.column_stack([g1.ravel(), g2.ravel()]), onp.log(onp.outer(w1, w2)).ravel()
+
+    def nll(params, x):
+        log_z = logsumexp(-model.energy(params, nodes) + log_w, axis=0)  # log sum_j W_j exp(-E(x_j))
+        return np.mean(model.energy(params, x)) + log_z
+    return nll
+
+
+@dataclass(frozen=True)
+class GANRecipe(Recipe):
+    """A generator trained against a discriminator by ``fit_gan``: ``lr`` is the generator's
+    learning rate, ``lr_d`` the discriminator's, ``schedule`` both schedules; ``loss`` the
+    generator's loss. build() returns a ``GAN``, or a flow (then ``disc_hidden`` sizes its
+    ``Discriminator``)."""
+    lr_d: float = 1e-3
+    loss: str = "non_saturating"
+    d_steps: int = 1
+    disc_hidden: tuple = (64, 64)
+
+    def train(self, x, seed=0, steps=None, progress=False):
+        steps = self.steps if steps is None else check_positive_int(steps, "steps")
+        as_rng(seed, "seed")
+        model = self.build()
+        critic = None if isinstance(model, GAN) else Discriminator(model.dim, hidden=self.disc_hidden)
+        params, history = fit_gan(model, model.init(seed), x, steps=steps, rng=seed, batch_size=self.batch_size,
+                                  lr_g=self.lr, lr_d=self.lr_d, loss=self.loss, d_steps=self.d_steps,
+                                  discriminator=critic, schedule_g=self.schedule, schedule_d=self.schedule,
+                                  progress=progress)
+        return model, params, history
+
+
+# the lecture's families, trained by tinygen.fit and scored by their test NLL: what the tour, the
+# defaults benchmark and the peers compare (the EBM and GAN recipes below are measured apart)
+LECTURE_RECIPES = tuple(RECIPES)
+
+RECIPES["ebm"] = EBMRecipe("EBM (DSM, then persistent CD)", lambda: EBM(2, hidden=(64, 64), steps=60, step_size=5e-3),
+                           1000, 1e-3, pretrain=1500)
+RECIPES["ebm_quadrature"] = EBMRecipe("EBM (exact gradient by quadrature)", lambda: EBM(2, hidden=(64, 64)),
+                                      2000, 1e-2, gradient="quadrature", panel_width=0.25)
+RECIPES["gan"] = GANRecipe("GAN (non-saturating)", lambda: GAN(2, latent_dim=2, hidden=(128, 128)), 3000, 1e-3)
+RECIPES["flow_gan"] = GANRecipe("RealNVP-8 as a GAN's generator", lambda: RealNVP(2, n_layers=8, hidden=(64, 64)),
+                                2000, 1e-3)
