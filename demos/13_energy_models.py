@@ -74,7 +74,7 @@ import numpy as onp
 from tinygen import data, evaluate, plot
 from tinygen.ebm import langevin
 from tinygen.gan import sample_quality
-from tinygen.recipes import RECIPES, report, two_moons_split
+from tinygen.recipes import RECIPES, two_moons_split
 from tinygen.testing import check_sampler
 
 parser = argparse.ArgumentParser(description="Energy-based models on two moons, judged against the exact density")
@@ -91,14 +91,13 @@ print(f"two moons: {len(x_train)} training points, exact entropy H(p) = {H:.4f} 
 
 
 def train(name):
-    """Train a recipe; print and report its exact test NLL's gap to H(p)."""
+    """Train a recipe; print its exact test NLL and the gap to H(p)."""
     recipe = RECIPES[name]
     model, params, history = recipe.train(x_train, seed=args.seed, steps=args.steps)
     log_z, error = model.log_z(params, return_error=True)
     nll, se = evaluate.nll_stats(model.log_prob(params, x_test, log_z=log_z))
     print(f"{recipe.label}: test NLL {nll:.4f} +- {se:.4f} nats (log Z = {log_z:.4f}, quadrature error "
           f"{error:.1e}); gap to H(p) {nll - H:.4f} nats")
-    report(f"13/{name}/gap", nll - H)
     return model, params, log_z, nll - H
 
 
@@ -142,7 +141,6 @@ for name, model, params, log_z in (("ebm", ebm, p_ebm, log_z_ebm), ("ebm_quadrat
     quality, se = sample_quality(draws, truth)
     print(f"{RECIPES[name].label}: sampler's draws vs the truth: TV {tv['truth']:.3f}, deficit "
           f"{-H - quality:.3f} +- {se:.3f} nats; vs its own density: TV {tv['model']:.3f}")
-    report(f"13/{name}/sampler_tv_truth", tv["truth"], unit="")
     judged[name] = draws
 
 # %%

@@ -66,7 +66,7 @@ import numpy as onp
 
 from tinygen import data, evaluate, plot
 from tinygen.gan import Discriminator, coverage, optimal_logit, sample_quality
-from tinygen.recipes import COLLAPSED_GAN, NOISE, RECIPES, report, two_moons_split
+from tinygen.recipes import COLLAPSED_GAN, NOISE, RECIPES, two_moons_split
 from tinygen.testing import check_discriminator
 
 parser = argparse.ArgumentParser(description="GANs on two moons and eight Gaussians, and a flow trained as a GAN")
@@ -83,7 +83,7 @@ x_ring = ring.sample(args.n_train, args.seed)
 
 
 def judge(name, model, params, target):
-    """Sample quality and coverage of a trained generator's draws; printed, reported, returned."""
+    """Sample quality and coverage of a trained generator's draws; printed and returned."""
     draws = model.sample(params, args.n_samples, args.seed + 1)
     quality, se = sample_quality(draws, target.log_prob)
     cov = coverage(draws, target, rng=args.seed)
@@ -100,10 +100,8 @@ def judge(name, model, params, target):
 recipe = RECIPES["gan"]
 gan, p_moons, _ = recipe.train(x_moons, seed=args.seed, steps=args.steps)
 draws_moons, cov_moons = judge(f"{recipe.label}, two moons", gan, p_moons, moons)
-report("14/gan/moons_coverage", cov_moons["coverage"], unit="")
 _, p_ring, _ = recipe.train(x_ring, seed=args.seed, steps=args.steps)
 draws_ring, cov_ring = judge(f"{recipe.label}, eight Gaussians", gan, p_ring, ring)
-report("14/gan/ring_coverage", cov_ring["coverage"], unit="")
 
 # %% [markdown]
 # ## Mode collapse: the same GAN with one change
@@ -119,7 +117,6 @@ report("14/gan/ring_coverage", cov_ring["coverage"], unit="")
 # %%
 _, p_collapsed, _ = COLLAPSED_GAN.train(x_ring, seed=args.seed, steps=args.steps)
 draws_collapsed, cov_collapsed = judge(f"{COLLAPSED_GAN.label}, eight Gaussians", gan, p_collapsed, ring)
-report("14/gan_collapsed/ring_coverage", cov_collapsed["coverage"], unit="")
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
@@ -151,8 +148,6 @@ for name, params in (("adversarial", p_flow_gan["generator"]), ("maximum likelih
     nll, se = evaluate.nll_stats(flow.log_prob(params, x_test))
     gaps[name] = nll - H
     print(f"RealNVP-8 by {name}: test NLL {nll:.4f} +- {se:.4f} nats, gap {nll - H:.4f}")
-report("14/flow_gan/gap", gaps["adversarial"])
-report("14/flow_gan/ml_gap", gaps["maximum likelihood"])
 
 # %% [markdown]
 # ## The trained discriminator beside the optimum D* = p / (p + q)
@@ -183,7 +178,6 @@ def as_log_d(logit):
 box = ((-2.0, 3.0), (-1.5, 2.0))
 verdict = check_discriminator(d_logit, moons.log_prob, log_q, box, logit=True)
 print(verdict)
-report("14/flow_gan/d_error", verdict.rows[0].worst, unit="")
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
 plot.density(axes[0], log_q, box, title=f"q: the adversarial flow, gap {gaps['adversarial']:.2f} nats")
 plot.density(axes[1], as_log_d(d_logit), box, title="trained D(x)", vmax=1.0)
