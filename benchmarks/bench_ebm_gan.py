@@ -41,6 +41,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--seeds", default="0,1,2,3,4")
 parser.add_argument("--quick", action="store_true", help="a few steps per recipe: checks the script, not the recipes")
 parser.add_argument("--only", default="ebm,ebm_quadrature,gan,flow_gan", help="which parts to run")
+parser.add_argument("--report-only", action="store_true", help="rewrite the markdown from the JSON, run nothing")
 parser.add_argument("--json", default=os.path.join(HERE, "results_ebm_gan.json"))
 parser.add_argument("--out", default=os.path.join(HERE, "REPORT_ebm_gan.md"))
 
@@ -121,6 +122,9 @@ def report(results, args):
              "Commands (each runs some parts; a part run again replaces its entry):", "",
              *[f"    {c}" for c in results.get("commands", [results["command"]])], "",
              f"Machine (last run): {results['machine']}", ""]
+    missing = [k for k in ("ebm", "ebm_quadrature", "gan", "flow_gan") if k not in results]
+    if missing:
+        lines += [f"Not run in these results: {', '.join(missing)} (`--only` selects the parts).", ""]
     if results["quick"]:
         lines += ["**A quick run** (a few steps per recipe): it checks the script, not the recipes; "
                   "the figures below say nothing about the targets.", ""]
@@ -193,11 +197,14 @@ def main():
     if os.path.isfile(args.json):
         with open(args.json) as f:
             results = json.load(f)
-    if results.get("quick", args.quick) != args.quick:
-        results = {}  # a quick run and a full one are never mixed
-    command = common.command("benchmarks/bench_ebm_gan.py")
-    results["commands"] = results.get("commands", [results["command"]] if "command" in results else []) + [command]
-    results.update({"command": command, "machine": common.machine(), "quick": args.quick})
+    if args.report_only:
+        only = []
+    else:
+        if results.get("quick", args.quick) != args.quick:
+            results = {}  # a quick run and a full one are never mixed
+        command = common.command("benchmarks/bench_ebm_gan.py")
+        results["commands"] = results.get("commands", [results["command"]] if "command" in results else []) + [command]
+        results.update({"command": command, "machine": common.machine(), "quick": args.quick})
     for key in ("ebm", "ebm_quadrature"):
         if key in only:
             runs = []
