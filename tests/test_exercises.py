@@ -111,6 +111,20 @@ def conv1x1_inverse(x, W):
 def conv1x1_log_det(W, height, width):
     return height * width * np.linalg.slogdet(W)[1]               # det(W kron I_HW) = det(W)^(H W)
 ''',
+    # the formulas by hand: x_{k+1} = x_k - epsilon grad E(x_k) + sqrt(2 epsilon) xi (tinygen.ebm.langevin)
+    "08_langevin.py": '''
+def langevin_step(x, grad_energy, epsilon, xi):
+    return x - epsilon * grad_energy(x) + np.sqrt(2 * epsilon) * xi
+''',
+    # D* = p / (p + q) = sigma(log p - log q) and V as a quadrature sum (tinygen.gan.judge)
+    "09_optimal_discriminator.py": '''
+def optimal_discriminator(log_p, log_q):
+    return 1 / (1 + onp.exp(log_q - log_p))
+
+
+def value(d, log_p, log_q, w):
+    return onp.sum(w * (onp.exp(log_p) * onp.log(d) + onp.exp(log_q) * onp.log1p(-d)))
+''',
 }
 
 
