@@ -13,7 +13,8 @@ from tinygen.data import two_moons
 from tinygen.ebm import EBM
 from tinygen.flows import RealNVP
 from tinygen.gan import GAN
-from tinygen.recipes import RECIPES, EBMRecipe, GANRecipe, Recipe, quadrature_nll
+from tinygen.recipe_kinds import quadrature_nll
+from tinygen.recipes import RECIPES, EBMRecipe, GANRecipe, Recipe
 
 X = two_moons(300, rng=0)
 

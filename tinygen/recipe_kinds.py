@@ -38,12 +38,13 @@ class EBMRecipe(Recipe):
     gradient: str = "cd"
     panel_width: float = 0.5
 
-    def train(self, x, rng=0, steps=None, progress=False, **renamed):
+    def train(self, x, rng=0, steps=None, progress=False, batch_size=None, **renamed):
         """(model, params, history) like ``Recipe.train``; a shorter ``steps`` shortens the
         pretraining in proportion. history["pretrain"] is the DSM phase's record."""
         seed = take_renamed(renamed, "seed", "rng", rng, 0, "EBMRecipe.train")
         refuse_unknown(renamed, "EBMRecipe.train")
         steps = self.steps if steps is None else check_positive_int(steps, "steps")
+        batch_size = self.batch_size if batch_size is None else check_positive_int(batch_size, "batch_size")
         as_rng(seed, "rng")
         check_option(self.gradient, "gradient", ("cd", "quadrature"))
         x = as_batch(x, "x", 2)
@@ -52,12 +53,12 @@ class EBMRecipe(Recipe):
         options = {"lr": self.lr, "rng": seed, "lr_schedule": self.schedule, "progress": progress}
         if self.pretrain:
             pretrain = max(1, self.pretrain * steps // self.steps)
-            params, history["pretrain"] = minimize(_on_batches(model.dsm_loss, x, self.batch_size, pass_rng=True),
+            params, history["pretrain"] = minimize(_on_batches(model.dsm_loss, x, batch_size, pass_rng=True),
                                                    params, pretrain, **options)
         if self.gradient == "quadrature":
-            params, last = minimize(_on_batches(quadrature_nll(model), x, self.batch_size), params, steps, **options)
+            params, last = minimize(_on_batches(quadrature_nll(model), x, batch_size), params, steps, **options)
         else:
-            params, last = fit_ebm(model, params, x, steps=steps, batch_size=self.batch_size, **options)
+            params, last = fit_ebm(model, params, x, steps=steps, batch_size=batch_size, **options)
         history.update(last)
         return model, params, history
 
@@ -102,15 +103,16 @@ class GANRecipe(Recipe):
     disc_hidden: tuple = (64, 64)
     betas: tuple = (0.5, 0.999)  # Adam's (b1, b2) for both players; b1 = 0.5 as in Radford et al. (2016)
 
-    def train(self, x, rng=0, steps=None, progress=False, **renamed):
+    def train(self, x, rng=0, steps=None, progress=False, batch_size=None, **renamed):
         """(model, params, history) like ``Recipe.train``, trained by ``fit_gan``."""
         seed = take_renamed(renamed, "seed", "rng", rng, 0, "GANRecipe.train")
         refuse_unknown(renamed, "GANRecipe.train")
         steps = self.steps if steps is None else check_positive_int(steps, "steps")
+        batch_size = self.batch_size if batch_size is None else check_positive_int(batch_size, "batch_size")
         as_rng(seed, "rng")
         model = self.build()
         critic = None if isinstance(model, GAN) else Discriminator(model.dim, hidden=self.disc_hidden)
-        params, history = fit_gan(model, model.init(seed), x, steps=steps, rng=seed, batch_size=self.batch_size,
+        params, history = fit_gan(model, model.init(seed), x, steps=steps, rng=seed, batch_size=batch_size,
                                   lr_g=self.lr, lr_d=self.lr_d, loss=self.loss, d_steps=self.d_steps,
                                   discriminator=critic, schedule_g=self.schedule, schedule_d=self.schedule,
                                   betas=self.betas, progress=progress)
