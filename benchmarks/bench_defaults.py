@@ -39,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 JSON = os.path.join(HERE, "results_defaults.json")
 PEERS = {"realnvp": RealNVP, "maf": MAF, "spline": NeuralSplineFlow}  # the flows the peers were measured on
 PEERS_RECIPE = {"steps": 5000, "batch_size": 256, "lr": 1e-3}
-OWN = list(recipes.RECIPES)
+OWN = list(recipes.LECTURE_RECIPES)
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--seeds", default="0,1,2,3,4")

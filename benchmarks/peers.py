@@ -442,9 +442,9 @@ def _perturbed(params, rng, scale=0.1):
 
 def models():
     """The benchmarked architectures, by family name: each recipe's model (tinygen.recipes)."""
-    from tinygen.recipes import RECIPES
+    from tinygen.recipes import LECTURE_RECIPES, RECIPES
 
-    return {name: recipe.build() for name, recipe in RECIPES.items()}
+    return {name: RECIPES[name].build() for name in LECTURE_RECIPES}
 
 
 def main():

@@ -14,8 +14,12 @@ from tinygen.recipes import RECIPES
 DEMOS = Path(__file__).resolve().parent.parent / "demos"
 # the demo that trains each family on two moons, besides the tour
 FAMILY_DEMOS = {"made": "02_autoregressive.py", "vae": "04_vae.py", "vae_iaf": "04_vae.py",
-                "realnvp": "07_coupling_flows.py", "spline": "07_coupling_flows.py", "maf": "08_maf_iaf.py"}
-CONTINUOUS = ("flow_matching", "cnf", "diffusion")  # the continuous-time families (issue 21), in the tour
+                "realnvp": "07_coupling_flows.py", "spline": "07_coupling_flows.py", "maf": "08_maf_iaf.py",
+                "flow_matching": "11_continuous_flows.py", "cnf": "11_continuous_flows.py",
+                "diffusion": "12_diffusion.py",
+                "ebm": "13_energy_models.py", "ebm_quadrature": "13_energy_models.py", "gan": "14_gans.py",
+                "flow_gan": "14_gans.py"}
+CONTINUOUS = ("flow_matching", "cnf", "diffusion")  # the continuous-time families (issue 21)
 
 
 def test_the_tour_reads_the_recipe_object_itself():

@@ -1,0 +1,71 @@
+"""The EBM and GAN recipes: they build, train a few steps, and their extra pieces hold their formulas.
+
+Quality figures (gaps, coverage) are measured in benchmarks/bench_ebm_gan.py, never here.
+"""
+import dataclasses
+
+import numpy as onp
+import pytest
+from autograd import grad
+from test_ebm import gaussian, truncated_gaussian_log_z
+
+from tinygen.data import two_moons
+from tinygen.ebm import EBM
+from tinygen.flows import RealNVP
+from tinygen.gan import GAN
+from tinygen.recipe_kinds import quadrature_nll
+from tinygen.recipes import RECIPES, EBMRecipe, GANRecipe, Recipe
+
+X = two_moons(300, rng=0)
+
+
+@pytest.mark.parametrize("key", ["ebm", "ebm_quadrature"])
+def test_ebm_recipes_train_a_few_steps(key):
+    recipe = RECIPES[key]
+    assert isinstance(recipe, EBMRecipe) and isinstance(recipe, Recipe)
+    model, params, history = recipe.train(X, rng=0, steps=3)
+    assert isinstance(model, EBM) and len(history["loss"]) == 3
+    assert ("pretrain" in history) == bool(recipe.pretrain)
+    log_p = model.log_prob(params, X[:10])
+    assert log_p.shape == (10,) and onp.all(onp.isfinite(log_p))
+    again = recipe.train(X, rng=0, steps=3)[1]  # same seed, same numbers
+    assert all(onp.array_equal(a["W"], b["W"]) for a, b in zip(params, again))
+
+
+@pytest.mark.parametrize("key, kind", [("gan", GAN), ("flow_gan", RealNVP)])
+def test_gan_recipes_train_a_few_steps(key, kind):
+    recipe = RECIPES[key]
+    assert isinstance(recipe, GANRecipe)
+    model, params, history = recipe.train(X, rng=1, steps=3)
+    assert isinstance(model, kind) and set(params) == {"generator", "discriminator"}
+    assert history["step"] == [1, 2, 3] and onp.all(onp.isfinite(history["loss_g"]))
+    draws = model.sample(params if kind is GAN else params["generator"], 7, 0)
+    assert draws.shape == (7, 2) and onp.all(onp.isfinite(draws))
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.7])
+def test_quadrature_nll_is_the_mean_energy_plus_log_z(sigma):
+    model, params = gaussian(sigma)
+    nll = quadrature_nll(model, panel_width=0.25)(params, X)
+    # 8-point Gauss-Legendre on panels of 0.25 <= sigma: a Gaussian integrand is exact to ~1e-9 there
+    assert abs(nll - (onp.mean(model.energy(params, X)) + truncated_gaussian_log_z(sigma, model.box))) < 1e-8
+
+
+def test_quadrature_gradient_is_e_data_minus_e_model_of_the_statistics():
+    # E = theta . T(x): grad_theta NLL = E_data[T] - E_p[T]; for the Gaussian N(0, s^2 I) on the box,
+    # E_p[x] = 0 and E_p[x^2] = s^2 up to the box's truncation (below 1e-6 at s = 0.3)
+    model, params = gaussian(0.3)
+    g = grad(quadrature_nll(model, panel_width=0.25))(params, X)["theta"]
+    t = model.statistics(X).mean(0)
+    assert onp.allclose(g, t - onp.array([0.0, 0.0, 0.09, 0.09]), atol=1e-6)
+
+
+def test_wrong_options_name_their_argument():
+    with pytest.raises(ValueError, match=r"^gradient"):
+        dataclasses.replace(RECIPES["ebm"], gradient="exact").train(X, steps=1)
+    with pytest.raises(ValueError, match=r"^steps"):
+        RECIPES["gan"].train(X, steps=0)
+    with pytest.raises(ValueError, match=r"^model"):
+        quadrature_nll(EBM(1, box=[(-1.0, 1.0)]))
+    with pytest.raises(ValueError, match=r"^panel_width"):
+        quadrature_nll(EBM(2), panel_width=-1.0)
