@@ -98,12 +98,27 @@ def execute(path, mode="quick", timeout=3600):
         start = time.perf_counter()
         client.execute(env=kernel_env(mode), cwd=work)
         seconds = time.perf_counter() - start
+    store(path, nb, seconds, mode, load)
+    return nb, seconds
+
+
+def store(path, nb, seconds, mode="quick", load=None):
+    """Keep an executed copy of the notebook at path, with what it ran on, for the site to show.
+
+    tests/test_notebooks.py stores its quick runs here too, so the site's browser test in the same
+    suite shows them instead of running every notebook a second time. The file is written whole
+    and then renamed into place: a build reading the store at the same moment sees the old file
+    or the new one, never half of one.
+    """
+    import nbformat
     nb.metadata[META_KEY] = {"inputs_sha256": inputs_digest(path), "seconds": round(seconds, 1), "mode": mode,
-                             "load_before": round(load, 1), "date": time.strftime("%Y-%m-%d")}
+                             "load_before": None if load is None else round(load, 1),
+                             "date": time.strftime("%Y-%m-%d")}
     out = stored_path(path, mode)
     out.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, out)
-    return nb, seconds
+    partial = out.with_name(f"{out.name}.{os.getpid()}.partial")
+    nbformat.write(nb, partial)
+    os.replace(partial, out)
 
 
 def select(only):

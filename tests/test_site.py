@@ -11,12 +11,12 @@ from a plain static server on 127.0.0.1, the other way a site is opened. It is o
 not several, so that the site is built once even when pytest-xdist spreads the tests over
 workers.
 
-The notebooks are taken from their stored runs (build/executed/quick/, made by
-`python docs/run_notebooks.py` or an earlier build) where those ran on the current notebook
-and tinygen, and are run here in quick mode where not: in a fresh checkout, as in CI, that is
-one quick run of every notebook, the same work as tests/test_notebooks.py (the sum of the
-"Quick" column of docs/lab_plan.json). The build and the browser add a minute or two. This is
-the suite's longest test; it runs on one pytest-xdist worker while the other takes the rest.
+The notebooks are taken from their stored runs (build/executed/quick/), which tests/test_notebooks.py
+writes as it runs each notebook in quick mode (so do `python docs/run_notebooks.py` and an earlier
+build), where those ran on the current notebook and tinygen; a notebook not stored yet is run here.
+In a fresh checkout, as in CI, this test is collected after tests/test_notebooks.py, so most runs
+are stored by the time it starts and it runs only the rest. The build and the browser add a
+minute or two.
 Skipped, saying why, only where Chromium, its driver, or the docs extra
 (`pip install -e ".[docs]"`) is missing; CI installs all three.
 """
