@@ -94,7 +94,7 @@ def judge(name, model, params, target):
 
 
 # %% [markdown]
-# ## `RECIPES["gan"]`: the non-saturating loss, cosine-decayed learning rates
+# ## The recipe (RECIPES["gan"]): the non-saturating loss at constant learning rates
 
 # %%
 recipe = RECIPES["gan"]
