@@ -102,6 +102,8 @@ def test_two_moons_entropy_matches_monte_carlo_reference(noise):
     # A Monte Carlo estimate lies within 3 standard errors of the truth 99.7 % of the time.
     assert abs(h - ref) < 3 * se
     assert data.two_moons_entropy(noise) == h  # cached, deterministic
+    # the stored value is the quadrature's own result, recomputed here: the same float
+    assert data.moons(noise).entropy() == data.toys.KNOWN_ENTROPY[noise] == h
 
 
 def test_two_moons_entropy_matches_grid_integral():
