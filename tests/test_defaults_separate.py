@@ -20,7 +20,9 @@ from tinygen import data, evaluate
 from tinygen.recipes import RECIPES, two_moons_split
 
 FLOWS = ("maf", "realnvp", "spline")  # the recipes of the ready-made density flows
-SEEDS = (0, 1, 2)
+# seed 0 in every run; seeds 1 and 2 are marked slow (``python -m pytest -m slow``): the full runs
+# on seeds 0-4 in benchmarks/bench_defaults.py measure the same gaps and bridge ratios
+SEEDS = (0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow))
 
 
 def _best_gaussian_nll(x):

@@ -66,6 +66,7 @@ def _kernel_env(record):
     return env
 
 
+@pytest.mark.xdist_group("notebooks")  # one worker, before tests/test_site.py, which shows these runs
 @pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(DEMOS)) for p in SOURCES])
 def test_notebook_runs_in_a_fresh_kernel_and_shows_its_figures(source, tmp_path):
     nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)

@@ -231,6 +231,7 @@ def test_lab_plan_page_shows_only_measured_times():
             assert cell.split(" (")[0] == want, (name, mode, cell)
 
 
+@pytest.mark.xdist_group("notebooks")  # on the worker that ran (and stored) tests/test_notebooks.py's runs
 def test_site_builds_and_reads_offline_in_a_browser(tmp_path):
     driver = _browser()
     import build_site
