@@ -75,7 +75,8 @@ parser.add_argument("--steps", type=int, default=None, help="training steps of e
 parser.add_argument("--n-train", type=int, default=20000)
 parser.add_argument("--n-samples", type=int, default=5000, help="draws judged per generator")
 parser.add_argument("--seed", type=int, default=0)
-args = plot.demo_args(parser, quick_values={"steps": 3, "n_train": 400, "n_samples": 400})
+parser.add_argument("--panels", type=int, default=48, help="quadrature panels per axis when D is judged against D*")
+args = plot.demo_args(parser, quick_values={"steps": 3, "n_train": 400, "n_samples": 400, "panels": 16})
 
 moons, ring = data.moons(NOISE), data.eight_gaussians()
 x_moons, x_test, H = two_moons_split(args.seed, n_train=args.n_train)
@@ -175,7 +176,7 @@ def as_log_d(logit):
 
 
 box = ((-2.0, 3.0), (-1.5, 2.0))
-verdict = check_discriminator(d_logit, moons.log_prob, log_q, box, logit=True)
+verdict = check_discriminator(d_logit, moons.log_prob, log_q, box, logit=True, panels=args.panels)
 print(verdict)
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
 plot.density(axes[0], log_q, box, title=f"q: the adversarial flow, gap {gaps['adversarial']:.2f} nats")

@@ -103,7 +103,7 @@ def test_two_moons_entropy_matches_monte_carlo_reference(noise):
     assert abs(h - ref) < 3 * se
     assert data.two_moons_entropy(noise) == h  # cached, deterministic
     # the stored value is the quadrature's own result, recomputed here: the same float
-    assert data.moons(noise).entropy() == data.toys.KNOWN_ENTROPY[noise] == h
+    assert data.toys.moon_arcs(noise).entropy() == data.toys.KNOWN_ENTROPY[noise] == h
 
 
 def test_two_moons_entropy_matches_grid_integral():

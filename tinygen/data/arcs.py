@@ -59,6 +59,9 @@ def _check_noise(noise):
 
 # ------------------------------------------------------ mixtures of circle arcs
 
+ENTROPY_T_PANEL, ENTROPY_GH_NODES = 3.0, 20  # entropy()'s defaults: panels 3 sigma long, 20^2 Hermite nodes
+
+
 class CircleArcs:
     """Mixture of noisy circular arcs (two moons, rings).
 
@@ -148,7 +151,11 @@ class CircleArcs:
         labels = _check_labels(labels, len(x), self.n_components)
         return comp[onp.arange(len(x)), labels]
 
-    def entropy(self, t_panel=3.0, gh_nodes=20):
+    def remember_entropy(self, value):
+        """Record H at entropy()'s default settings, computed before (it takes seconds to recompute)."""
+        self._entropy[(ENTROPY_T_PANEL, ENTROPY_GH_NODES)] = float(value)
+
+    def entropy(self, t_panel=None, gh_nodes=None):
         """H = -E_p[log p(x)] = -sum_k w_k 1/(hi_k - lo_k) int E_eps[log p(c_k(theta) + sigma eps)] dtheta.
 
         Deterministic: composite Gauss-Legendre in theta (panels ~ ``t_panel``
@@ -157,6 +164,8 @@ class CircleArcs:
         applied to the exact log p. Error ~1e-9 nats at two moons' noise 0.05,
         ~2e-6 at 0.1. Computed once per object and setting.
         """
+        t_panel = ENTROPY_T_PANEL if t_panel is None else t_panel
+        gh_nodes = ENTROPY_GH_NODES if gh_nodes is None else gh_nodes
         key = (t_panel, gh_nodes)
         if key not in self._entropy:
             eps, w_eps = _gauss_hermite_2d(gh_nodes)

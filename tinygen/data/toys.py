@@ -27,11 +27,18 @@ from ..functional import logsumexp
 from .arcs import CircleArcs, _check_noise, _gauss_hermite_2d
 
 __all__ = ["Checkerboard", "GaussianMixture", "KNOWN_ENTROPY", "MOONS_BOUNDS", "Standardizer", "TOYS",
-           "eight_gaussians", "moons", "rings", "standardize", "toy", "two_moons", "two_moons_entropy",
+           "eight_gaussians", "moon_arcs", "moons", "rings", "standardize", "toy", "two_moons", "two_moons_entropy",
            "two_moons_log_prob"]
 
 
 MOONS_BOUNDS = ((-1.5, 2.5), (-1.0, 1.5))
+
+
+# H(p) of two moons at the noises the recipes and demos use, as CircleArcs.entropy computes it
+# (Gauss-Legendre over the arcs, Gauss-Hermite over the noise): kept here because a fresh process
+# (every notebook kernel) would spend seconds recomputing it. tests/test_data.py recomputes each
+# value and requires the same float.
+KNOWN_ENTROPY = {0.05: 0.28923373675525393, 0.1: 1.0075831564708932}
 
 
 def moons(noise=0.05):
@@ -42,11 +49,19 @@ def moons(noise=0.05):
     return _moons(_check_noise(noise))
 
 
-@functools.lru_cache(maxsize=32)
-def _moons(noise):
+def moon_arcs(noise):
+    """A new ``CircleArcs`` of two moons (nothing cached: ``moons`` is the cached one)."""
     return CircleArcs(centers=[(0.0, 0.0), (1.0, 0.5)], radii=[1.0, 1.0],
                       angles=[(0.0, math.pi), (math.pi, 2 * math.pi)], weights=[0.5, 0.5],
-                      noise=noise, bounds=MOONS_BOUNDS, name="two_moons")
+                      noise=_check_noise(noise), bounds=MOONS_BOUNDS, name="two_moons")
+
+
+@functools.lru_cache(maxsize=32)
+def _moons(noise):
+    arcs = moon_arcs(noise)
+    if noise in KNOWN_ENTROPY:
+        arcs.remember_entropy(KNOWN_ENTROPY[noise])
+    return arcs
 
 
 def two_moons(n, noise=0.05, rng=None, labels=False):
@@ -66,19 +81,11 @@ def two_moons_log_prob(x, noise=0.05, labels=None):
     return moons(noise).log_prob(x, labels=labels)
 
 
-# H(p) of two moons at the noises the recipes and demos use, as CircleArcs.entropy computes it
-# (Gauss-Legendre over the arcs, Gauss-Hermite over the noise): kept here because a fresh process
-# (every notebook kernel) would spend seconds recomputing it. tests/test_data.py recomputes each
-# value and requires the same float.
-KNOWN_ENTROPY = {0.05: 0.28923373675525393, 0.1: 1.0075831564708932}
 
 
 def two_moons_entropy(noise=0.05):
     """H = -E_p[log p(x)] of two moons in nats (0.28923 at noise 0.05, 1.00758 at 0.1); cached per noise."""
-    noise = _check_noise(noise)
-    if noise in KNOWN_ENTROPY:
-        return KNOWN_ENTROPY[noise]
-    return moons(noise).entropy()
+    return moons(noise).entropy()  # at the noises in KNOWN_ENTROPY, the stored value
 
 
 # ------------------------------------------------------------- other 2-D toys
