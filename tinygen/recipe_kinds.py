@@ -13,7 +13,7 @@ import numpy as onp
 
 from ._deprecated import refuse_unknown, take_renamed
 from ._validate import as_batch, as_rng, check_option, check_positive, check_positive_int
-from .data.potentials import _panels
+from .data.potentials import gauss_legendre_panels
 from .ebm import fit_ebm
 from .functional import logsumexp
 from .gan import GAN, Discriminator, fit_gan
@@ -81,7 +81,7 @@ def quadrature_nll(model, panel_width=0.5):
     if model.dim != 2:
         raise ValueError(f"model: the quadrature gradient needs dim 2, got {model.dim}")
     panels = [max(1, int(onp.ceil((hi - lo) / check_positive(panel_width, "panel_width")))) for lo, hi in model.box]
-    (t1, w1), (t2, w2) = (_panels(lo, hi, k) for (lo, hi), k in zip(model.box, panels))
+    (t1, w1), (t2, w2) = (gauss_legendre_panels(lo, hi, k) for (lo, hi), k in zip(model.box, panels))
     g1, g2 = onp.meshgrid(t1, t2, indexing="ij")
     nodes, log_w = onp.column_stack([g1.ravel(), g2.ravel()]), onp.log(onp.outer(w1, w2)).ravel()
 

@@ -40,7 +40,8 @@ from .._validate import (as_batch, as_float_array, check_callable, check_finite_
 from ..functional import logsumexp, sigmoid
 from .toys import MOONS_BOUNDS
 
-__all__ = ["DEFAULT_PANEL", "PAPER_BOUNDS", "Potential", "potential", "quadrature_log_z", "two_moons_log_p"]
+__all__ = ["DEFAULT_PANEL", "PAPER_BOUNDS", "Potential", "gauss_legendre_panels", "potential", "quadrature_log_z",
+           "two_moons_log_p"]
 
 ENVELOPE_SCALE = 2.0    # s of the N(0, s^2) envelope along z_1 on U2-U4
 PAPER_BOUNDS = ((-4.0, 4.0), (-4.0, 4.0))
@@ -48,7 +49,7 @@ _GL = leggauss(8)       # 8 Gauss-Legendre nodes per panel: exact for degree <= 
 DEFAULT_PANEL = 0.125   # panel width of quadrature_log_z
 
 
-def _panels(lo, hi, n_panels):
+def gauss_legendre_panels(lo, hi, n_panels):
     """Composite 8-point Gauss-Legendre on [lo, hi]: nodes t_j and weights W_j, int f ~ sum_j W_j f(t_j)."""
     edges = onp.linspace(lo, hi, n_panels + 1)
     half, mid = 0.5 * onp.diff(edges)[:, None], 0.5 * (edges[1:] + edges[:-1])[:, None]
@@ -95,7 +96,7 @@ def quadrature_log_z(log_p_tilde, box, panel_width=DEFAULT_PANEL):
         check_size(n_nodes, name, value, f"the grid of quadrature nodes (panels {width} wide over the box)")
     estimates = []
     for width in (2 * panel_width, panel_width):
-        (t1, w1), (t2, w2) = (_panels(lo, hi, max(1, int(math.ceil((hi - lo) / width)))) for lo, hi in b)
+        (t1, w1), (t2, w2) = (gauss_legendre_panels(lo, hi, max(1, int(math.ceil((hi - lo) / width)))) for lo, hi in b)
         g1, g2 = onp.meshgrid(t1, t2, indexing="ij")
         log_w = onp.log(onp.outer(w1, w2)).ravel()
         pts = onp.column_stack([g1.ravel(), g2.ravel()])
@@ -225,7 +226,7 @@ def two_moons_log_p(noise=0.05):
     noise = check_positive(noise, "noise")
     n_panels = max(1, int(math.ceil(math.pi / (2 * noise))))
     check_size(2 * len(_GL[0]) * n_panels * 2, "noise", noise, "the centres c_k(t_j) of the two arcs")
-    t, w = _panels(0.0, math.pi, n_panels)
+    t, w = gauss_legendre_panels(0.0, math.pi, n_panels)
     centres = onp.concatenate([onp.column_stack([onp.cos(t), onp.sin(t)]),               # c_0(t), outer arc
                                onp.column_stack([1 - onp.cos(t), 0.5 - onp.sin(t)])])    # c_1(t), inner arc
     log_w = onp.log(onp.concatenate([w, w]) / (2 * math.pi)) - math.log(2 * math.pi * noise ** 2)

@@ -9,7 +9,7 @@ moon arc or per mode), each with a standard error.
 import numpy as onp
 
 from .._validate import as_batch, as_rng, check_callable, check_fraction, check_positive_int
-from ..data.potentials import _panels
+from ..data.potentials import gauss_legendre_panels
 from ..functional import log_sigmoid, logsumexp
 
 __all__ = ["coverage", "js_divergence", "optimal_logit", "quadrature_grid", "sample_quality", "value_function"]
@@ -19,7 +19,7 @@ __all__ = ["coverage", "js_divergence", "optimal_logit", "quadrature_grid", "sam
 
 def quadrature_grid(box, panels):
     """Nodes (m, 2) and weights (m,) of a tensor Gauss-Legendre rule on the box, ``panels`` panels per axis."""
-    (t1, w1), (t2, w2) = (_panels(lo, hi, panels) for lo, hi in onp.asarray(box, dtype=float))
+    (t1, w1), (t2, w2) = (gauss_legendre_panels(lo, hi, panels) for lo, hi in onp.asarray(box, dtype=float))
     g1, g2 = onp.meshgrid(t1, t2, indexing="ij")
     return onp.column_stack([g1.ravel(), g2.ravel()]), onp.outer(w1, w2).ravel()
 
