@@ -22,3 +22,10 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _default = "ci" if os.environ.get("CI") else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
+
+
+def pytest_collection_modifyitems(items):
+    # The grouped tests (the notebook runs and the site's browser test, see tests/test_notebooks.py)
+    # are the longest chain of the suite: put them first, so that pytest-xdist, which hands out work
+    # in collection order, starts one group on each worker and the short tests fill in around them.
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)  # stable: order kept within

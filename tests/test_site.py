@@ -14,9 +14,9 @@ workers.
 The notebooks are taken from their stored runs (build/executed/quick/), which tests/test_notebooks.py
 writes as it runs each notebook in quick mode (so do `python docs/run_notebooks.py` and an earlier
 build), where those ran on the current notebook and tinygen; a notebook not stored yet is run here.
-In a fresh checkout, as in CI, this test is collected after tests/test_notebooks.py, so most runs
-are stored by the time it starts and it runs only the rest. The build and the browser add a
-minute or two.
+In a fresh checkout, as in CI, the notebook runs are shared by the two workers and this test
+comes last on one of them (tests/test_notebooks.py says how), so most runs are stored by the time
+it starts and it runs only the rest. The build and the browser add a minute or two.
 Skipped, saying why, only where Chromium, its driver, or the docs extra
 (`pip install -e ".[docs]"`) is missing; CI installs all three.
 """
@@ -231,7 +231,7 @@ def test_lab_plan_page_shows_only_measured_times():
             assert cell.split(" (")[0] == want, (name, mode, cell)
 
 
-@pytest.mark.xdist_group("notebooks")  # on the worker that ran (and stored) tests/test_notebooks.py's runs
+@pytest.mark.xdist_group("notebooks")  # after half of tests/test_notebooks.py's runs, on the same worker
 def test_site_builds_and_reads_offline_in_a_browser(tmp_path):
     driver = _browser()
     import build_site

@@ -264,8 +264,9 @@ def show(fig, name, out=None, dpi=110):
     in a notebook, then close it. Returns the path written, or None."""
     path = save(fig, os.path.join(out, f"{name}.png"), dpi=dpi, close=False) if out else None
     if in_notebook():
-        from IPython.display import display  # present wherever a kernel runs
-        display(fig)
+        from IPython.display import Image, display  # present wherever a kernel runs
+        # the PNG just written, byte for byte, rather than a second rendering of the figure
+        display(Image(filename=path) if path else fig)
     plt.close(fig)
     if path:
         print("wrote", path)
