@@ -97,7 +97,9 @@ def flow_sides(family, x_train, seed):
             "generic_f32": peers.make_peer(model, params, torch.float32).stepper(x_train, lr, batch, seed)}
     counts = {"tinygen": count_params(params), "lean": lean_peers.count(lean["float32"])}
     flow, note = library_flow(family)
-    if flow is not None:
+    if flow is None:
+        print(note, flush=True)
+    else:
         torch.manual_seed(seed)
         runs["library_f32"] = lean_peers.stepper(flow, x_train, lr, batch, seed, log_prob=lambda x: flow().log_prob(x))
         counts["library"] = lean_peers.count(flow)
