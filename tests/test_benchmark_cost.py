@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.append(os.path.join(ROOT, "benchmarks"))  # after everything else: shadows nothing
 import bench_cost  # noqa: E402
+import bench_profile  # noqa: E402
 import cost_tables  # noqa: E402
 import docs_tables  # noqa: E402
 
@@ -123,31 +124,6 @@ def test_each_dimension_has_its_data(D):
 
 
 # ---------------------------------------------------------------- the arithmetic floor
-class Products:
-    """Records the FLOPs 2 m k n of every (.., m, k) @ (k, n) autograd runs, forward and backward: the
-    model modules' np.matmul / np.dot and autograd's VJPs, which call numpy_wrapper's."""
-
-    def __enter__(self):
-        import autograd.numpy as anp
-        import autograd.numpy.numpy_wrapper as wrapper
-
-        self.flops, self.saved = 0, []
-        for module in (anp, wrapper):
-            for name in ("matmul", "dot"):
-                original = getattr(module, name)
-
-                def product(a, b, _original=original):
-                    self.flops += 2 * int(onp.prod(onp.shape(a))) * onp.shape(b)[-1]  # 2 (m k) n
-                    return _original(a, b)
-                self.saved.append((module, name, original))
-                setattr(module, name, product)
-        return self
-
-    def __exit__(self, *exc):
-        for module, name, original in reversed(self.saved):
-            setattr(module, name, original)
-
-
 @given(st.sampled_from(sorted(bench_cost.MODELS)), st.integers(1, 4), st.integers(0, 8), st.integers(1, 9))
 def test_matmul_flops_are_the_products_the_reference_path_runs(key, half_d, extra_width, n):
     # even D, as in the curve (RealNVP's halves D / 2 and D - D / 2 are then equal); a width of at least D
@@ -163,13 +139,13 @@ def test_matmul_flops_are_the_products_the_reference_path_runs(key, half_d, extr
     row = {"model": key, "D": D, "width": width, "batch": n, "n": n}
     extra = {"k": 1, "rng": 0} if key == "vae" else {}
     with tinygen.fast.disabled():
-        with Products() as log_p:
+        with bench_profile.Products() as log_p:  # every np.matmul / np.dot, forward and in autograd's VJPs
             model.log_prob(params, x, **extra)
-        with Products() as step:
+        with bench_profile.Products() as step:
             autograd.grad(lambda p: model.loss(p, x, 0))(params)
     z = bench_cost.z_dim(D)
-    assert log_p.flops == cost_tables.matmul_flops(row, z, "log_p")  # integers: exact
-    assert step.flops == cost_tables.matmul_flops(row, z, "train")
+    assert log_p.flops() == cost_tables.matmul_flops(row, z, "log_p")  # integers: exact
+    assert step.flops() == cost_tables.matmul_flops(row, z, "train")
 
 
 def test_floor_columns_from_a_stored_peak():
@@ -186,3 +162,17 @@ def test_floor_columns_from_a_stored_peak():
     assert "The peak was measured on another CPU, the curve on a CPU" in cost_tables.floor_prose(r)
     del r["peak"]
     assert "--peak" in cost_tables.floor_prose(r) and "of peak" not in cost_tables.train_table(r)
+
+
+def test_profile_buckets_follow_where_the_time_is_spent():
+    from tinygen._validate import check_positive_int
+
+    def work():
+        for _ in range(2000):
+            check_positive_int(3, "n")  # tinygen/_validate.py: checks
+        sum(i * i for i in range(20000))  # plain Python: this test's own lines
+    b = bench_profile.profiled_buckets(work)
+    assert b["checks"] > 0 and b["python"] > 0 and b["adam"] == 0 and b["blas"] == 0
+    assert bench_profile.kind(("~", 0, "<built-in method numpy.einsum>")) == "blas"
+    assert bench_profile.kind(("~", 0, "<method 'reduce' of 'numpy.ufunc' objects>")) == "numpy"
+    assert bench_profile.kind(("~", 0, "<built-in method builtins.isinstance>")) == "inherit"
