@@ -277,8 +277,9 @@ def floor_prose(results):
         return "No dgemm peak in results_cost.json: run `python benchmarks/bench_cost.py --peak` for the floor columns."
     shapes = ", ".join(f"{k}: {v:.1f}" for k, v in peak["shapes"].items())
     square = ", ".join(f"{k}^2: {v:.1f}" for k, v in peak["square"].items())
-    text = (f"**Against this CPU's limit.** The float64 matmul rate on one thread, measured {peak['machine'].split('; ')[-1]} "
-            f"(load average {peak['load']:.1f} on {peak['machine'].split(', ')[1].split(' ')[0]} cores): "
+    date, cores = peak["machine"].split("; ")[-1], peak["machine"].split(", ")[1].split(" ")[0]
+    text = (f"**Against this CPU's limit.** The float64 matmul rate on one thread, measured {date} "
+            f"(load average {peak['load']:.1f} on {cores} cores): "
             f"square products {square} GFLOP/s; at the models' shapes {shapes} GFLOP/s; the peak, the best of "
             f"these, {peak['peak']:.1f} GFLOP/s. Each row's FLOPs are its matrix products, counted from the layer "
             "shapes (`cost_tables.matmul_flops`); *floor* = FLOPs / peak, the time of the products alone at the "
