@@ -104,6 +104,35 @@ def versus_torch(model, params, x, lr, batch_size=256, seed=0, blocks=7, block=4
             f"float32 {f32:.1f} (tinygen / torch {ours / f32:.2f}), float64 {f64:.1f} ({ours / f64:.2f})")
 
 
+def matmul_gflops(m, k, n, repeats=5):
+    """GFLOP/s of one float64 product (m, k) @ (k, n) on this process's BLAS threads, the best of
+    ``repeats`` (the least disturbed run on a shared machine); 2 m k n FLOPs per product."""
+    a, b = onp.full((m, k), 0.5), onp.full((k, n), 0.25)
+    a @ b  # warm-up: the BLAS's first call pays for its buffers
+    best = min(_seconds(lambda: a @ b) for _ in range(repeats))
+    return 2 * m * k * n / best / 1e9
+
+
+def _seconds(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def dgemm_peak(sizes=(256, 512, 1024), shapes=((256, 64, 64), (1024, 256, 256)), repeats=10):
+    """This CPU's float64 matmul rate on ONE thread (threadpoolctl), GFLOP/s: square products of
+    ``sizes`` and the products ``shapes`` (m, k, n) the models run; the peak is the best rate of all
+    of them (on a loaded machine a large square product is the likeliest to be interrupted).
+    {"peak", "square": {size: GFLOP/s}, "shapes": {"m x k @ k x n": GFLOP/s}, "machine", "load"}."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        square = {str(s): matmul_gflops(s, s, s, repeats) for s in sizes}
+        at = {f"{m} x {k} @ {k} x {n}": matmul_gflops(m, k, n, repeats) for m, k, n in shapes}
+    return {"peak": max(*square.values(), *at.values()), "square": square, "shapes": at,
+            "machine": machine(date=True), "load": os.getloadavg()[0]}
+
+
 def command(script):
     """The command line that produced this run, as a user would type it: OMP_NUM_THREADS (when set),
     ``python script`` and this process's arguments."""

@@ -13,16 +13,24 @@ results_cost.json holds
     train    rows: model, label, D, width, batch, params, block (steps per timed block),
              steps_per_s {tinygen, float32, float64}
     log_p    rows: model, label, D, width, params, n, seconds {tinygen, float32, float64}
+    peak     (optional) this CPU's one-thread float64 matmul rate: peak, square, shapes (GFLOP/s),
+             machine, load (common.dgemm_peak); ``bench_cost.py --peak`` measures it afresh
+
+With a peak, every row also gets its matmul FLOPs (counted below from the layer shapes), tinygen's
+GFLOP/s and fraction of the peak, and the arithmetic floor FLOPs / peak: the time the row would take
+if it did nothing but its matrix products at this CPU's best dgemm rate.
 
 A torch figure is null when torch was not importable. The "work" of a row is what
 torch float32 needs for it: seconds per training step, or seconds for the log p call.
 """
+import math
 import statistics
 
 import report_tables as tables
 from report_tables import load, markdown_table  # noqa: F401  (one loader, one table writer)
 
 KINDS = {"train": "training step", "log_p": "log p call"}
+REALNVP_LAYERS = 4  # the couplings of the curve's RealNVP (bench_cost.MODELS builds it from this)
 SIDES = ("tinygen", "float32", "float64")  # the keys of steps_per_s and seconds
 
 
@@ -211,28 +219,125 @@ def docs_paragraph(results):
     return "\n\n".join(blocks + [source])
 
 
+# ---------------------------------------------------------------- the arithmetic floor
+def layers(row, z_dim):
+    """The dense layers one point goes through, [(n_in, n_out, reads_data)]: each is a product
+    (rows, n_in) @ (n_in, n_out); reads_data marks a layer whose input is the data (no gradient)."""
+    D, w = row["D"], row["width"]
+    if row["model"] == "made":  # D -> w -> w -> 2 D (a mean and a log-scale per coordinate)
+        return [(D, w, True), (w, w, False), (w, 2 * D, False)]
+    if row["model"] == "realnvp":  # per coupling D/2 -> w -> w -> 2 (D - D/2) (shift, log-scale of the other half)
+        h = D // 2
+        return [layer for i in range(REALNVP_LAYERS) for layer in ((h, w, i == 0), (w, w, False),
+                                                                  (w, 2 * (D - h), False))]
+    if row["model"] == "vae":  # encoder D -> w -> w -> 2 z (mean, log-sd); decoder z -> w -> w -> D (the mean)
+        return [(D, w, True), (w, w, False), (w, 2 * z_dim, False),
+                (z_dim, w, False), (w, w, False), (w, D, False)]
+    raise ValueError(f"model: expected one of made, realnvp, vae, got {row['model']!r}")
+
+
+def matmul_flops(row, z_dim, kind):
+    """Matmul FLOPs of one call: 2 m k n per product (m, k) @ (k, n).
+
+    log p of n points:   sum over layers of 2 n a b                      (the forward pass)
+    training step, batch B: sum of 2 B a b (forward) + 2 B a b (dL/dW = h^T delta)
+                            + 2 B a b (dL/dh = delta W^T, not for a layer that reads the data):
+                         3x the forward, 2x for the data-reading layers. The VAE's step (one z per point)
+                         and log p (K = 1) run the encoder and decoder once per point. Biases, activations,
+                         Adam: elementwise, no matmul."""
+    rows = row["batch"] if kind == "train" else row["n"]
+    if kind == "log_p":
+        return sum(2 * rows * a * b for a, b, _ in layers(row, z_dim))
+    return sum(2 * rows * a * b * (2 if data else 3) for a, b, data in layers(row, z_dim))
+
+
+def floor_figures(results, kind):
+    """[(flops, tinygen GFLOP/s, fraction of peak, floor seconds)] per row of ``kind``, or None without a peak."""
+    peak = results.get("peak")
+    if not peak:
+        return None
+    out = []
+    for row in results[kind]:
+        flops = matmul_flops(row, results["z_dim"][str(row["D"])], kind)
+        secs = 1.0 / row["steps_per_s"]["tinygen"] if kind == "train" else row["seconds"]["tinygen"]
+        rate = flops / secs / 1e9
+        out.append((flops, rate, rate / peak["peak"], flops / (peak["peak"] * 1e9)))
+    return out
+
+
+def _cpu(machine):
+    return machine.split(",")[0]
+
+
+def floor_prose(results):
+    """What the floor columns say: the peak, the best and worst fraction of it, and whether the peak
+    was measured on the CPU that ran the curve."""
+    peak = results.get("peak")
+    if not peak:
+        return "No dgemm peak in results_cost.json: run `python benchmarks/bench_cost.py --peak` for the floor columns."
+    shapes = ", ".join(f"{k}: {v:.1f}" for k, v in peak["shapes"].items())
+    square = ", ".join(f"{k}^2: {v:.1f}" for k, v in peak["square"].items())
+    date, cores = peak["machine"].split("; ")[-1], peak["machine"].split(", ")[1].split(" ")[0]
+    text = (f"**Against this CPU's limit.** The float64 matmul rate on one thread, measured {date} "
+            f"(load average {peak['load']:.1f} on {cores} cores): "
+            f"square products {square} GFLOP/s; at the models' shapes {shapes} GFLOP/s; the peak, the best of "
+            f"these, {peak['peak']:.1f} GFLOP/s. Each row's FLOPs are its matrix products, counted from the layer "
+            "shapes (`cost_tables.matmul_flops`); *floor* = FLOPs / peak, the time of the products alone at the "
+            "peak rate, a lower bound for any float64 code; *of peak* = tinygen's FLOPs per second over the peak.")
+    for kind in KINDS:
+        figs = floor_figures(results, kind)
+        if not figs:
+            continue
+        pairs = sorted(zip(figs, results[kind]), key=lambda p: p[0][2])
+        (lo, lo_row), (hi, hi_row) = pairs[0], pairs[-1]
+        text += (f" {KINDS[kind].capitalize()}: from {lo[2]:.1%} of peak ({where(lo_row)}, {sig3(lo[0] / 1e6)} MFLOP) "
+                 f"to {hi[2]:.1%} ({where(hi_row)}, {sig3(hi[0] / 1e6)} MFLOP).")
+    if _cpu(peak["machine"]) != _cpu(results["run"]["machine"]):
+        text += (f" **The peak was measured on {_cpu(peak['machine'])}, the curve on {_cpu(results['run']['machine'])}:"
+                 " the fractions divide one machine's speed by another's and only indicate the order of magnitude;"
+                 " a full run of bench_cost.py measures both on the same CPU.**")
+    return text
+
+
+def sig3(v):
+    """A positive number to three significant digits, without an exponent: 0.0123, 4.56, 7,890."""
+    return f"{v:,.{max(0, 2 - math.floor(math.log10(v)))}f}" if v > 0 else "0"
+
+
+def floor_cells(figs, i):
+    """The four floor columns of row i (none without a peak)."""
+    if figs is None:
+        return []
+    flops, rate, frac, floor = figs[i]
+    return [sig3(flops / 1e6), sig3(rate), f"{frac:.1%}", sig3(floor * 1e3)]
+
+
+FLOOR_HEADER = ["MFLOP (matmul)", "tinygen GFLOP/s", "of peak", "floor (ms)"]
+
+
 def train_table(results):
-    rows = []
-    for row in results["train"]:
+    rows, figs = [], floor_figures(results, "train")
+    for i, row in enumerate(results["train"]):
         v = row["steps_per_s"]
         rows.append([row["label"], row["D"], row["width"], row["batch"], row["params"], f"{v['tinygen']:.1f}",
                      tables.fmt(v["float32"], ".1f"), tables.fmt(v["float64"], ".1f"),
                      tables.times(tables.speedup(v["tinygen"], v["float32"])),
-                     tables.times(tables.speedup(v["tinygen"], v["float64"]))])
+                     tables.times(tables.speedup(v["tinygen"], v["float64"]))] + floor_cells(figs, i))
     return markdown_table(["model", "D", "width", "batch", "params", "tinygen steps/s", "torch f32 steps/s",
-                           "torch f64 steps/s", "tinygen ÷ torch f32", "tinygen ÷ torch f64"], rows)
+                           "torch f64 steps/s", "tinygen ÷ torch f32", "tinygen ÷ torch f64"]
+                          + (FLOOR_HEADER if figs else []), rows)
 
 
 def log_p_table(results):
-    rows = []
-    for row in results["log_p"]:
+    rows, figs = [], floor_figures(results, "log_p")
+    for i, row in enumerate(results["log_p"]):
         v = row["seconds"]
         rows.append([row["label"], row["D"], row["width"], row["params"], f"{v['tinygen']:.3f}",
                      tables.fmt(v["float32"]), tables.fmt(v["float64"]),
                      tables.times(tables.speedup(v["tinygen"], v["float32"], seconds=True)),
-                     tables.times(tables.speedup(v["tinygen"], v["float64"], seconds=True))])
+                     tables.times(tables.speedup(v["tinygen"], v["float64"], seconds=True))] + floor_cells(figs, i))
     return markdown_table(["model", "D", "width", "params", "tinygen s", "torch f32 s", "torch f64 s",
-                           "tinygen ÷ torch f32", "tinygen ÷ torch f64"], rows)
+                           "tinygen ÷ torch f32", "tinygen ÷ torch f64"] + (FLOOR_HEADER if figs else []), rows)
 
 
 def report_markdown(results, figure="cost_curve.png"):
@@ -260,6 +365,7 @@ def report_markdown(results, figure="cost_curve.png"):
         prose(results, "train"), "",
         *([width_batch_table(results), "", ahead(results), ""] if summary(results, "train") else []),
         prose(results, "log_p"), "",
+        floor_prose(results), "",
         *([f"![tinygen ÷ torch float32 against the work per call]({figure})", ""] if figure else []),
         "## Training step (Adam, one minibatch)", "", train_table(results), "",
         f"## log p of {n_log_p:,} points (seconds)", "", log_p_table(results), "",

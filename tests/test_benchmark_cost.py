@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.append(os.path.join(ROOT, "benchmarks"))  # after everything else: shadows nothing
 import bench_cost  # noqa: E402
+import bench_profile  # noqa: E402
 import cost_tables  # noqa: E402
 import docs_tables  # noqa: E402
 
@@ -120,3 +121,58 @@ def test_each_dimension_has_its_data(D):
     assert onp.array_equal(x, bench_cost.dataset(D, 20, rng=0))  # same seed, same points
     if D > 2:  # the dequantized discrete sets fill [-1, 1)
         assert onp.all((x >= -1) & (x < 1))
+
+
+# ---------------------------------------------------------------- the arithmetic floor
+@given(st.sampled_from(sorted(bench_cost.MODELS)), st.integers(1, 4), st.integers(0, 8), st.integers(1, 9))
+def test_matmul_flops_are_the_products_the_reference_path_runs(key, half_d, extra_width, n):
+    # even D, as in the curve (RealNVP's halves D / 2 and D - D / 2 are then equal); a width of at least D
+    # (MADE's hidden units must carry every degree); small sizes keep it fast
+    import autograd
+
+    import tinygen
+
+    D, width = 2 * half_d, 2 * half_d + extra_width
+    model = bench_cost.MODELS[key][1](D, width)
+    params = model.init(0)
+    x = onp.random.default_rng(1).uniform(-1, 1, size=(n, D))
+    row = {"model": key, "D": D, "width": width, "batch": n, "n": n}
+    extra = {"k": 1, "rng": 0} if key == "vae" else {}
+    with tinygen.fast.disabled():
+        with bench_profile.Products() as log_p:  # every np.matmul / np.dot, forward and in autograd's VJPs
+            model.log_prob(params, x, **extra)
+        with bench_profile.Products() as step:
+            autograd.grad(lambda p: model.loss(p, x, 0))(params)
+    z = bench_cost.z_dim(D)
+    assert log_p.flops() == cost_tables.matmul_flops(row, z, "log_p")  # integers: exact
+    assert step.flops() == cost_tables.matmul_flops(row, z, "train")
+
+
+def test_floor_columns_from_a_stored_peak():
+    # MADE D = 2, width 64, batch 64: layers 2x64 (reads x), 64x64, 64x4 -> 2 * 64 * (2*128 + 3*4096 + 3*256)
+    # = 128 * 13,312 = 1,703,936 FLOPs per step; at 100 steps/s that is 0.170 GFLOP/s, 0.17% of a
+    # 100 GFLOP/s peak, and the floor 1.704e-3 GFLOP / 100 GFLOP/s = 0.0170 ms
+    r = results([(100.0, 50.0, 50.0)])
+    r["peak"] = {"peak": 100.0, "square": {"256": 100.0}, "shapes": {"256 x 64 @ 64 x 64": 40.0},
+                 "machine": "a CPU, 2 cores (2 usable); 2026-01-02", "load": 0.5}
+    assert "| 2.00× | 2.00× | 1.70 | 0.170 | 0.2% | 0.0170 |" in cost_tables.train_table(r)
+    text = cost_tables.floor_prose(r)
+    assert "the peak, the best of these, 100.0 GFLOP/s" in text and "measured on" not in text
+    r["peak"]["machine"] = "another CPU, 2 cores; 2026-01-02"
+    assert "The peak was measured on another CPU, the curve on a CPU" in cost_tables.floor_prose(r)
+    del r["peak"]
+    assert "--peak" in cost_tables.floor_prose(r) and "of peak" not in cost_tables.train_table(r)
+
+
+def test_profile_buckets_follow_where_the_time_is_spent():
+    from tinygen._validate import check_positive_int
+
+    def work():
+        for _ in range(2000):
+            check_positive_int(3, "n")  # tinygen/_validate.py: checks
+        sum(i * i for i in range(20000))  # plain Python: this test's own lines
+    b = bench_profile.profiled_buckets(work)
+    assert b["checks"] > 0 and b["python"] > 0 and b["adam"] == 0 and b["blas"] == 0
+    assert bench_profile.kind(("~", 0, "<built-in method numpy.einsum>")) == "blas"
+    assert bench_profile.kind(("~", 0, "<method 'reduce' of 'numpy.ufunc' objects>")) == "numpy"
+    assert bench_profile.kind(("~", 0, "<built-in method builtins.isinstance>")) == "inherit"
