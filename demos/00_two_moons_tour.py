@@ -21,10 +21,18 @@
 # diffusion model also prints the gap of its variational bound (-ELBO - H), an upper
 # bound on its KL, beside the exact one.
 #
+# An energy-based model ("ebm", "ebm_quadrature") has a density too: its normalizer log Z is
+# computed by quadrature on the plane, so its gap is exact like the flows'. A GAN ("gan") has
+# none: its row judges its samples against the exact density instead, by their mean true
+# log-density (beside -H, which a perfect sampler matches) and the share of the true mass they
+# cover, per moon (``tinygen.gan.coverage``); a flow trained as a GAN's generator
+# ("flow_gan") has both, and its gap shows what adversarial training does to a likelihood.
+#
 # Run: ``python demos/00_two_moons_tour.py`` (a few minutes on an idle core), or
 # ``--models maf,realnvp`` for a subset (``--models flow_matching,cnf,diffusion`` for the
-# continuous-time rows), ``--save DIR`` / ``--load DIR`` to keep and
-# reuse trained parameters. In a notebook, run the cells top to bottom.
+# continuous-time rows, ``--models ebm,gan,flow_gan`` for the energy and adversarial ones),
+# ``--save DIR`` / ``--load DIR`` to keep and reuse trained parameters. In a notebook, run
+# the cells top to bottom.
 
 # %% [markdown]
 # The first cell makes `tinygen` importable. Where it is installed (`pip install -e .`)
@@ -76,8 +84,10 @@ import numpy as np
 
 import tinygen
 from tinygen import plot
-from tinygen.data import two_moons_log_prob
+from tinygen.data import moons, two_moons_log_prob
 from tinygen.diffusion import Diffusion
+from tinygen.gan import GAN, coverage, sample_quality
+from tinygen.nn import count_params
 from tinygen.recipes import IWAE_K, LECTURE_RECIPES, RECIPES, report, score, two_moons_split
 from tinygen.vae import VAE
 
@@ -121,6 +131,8 @@ def train_or_load(name, x_train, args):
         steps = args.steps or recipe.steps
         print(f"\n{recipe.label}: training {steps} steps", file=sys.stderr)
         model, params, _ = recipe.train(x_train, rng=args.seed, steps=steps)
+        if not isinstance(model, GAN) and isinstance(params, dict) and "generator" in params:
+            params = params["generator"]  # a flow trained as a GAN's generator: its critic only served the training
     if args.save:
         tinygen.save(os.path.join(args.save, f"{name}.npz"), params)
     return model, params, steps, time.perf_counter() - start
@@ -136,18 +148,31 @@ def main(argv=None):
     rows, fitted = [], {}
     for name in args.models:
         model, params, steps, seconds = train_or_load(name, x_train, args)
-        row = {"model": RECIPES[name].label, "steps": steps, "seconds": seconds,
-               **score(model, params, x_test, entropy, rng=args.seed, k=args.k)}
-        rows.append(row)
+        judged = judge(model, params, entropy, args) if isinstance(model, GAN) else \
+            score(model, params, x_test, entropy, rng=args.seed, k=args.k)
+        rows.append({"model": RECIPES[name].label, "steps": steps, "seconds": seconds, **judged})
         fitted[name] = (model, params)
 
-    print(f"\n{'model':<18}{'params':>8}{'steps':>7}{'seconds':>9}   {'test NLL':>16}{'gap to H':>10}")
-    for r in rows:
-        print(f"{r['model']:<18}{r['params']:>8}{r['steps']:>7}{r['seconds']:>9.1f}   "
-              f"{r['nll']:>8.4f} ± {r['se']:.4f}{r['gap']:>10.4f}")
-    print(f"(exact entropy {entropy:.4f} nats; the gap estimates KL(p || p_theta), up to its standard error;"
-          f" the VAEs' NLL is the IWAE bound with K = {args.k})\n")
-    for name, r in zip(args.models, rows):
+    scored = [(name, r) for name, r in zip(args.models, rows) if "gap" in r]
+    w = max(len(r["model"]) for r in rows) + 2  # the model column, as wide as the longest label
+    if scored:
+        print(f"\n{'model':<{w}}{'params':>8}{'steps':>7}{'seconds':>9}   {'test NLL':>16}{'gap to H':>10}")
+        for _, r in scored:
+            print(f"{r['model']:<{w}}{r['params']:>8}{r['steps']:>7}{r['seconds']:>9.1f}   "
+                  f"{r['nll']:>8.4f} ± {r['se']:.4f}{r['gap']:>10.4f}")
+        print(f"(exact entropy {entropy:.4f} nats; the gap estimates KL(p || p_theta), up to its standard error;"
+              f" the VAEs' NLL is the IWAE bound with K = {args.k})\n")
+    judged_rows = [r for r in rows if "quality" in r]
+    if judged_rows:  # no density: its samples judged against the exact one
+        print(f"\n{'model':<{w}}{'params':>8}{'steps':>7}{'seconds':>9}   {'sample quality':>18}{'-H(p)':>9}"
+              f"{'coverage':>18}{'moons':>7}")
+        for r in judged_rows:
+            print(f"{r['model']:<{w}}{r['params']:>8}{r['steps']:>7}{r['seconds']:>9.1f}   "
+                  f"{r['quality']:>9.3f} ± {r['quality_se']:.3f}{-entropy:>9.3f}"
+                  f"{r['coverage']:>10.3f} ± {r['coverage_se']:.3f}{r['n_covered']:>5} of 2")
+        print("(sample quality: the mean true log p of its draws, which a perfect sampler matches with -H(p);"
+              " coverage: the share of the true mass its draws reach, 1 at best, per moon in the last column)\n")
+    for name, r in scored:
         report(f"00/{name}/gap", r["gap"])
     for name, (model, params) in fitted.items():
         if isinstance(model, Diffusion):  # its bound beside its exact (ODE) log p: the bound's gap is larger
@@ -155,6 +180,15 @@ def main(argv=None):
             report(f"00/{name}/bound_gap", bound_gap)
     draw(fitted, rows, x_test, entropy, args)
     return rows
+
+
+def judge(model, params, entropy, args):
+    """A model without a density (a GAN's generator), judged by its draws against the exact p."""
+    draws = model.sample(params, args.n_test, args.seed)
+    quality, quality_se = sample_quality(draws, two_moons_log_prob)
+    cov = coverage(draws, moons(0.05), rng=args.seed)
+    return {"params": count_params(params), "quality": quality, "quality_se": quality_se,
+            "coverage": cov["coverage"], "coverage_se": cov["coverage_se"], "n_covered": cov["n_covered"]}
 
 
 def draw(fitted, rows, x_test, entropy, args):
@@ -167,12 +201,20 @@ def draw(fitted, rows, x_test, entropy, args):
     im = plot.density(axes[0, 0], two_moons_log_prob, BOUNDS, n=args.grid, title="exact p(x)", vmax=top)
     plot.samples(axes[1, 0], x_test[:1000], title="test data", bounds=BOUNDS)
     for j, ((name, (model, params)), r) in enumerate(zip(fitted.items(), rows), start=1):
+        draws = model.sample(params, 1000, args.seed)
+        if "quality" in r:  # no density to draw: the panel says how its samples were judged instead
+            axes[0, j].set_axis_off()
+            axes[0, j].text(0.5, 0.5, f"{r['model']}\nno density\n\nsample quality {r['quality']:.2f}\n"
+                            f"(-H = {-entropy:.2f})\ncoverage {r['coverage']:.2f}", ha="center", va="center",
+                            transform=axes[0, j].transAxes)
+            plot.samples(axes[1, j], draws, title="samples", bounds=BOUNDS)
+            continue
         title = f"{r['model']}\ngap {r['gap']:.3f} nats"
         if isinstance(model, VAE):  # its density is itself an estimate, at every grid point
             title += f"\n(IWAE estimate, K = {args.k})"
         plot.density(axes[0, j], lambda p: model.log_prob(params, p, args.seed, k=args.k) if isinstance(model, VAE)
                      else model.log_prob(params, p), BOUNDS, n=args.grid, title=title, vmax=top)
-        plot.samples(axes[1, j], model.sample(params, 1000, args.seed), title="samples", bounds=BOUNDS)
+        plot.samples(axes[1, j], draws, title="samples", bounds=BOUNDS)
     for ax in axes[:, 1:].ravel():  # the axes are those of the first column
         ax.set_xlabel("")
         ax.set_ylabel("")

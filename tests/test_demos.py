@@ -110,3 +110,19 @@ def test_report_gives_the_defaults_expectation_only_outside_quick_runs(monkeypat
     recipes.report(key, 1.591)
     out = capsys.readouterr().out
     assert out.startswith(f"{key} = 1.591 nats") and shown not in out and "expected at the defaults" not in out
+
+
+def test_tour_judges_a_model_without_a_density_by_its_samples(tmp_path, capsys):
+    # --models with an EBM (a density through its quadrature log Z), a GAN (none: its draws are judged)
+    # and a flow trained as a GAN's generator (a density: the flow's own)
+    tour = runpy.run_path(str(DEMOS / "00_two_moons_tour.py"), run_name="tour")
+    rows = tour["main"](["--models", "ebm,gan,flow_gan", "--steps", "2", "--n-train", "300", "--n-test", "200",
+                         "--grid", "12", "--out", str(tmp_path)])
+    by_label = {r["model"]: r for r in rows}
+    ebm, gan, flow_gan = (by_label[RECIPES[name].label] for name in ("ebm", "gan", "flow_gan"))
+    assert {"nll", "se", "gap"} <= set(ebm) and {"nll", "se", "gap"} <= set(flow_gan)
+    assert "gap" not in gan and math.isfinite(gan["quality"]) and gan["quality_se"] > 0
+    assert 0 <= gan["coverage"] <= 1 and gan["n_covered"] in (0, 1, 2)
+    printed = capsys.readouterr().out
+    assert "sample quality" in printed and "coverage" in printed  # the judged table, under its own header
+    assert (tmp_path / "00_tour.png").read_bytes()[:8] == PNG_MAGIC
