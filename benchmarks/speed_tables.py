@@ -67,7 +67,7 @@ def run_date(results):
 
 def cpu(machine):
     """The CPU and its cores, the head of a machine line: 'AMD EPYC, 2 cores (2 usable)'."""
-    return ", ".join(machine.split(", ")[:2])
+    return ", ".join(machine.split(";")[0].split(", ")[:2])
 
 
 def run_cell(results, load=None):
@@ -156,8 +156,8 @@ def headline_row(h):
     if h is None:
         return missing("headline", target, f"≤ {HEADLINE_TARGET:g} s", "headline")
     load = (h["load"]["before"][0], h["load"]["after"][0])
-    return row("headline", target, h["seconds"], f"{h['seconds']:.0f} s",
-               f"`{h['demo']}` at commit {h['commit'][:10]}" + (" with uncommitted changes" if h["uncommitted"] else ""),
+    what = f"`{h['demo']}` at commit {h['commit'][:10]}" + (" with uncommitted changes" if h["uncommitted"] else "")
+    return row("headline", target, h["seconds"], f"{h['seconds']:.0f} s", what,
                HEADLINE_TARGET, run_cell(h, load), at_most=True, unit="s")
 
 
@@ -225,9 +225,10 @@ def section(results):
         sources(results)])
 
 
-def _span(rows):
+def _span(rows, words):
+    """'0.27–1.47× {words}' over the rows' measured ratios, or that they were not measured."""
     values = [r["value"] for r in rows if r["value"] is not None]
-    return f"{min(values):.2f}–{max(values):.2f}×" if values else "not measured"
+    return f"{min(values):.2f}–{max(values):.2f}× {words}" if values else f"a speed not measured yet against {words}"
 
 
 def _count(rows):
@@ -244,11 +245,12 @@ def readme_paragraph(results, width=88):
     demo = (f"The two-moons tour took {head['measured']} against a target of {HEADLINE_TARGET:g} s: {head['verdict']}, "
             f"the {head['run'].split(' · ')[-1].replace('load', 'load average')}." if head["value"] is not None
             else "The two-moons tour has not been timed yet.")
-    text = (f"**Speed.** On one CPU thread, tinygen trains the lecture's models at {_span(group['train'])} the "
-            f"speed of the PyTorch a user would write (targets: {_count(group['train'])}), and computes log p or "
-            f"samples 10⁵ points at {_span(group['eval'])} torch float32's speed (target ≥ {THROUGHPUT_TARGET:g}×: "
-            f"{_count(group['eval'])}). On larger models (the cost curve) its worst points run at "
-            f"{_span(group['cost'])} torch float64's speed (target ≥ {COST_TARGET:g}× at every point: "
+    text = (f"**Speed.** On one CPU thread, tinygen trains the lecture's models at "
+            f"{_span(group['train'], 'the speed of the PyTorch a user would write')} (targets: "
+            f"{_count(group['train'])}), and computes log p or samples 10⁵ points at "
+            f"{_span(group['eval'], 'torch float32')} (target ≥ {THROUGHPUT_TARGET:g}×: {_count(group['eval'])}). "
+            f"On larger models (the cost curve) its worst points run at {_span(group['cost'], 'torch float64')} "
+            f"(target ≥ {COST_TARGET:g}× at every point: "
             f"{('met' if all(cost) else 'not met') if cost else 'not measured'}). {demo} Every ratio, its target "
             "and its run: [benchmarks/REPORT.md](benchmarks/REPORT.md#speed-every-target-met-or-not).")
     return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
