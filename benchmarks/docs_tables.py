@@ -10,6 +10,9 @@ and date that produced them:
                                          (defaults_tables.py)
     docs/benchmarks.md  digits-table     from benchmarks/results_digits.json (digits_tables.py),
     and benchmarks/REPORT_digits.md      the same table in both
+    benchmarks/REPORT.md  speed-summary  from results_eval, _train, _cost, _headline and _profile.json
+    README.md             speed          (speed_tables.py: the summary of every speed target, and the
+                                         README's paragraph from the same rows)
 
     python benchmarks/docs_tables.py           # rewrite the marked parts of the pages
     python benchmarks/docs_tables.py --check   # exit status 1 if a page differs from the results
@@ -24,6 +27,7 @@ import cost_tables
 import defaults_tables
 import digits_tables
 import report_tables
+import speed_tables
 
 BEGIN = "<!-- benchmark-table:begin -->"
 END = "<!-- benchmark-table:end -->"
@@ -41,6 +45,9 @@ RESULTS = os.path.join(HERE, "results.json")
 COST_RESULTS = os.path.join(HERE, "results_cost.json")
 DIGITS_RESULTS = os.path.join(HERE, "results_digits.json")
 DIGITS_REPORT = os.path.join(HERE, "REPORT_digits.md")
+REPORT = os.path.join(HERE, "REPORT.md")
+README = os.path.normpath(os.path.join(HERE, os.pardir, "README.md"))
+SPEED_RESULTS = {key: os.path.join(HERE, name) for key, name in speed_tables.FILES.items()}
 
 
 def _bounds(text, begin=BEGIN, end=END):
@@ -83,6 +90,12 @@ def render_digits(results_path=DIGITS_RESULTS):
     return digits_tables.table(digits_tables.load(results_path))
 
 
+def render_speed(paths=None):
+    """(REPORT.md's speed summary, the README's speed paragraph) from the five speed results files."""
+    results = speed_tables.load_all(paths)
+    return speed_tables.section(results), speed_tables.readme_paragraph(results)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default=RESULTS)
@@ -93,6 +106,11 @@ def main(argv=None):
     parser.add_argument("--defaults-page", default=DEFAULTS_PAGE)
     parser.add_argument("--digits-results", default=DIGITS_RESULTS)
     parser.add_argument("--digits-report", default=DIGITS_REPORT)
+    for key in speed_tables.FILES:
+        if key != "cost":  # --cost-results above serves the summary too
+            parser.add_argument(f"--{key}-results", default=SPEED_RESULTS[key])
+    parser.add_argument("--report", default=REPORT, help="benchmarks/REPORT.md (its speed summary)")
+    parser.add_argument("--readme", default=README, help="README.md (its speed paragraph)")
     parser.add_argument("--check", action="store_true", help="compare only; exit status 1 on a difference")
     args = parser.parse_args(argv)
     # (page, name, rendered part, results file, begin marker, end marker)
@@ -104,6 +122,13 @@ def main(argv=None):
     digits = render_digits(args.digits_results)
     parts += [(page, "digits table", digits, args.digits_results, DIGITS_BEGIN, DIGITS_END)
               for page in (args.benchmarks_page, args.digits_report)]
+    speed_paths = {key: getattr(args, f"{key}_results") for key in speed_tables.FILES}
+    summary, paragraph = render_speed(speed_paths)
+    speed_files = ", ".join(os.path.basename(p) for p in speed_paths.values())
+    parts += [(args.report, "speed summary", summary, speed_files, speed_tables.SUMMARY_BEGIN,
+               speed_tables.SUMMARY_END),
+              (args.readme, "speed paragraph", paragraph, speed_files, speed_tables.README_BEGIN,
+               speed_tables.README_END)]
     status = 0
     for page in dict.fromkeys(part[0] for part in parts):  # each page once, in order
         with open(page) as f:

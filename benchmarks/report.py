@@ -31,6 +31,7 @@ import cost_tables
 import defaults_tables
 import peers
 import report_tables as tables
+import speed_tables
 from tinygen import data
 from tinygen.nn import count_params
 from tinygen.recipes import RECIPES
@@ -109,7 +110,14 @@ def save(results, args):
     results["families"] = {n: results["families"][n] for n in FAMILIES if n in results["families"]}
     common.write_json(results, args.json)
     with open(args.out, "w") as f:
-        f.write(tables.report_markdown(results) + extra_sections())
+        f.write(tables.report_markdown(results, speed_summary(), speed_tables.POINTERS) + extra_sections())
+
+
+def speed_summary():
+    """The speed summary of every target, read from the dedicated benchmarks' results files, with the
+    markers docs_tables.py finds it by (one rendering, speed_tables.section, serves both)."""
+    return "\n".join([speed_tables.SUMMARY_BEGIN, speed_tables.section(speed_tables.load_all()),
+                      speed_tables.SUMMARY_END])
 
 
 def extra_sections():

@@ -118,8 +118,11 @@ def _runs_note(results, text):
     return " ".join(f"{clause} ({', '.join(labels)})" for clause, labels in seen.items())
 
 
-def report_markdown(results):
-    """The whole of benchmarks/REPORT.md."""
+def report_markdown(results, summary=None, pointers=None):
+    """The whole of benchmarks/REPORT.md: ``summary`` (the speed summary with its markers,
+    speed_tables.py) goes after the run's description, first; ``pointers`` {"train", "throughput": text}
+    replace the training-speed and throughput tables that a dedicated benchmark supersedes."""
+    pointers = pointers or {}
     fam = results["families"]
     quality, train, through, checks = [], [], [], []
     for e in fam.values():
@@ -145,6 +148,7 @@ def report_markdown(results):
              _runs_note(results, "Two moons, noise {noise}: {n_train} training points (seed {seed}), {n_test} test "
                                  "points (the next seed); exact entropy H = {entropy:.5f} nats.") +
              " Each family trains with its recipe (Adam; steps, batch, learning rate and schedule below).", "",
+             *([summary, ""] if summary else []),
              "## Quality", "",
              markdown_table(["family", "params", "steps", "batch", "lr (schedule)", "test NLL ± SE", "gap = NLL − H",
                              "paired KL(p ‖ p_θ) ± SE", "test points", "gap target", "gap met?"], quality), ""]
@@ -158,20 +162,22 @@ def report_markdown(results):
               "averages log p(x) − log p_θ(x) over the same test points, which cancels most sampling noise. "
               "Gap targets are the figures published for the PyTorch implementations.", "",
               "## Training speed (steps/s, one thread)", "",
-              markdown_table(["family", "tinygen (whole run)", "tinygen", "tinygen, fast path off",
-                              "fast ÷ off", "torch f32", "torch f64", "tinygen ÷ torch f32", "target", "met?",
-                              "tinygen ÷ torch f64"], train), "",
-              _runs_note(results, "Timed in turns: {blocks} blocks of {block} steps per side") +
-              ", tinygen (fast path), tinygen with `tinygen.fast.disabled()` (the reference path), torch "
-              "float32 and torch float64 taking turns block by block from the trained weights, so all four see "
-              "the same load; each figure is the median over blocks. 'Whole run': the median over windows of "
-              "the quality training run. The targets are against torch float32, PyTorch's default.", "",
+              *([pointers["train"]] if "train" in pointers else [
+                  markdown_table(["family", "tinygen (whole run)", "tinygen", "tinygen, fast path off",
+                                  "fast ÷ off", "torch f32", "torch f64", "tinygen ÷ torch f32", "target", "met?",
+                                  "tinygen ÷ torch f64"], train), "",
+                  _runs_note(results, "Timed in turns: {blocks} blocks of {block} steps per side") +
+                  ", tinygen (fast path), tinygen with `tinygen.fast.disabled()` (the reference path), torch "
+                  "float32 and torch float64 taking turns block by block from the trained weights, so all four see "
+                  "the same load; each figure is the median over blocks. 'Whole run': the median over windows of "
+                  "the quality training run. The targets are against torch float32, PyTorch's default."]), "",
               "## Sampling and density throughput (seconds for 10^5 points)", "",
-              markdown_table(["family", "what", "tinygen", "torch f32", "torch f64", "tinygen ÷ torch f32",
-                              f"met? (≥ {THROUGHPUT_TARGET}×)", "tinygen ÷ torch f64"], through), "",
-              _runs_note(results, "Median of {repeats} repeats, in turns") +
-              ". Ratios are speeds (torch seconds / tinygen seconds). The VAEs' log p here is the K = 1 "
-              "importance estimate on both sides.", "",
+              *([pointers["throughput"]] if "throughput" in pointers else [
+                  markdown_table(["family", "what", "tinygen", "torch f32", "torch f64", "tinygen ÷ torch f32",
+                                  f"met? (≥ {THROUGHPUT_TARGET}×)", "tinygen ÷ torch f64"], through), "",
+                  _runs_note(results, "Median of {repeats} repeats, in turns") +
+                  ". Ratios are speeds (torch seconds / tinygen seconds). The VAEs' log p here is the K = 1 "
+                  "importance estimate on both sides."]), "",
               "## Peer check", "",
               markdown_table(["family", "torch f64", "torch f32"], checks), "",
               "The largest relative difference |log p_tinygen − log p_torch| / max(1, |log p|) on 256 test points "

@@ -1,7 +1,9 @@
-"""The docs' benchmark and defaults tables are generated from the results files, never typed.
+"""The docs' benchmark and defaults tables, REPORT.md's speed summary and the README's speed
+paragraph are generated from the results files, never typed.
 
-Fast: no torch, no training; only the rendering in benchmarks/report_tables.py and the
-splicing into docs/benchmarks.md and docs/defaults.md in benchmarks/docs_tables.py.
+Fast: no torch, no training; only the rendering in benchmarks/report_tables.py and speed_tables.py,
+the splicing into docs/benchmarks.md, docs/defaults.md, REPORT.md and README.md in
+benchmarks/docs_tables.py, and bench_headline.py timing a command that does nothing.
 """
 import copy
 import json
@@ -18,6 +20,7 @@ import defaults_tables  # noqa: E402
 import digits_tables  # noqa: E402
 import docs_tables  # noqa: E402
 import report_tables  # noqa: E402
+import speed_tables  # noqa: E402
 
 RUN = {"command": "python benchmarks/report.py --steps 3", "date": "2026-01-02 03:04 UTC", "machine": "a CPU",
        "seed": 0, "noise": 0.05, "n_train": 10, "n_test": 10, "entropy": 0.3, "blocks": 2, "block": 5,
@@ -114,7 +117,8 @@ def test_docs_benchmark_table_is_the_one_results_json_renders():
 
 
 def test_the_readme_types_no_generated_part():
-    # the measured figures live in docs/ only; the README links to them
+    # the tables live in docs/ only; the README links to them (its one generated part is the speed
+    # paragraph, checked below)
     with open(os.path.join(ROOT, "README.md")) as f:
         readme = f.read()
     markers = (docs_tables.BEGIN, docs_tables.COST_BEGIN, docs_tables.DEFAULTS_BEGIN)
@@ -206,10 +210,17 @@ def test_check_reports_stale_pages(tmp_path):
     defaults_page.write_text(f"# y\n{docs_tables.DEFAULTS_BEGIN}\nold\n{docs_tables.DEFAULTS_END}\nend\n")
     defaults = tmp_path / "results_defaults.json"
     defaults.write_text(json.dumps(DEFAULTS))
+    report = tmp_path / "REPORT.md"
+    report.write_text(f"# r\n{speed_tables.SUMMARY_BEGIN}\nold\n{speed_tables.SUMMARY_END}\nafter\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# t\n{speed_tables.README_BEGIN}\nold\n{speed_tables.README_END}\n")
+    headline = tmp_path / "results_headline.json"
+    headline.write_text(json.dumps(HEADLINE))
     argv = ["--results", str(results), "--benchmarks-page", str(benchmarks_page), "--defaults-page", str(defaults_page),
             "--cost-results", docs_tables.COST_RESULTS, "--defaults-results", str(defaults),
             "--peers-results", str(tmp_path / "absent.json"), "--digits-results", str(digits),
-            "--digits-report", str(digits_report)]
+            "--digits-report", str(digits_report), "--report", str(report), "--readme", str(readme),
+            "--headline-results", str(headline)]
     assert docs_tables.main(argv + ["--check"]) == 1
     assert docs_tables.main(argv) == 0
     assert docs_tables.main(argv + ["--check"]) == 0
@@ -218,7 +229,117 @@ def test_check_reports_stale_pages(tmp_path):
     assert "| Glow | bound |" in page and "| Glow | bound |" in digits_report.read_text()
     page = defaults_page.read_text()
     assert page.startswith("# y\n") and page.endswith(f"{docs_tables.DEFAULTS_END}\nend\n")
+    assert report.read_text().endswith(f"{speed_tables.SUMMARY_END}\nafter\n") and "| 45 s |" in report.read_text()
+    assert "The two-moons tour took 45 s" in " ".join(readme.read_text().split())  # the paragraph is wrapped
     changed = copy.deepcopy(json.loads(results.read_text()))
     changed["families"]["a"]["train"]["tinygen"] = 300.0
     results.write_text(json.dumps(changed))
     assert docs_tables.main(argv + ["--check"]) == 1
+    docs_tables.main(argv)
+    headline.write_text(json.dumps(dict(HEADLINE, seconds=142.0)))  # a slower demo: both speed parts are stale
+    assert docs_tables.main(argv + ["--check"]) == 1
+    docs_tables.main(argv)
+    assert "not met (by 82 s)" in report.read_text() and "not met (by 82 s)" in " ".join(readme.read_text().split())
+
+
+# ---------------------------------------------------------------- the speed summary (speed_tables.py)
+LOAD = {"before": [0.5, 0.4, 0.3], "after": [1.5, 0.6, 0.4]}
+HEADLINE = {"command": "python benchmarks/bench_headline.py", "demo": "python demos/00_two_moons_tour.py --out TMPDIR",
+            "seconds": 45.0, "date": "2026-01-02 03:04 UTC", "machine": "A CPU, 2 cores (2 usable), OMP_NUM_THREADS=1",
+            "load": LOAD, "commit": "0123456789abcdef", "uncommitted": False}
+EVAL = {"command": "python benchmarks/bench_eval.py", "machine": "A CPU, 2 cores (2 usable); 2026-01-01", "n": 100,
+        "vae_k": 5, "load": [2.0, 3.0],
+        # log p: tinygen 1 s against torch f32 2 s (2.00x, met); sampling 4 s against 2 s (0.50x, not met)
+        "seconds": {"made": {"log_p": {"tinygen": 1.0, "torch_f32": 2.0, "torch_f64": 3.0},
+                             "sample": {"tinygen": 4.0, "torch_f32": 2.0, "torch_f64": None}}}}
+
+
+def _family(label, rates, against, target):
+    return {"label": label, "steps_per_s": rates, "target": target, "target_against": against, "load": LOAD}
+
+
+TRAIN = {"command": "python benchmarks/bench_train.py", "machine": "A CPU, 2 cores (2 usable)",
+         "date": "2026-01-03 00:00 UTC", "families": {
+             # 150 steps/s against the lean peer's 100: 1.50x, the target 1.5x exactly, met; zuko 75: 2.00x
+             "realnvp": _family("RealNVP-8", {"tinygen": 150.0, "lean_f32": 100.0, "lean_f64": 50.0,
+                                              "library_f32": 75.0}, "lean_f32", 1.5),
+             # 30 against torch f32 40: 0.75x, short of 1.0x by 0.25x
+             "RNN": _family("RNN", {"tinygen": 30.0, "torch_f32": 40.0, "torch_f64": 20.0}, "torch_f32", 1.0)}}
+
+
+def _speed(**files):
+    """The five results, the made-up ones above unless a key is given (None: the file is missing)."""
+    return {"eval": EVAL, "train": TRAIN, "cost": None, "headline": HEADLINE, "profile": None} | files
+
+
+def test_the_speed_summary_gives_each_target_its_figure_and_verdict_on_both_sides():
+    text = speed_tables.section(_speed())
+    assert "| MADE: log p of 100 points | 2.00× torch f32 | 3.00× torch f64 | ≥ 1× | met (by 1.00×) |" in text
+    assert "| MADE: sampling of 100 points | 0.50× torch f32 | — torch f64 | ≥ 1× | not met (by 0.50×) |" in text
+    assert "2026-01-01 · A CPU, 2 cores (2 usable) · load 2.0 → 3.0 |" in text
+    assert ("| RealNVP-8: training steps/s | 1.50× lean torch f32 | 3.00× lean torch f64; 2.00× zuko f32 | ≥ 1.5× | "
+            "met (by 0.00×) | 2026-01-03 00:00 UTC · A CPU, 2 cores (2 usable) · load 0.5 → 1.5 |") in text
+    assert "| RNN: training steps/s | 0.75× torch f32 | 1.50× torch f64 | ≥ 1× | not met (by 0.25×) |" in text
+    assert ("| 45 s | `python demos/00_two_moons_tour.py --out TMPDIR` at commit 0123456789 | ≤ 60 s | "
+            "met (by 15 s) |") in text
+    assert "3 of the 5 targets measured are met." in text  # log p, RealNVP-8, the demo; the cost curve missing
+    slow = speed_tables.section(_speed(headline=dict(HEADLINE, seconds=142.0)))
+    assert "| 142 s |" in slow and "| ≤ 60 s | not met (by 82 s) |" in slow and "2 of the 5" in slow
+    paragraph = speed_tables.readme_paragraph(_speed(), width=10_000)
+    assert "at 0.75–1.50× the speed of the PyTorch a user would write (targets: 1 of 2 met)" in paragraph
+    assert "10⁵ points at 0.50–2.00× torch float32 (target ≥ 1×: 1 of 2 met)" in paragraph
+    assert "at a speed not measured yet against torch float64 (target ≥ 1× at every point: not measured)" in paragraph
+    assert "took 45 s against a target of 60 s: met (by 15 s), the load average 0.5 → 1.5." in paragraph
+
+
+def test_the_speed_summary_says_which_results_files_are_missing():
+    nothing = dict.fromkeys(speed_tables.FILES)
+    text = speed_tables.section(nothing)
+    for name in speed_tables.FILES.values():
+        assert f"`benchmarks/{name}`: missing." in text
+    assert "not measured: benchmarks/results_headline.json is missing (run benchmarks/bench_headline.py)" in text
+    assert "0 of the 0 targets measured are met." in text and "No profile: " in text
+    assert "has not been timed yet" in speed_tables.readme_paragraph(nothing, width=10_000)
+    absent = {k: "/nonexistent/" + name for k, name in speed_tables.FILES.items()}
+    assert speed_tables.load_all(absent) == nothing
+
+
+@given(st.floats(0.01, 1000), st.floats(0.01, 1000), st.booleans())
+def test_speed_verdict_is_met_exactly_when_the_goal_is_reached(value, goal, at_most):
+    met, words = speed_tables.verdict(value, goal, at_most=at_most)
+    assert met == (value <= goal if at_most else value >= goal)
+    assert words.startswith("met (by " if met else "not met (by ")
+
+
+def test_speed_summary_and_readme_paragraph_are_the_ones_the_results_render():
+    summary, paragraph = docs_tables.render_speed()
+    with open(docs_tables.REPORT) as f:
+        report = f.read()
+    with open(docs_tables.README) as f:
+        readme = f.read()
+    assert docs_tables.marked(report, speed_tables.SUMMARY_BEGIN, speed_tables.SUMMARY_END) == summary, \
+        "benchmarks/REPORT.md's speed summary is stale: run python benchmarks/docs_tables.py"
+    assert docs_tables.marked(readme, speed_tables.README_BEGIN, speed_tables.README_END) == paragraph, \
+        "README.md's speed paragraph is stale: run python benchmarks/docs_tables.py"
+
+
+def test_report_md_points_to_the_dedicated_speed_reports():
+    results = {"families": {"a": entry()}}
+    text = report_tables.report_markdown(results, "SUMMARY", speed_tables.POINTERS)
+    assert text.index("SUMMARY") < text.index("## Quality")
+    assert "`benchmarks/REPORT_train.md`" in text and "`benchmarks/REPORT_eval.md`" in text
+    assert "| Flow | 150.0 | 150.0 |" not in text  # the superseded table is gone, the pointer in its place
+
+
+def test_bench_headline_times_a_command_and_records_its_run(tmp_path):
+    import bench_headline
+
+    out = tmp_path / "results_headline.json"
+    assert bench_headline.main(["--command", f"{sys.executable} -c pass", "--out", str(out)]) == 0
+    h = json.loads(out.read_text())
+    assert h["demo"] == "python -c pass" and h["seconds"] > 0 and len(h["load"]["before"]) == 3
+    assert h["commit"] and "cores" in h["machine"] and h["date"].endswith("UTC")
+    assert speed_tables.headline_row(h)["met"] is True  # `python -c pass` takes far less than 60 s
+    failing = tmp_path / "failing.json"
+    assert bench_headline.main(["--command", f"{sys.executable} -c 'raise SystemExit(3)'", "--out", str(failing)]) == 3
+    assert not failing.exists()
