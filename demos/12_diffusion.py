@@ -161,8 +161,9 @@ schedule = model.schedule  # from here on the trained model's schedule: the chai
 
 # %%
 s = schedule
+n_chain = 300 if plot.quick() else 2000  # points run down the chain (a quick run only checks the code)
 draws = onp.random.default_rng(args.seed)
-x = draws.standard_normal((2000, 2))  # x_T
+x = draws.standard_normal((n_chain, 2))  # x_T
 chain = {T: x}
 for t in range(T, 0, -1):
     eps_hat = model.epsilon(params, t, x)
@@ -170,7 +171,7 @@ for t in range(T, 0, -1):
     sigma_t = onp.sqrt(s.beta_tilde[t] if t > 1 else s.beta[1])
     x = mu + sigma_t * draws.standard_normal(x.shape)
     chain[t - 1] = x
-same = onp.abs(chain[0] - model.sample(params, 2000, args.seed)).max()
+same = onp.abs(chain[0] - model.sample(params, n_chain, args.seed)).max()
 print(f"the loop against Diffusion.sample with the same seed: max difference {same:.1e}")
 fig, axes = plt.subplots(1, len(show_t), figsize=(2.9 * len(show_t), 3.1), layout="constrained")
 for ax, t in zip(axes, show_t[::-1]):

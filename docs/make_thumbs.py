@@ -6,8 +6,15 @@ and writes a copy of each demo's main figure, THUMB_WIDTH pixels wide, to
 docs/thumbs/<demo>.png (the demo table in docs/demos.md shows them).
 
     python docs/make_thumbs.py [--demos 00_two_moons_tour,04_vae] [--figures out/]
+    python docs/make_thumbs.py --demos 13_energy_models --executed full
+
+``--executed full`` takes each figure from the demo's stored full-size run instead
+(build/executed/full/, made by ``python docs/run_notebooks.py --full`` or the lab plan's
+``--measure --full``): every inline figure there is followed by the "wrote out/NAME.png" line
+``plot.show`` prints, which names it.
 """
 import argparse
+import base64
 import os
 import subprocess
 import sys
@@ -33,6 +40,8 @@ MAIN_FIGURE = {  # demo -> the figure (plot.show name) that stands for it
     "10_sequences": "10_sequences_training",
     "11_continuous_flows": "11_densities_and_samples",
     "12_diffusion": "12_noising",
+    "13_energy_models": "13_density_vs_sampler",
+    "14_gans": "14_good_and_collapsed",
     "15_image_flows": "15_squeeze",
 }
 
@@ -46,6 +55,24 @@ def run_demo(demo, out):
                    check=True, stdout=subprocess.DEVNULL)
 
 
+def figures_of_executed(demo, mode, folder):
+    """Write the figures of the demo's stored run (run_notebooks.stored) into folder as NAME.png."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    import run_notebooks
+    nb = run_notebooks.stored(ROOT / "demos" / f"{demo}.ipynb", mode)
+    if nb is None:
+        raise SystemExit(f"--executed: no current {mode} run of demos/{demo}.ipynb is stored "
+                         f"(python docs/run_notebooks.py --{mode} --only {demo})")
+    png = None
+    for out in (o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])):
+        if "image/png" in out.get("data", {}):
+            png = base64.b64decode(out["data"]["image/png"])
+        for line in out.get("text", "").splitlines():  # "wrote out/NAME.png", right after its figure
+            if line.startswith("wrote ") and png is not None:
+                (folder / Path(line.split(" ", 1)[1]).name).write_bytes(png)
+                png = None
+
+
 def thumbnail(src, dst):
     with Image.open(src) as im:
         height = round(im.height * THUMB_WIDTH / im.width)
@@ -57,6 +84,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demos", default=",".join(MAIN_FIGURE), help="comma-separated demo names")
     parser.add_argument("--figures", default=None, help="folder with the demos' PNGs (default: run the demos)")
+    parser.add_argument("--executed", choices=("quick", "full"), default=None,
+                        help="take the figures from the demos' stored runs of this size instead")
     args = parser.parse_args()
     demos = [d.strip() for d in args.demos.split(",") if d.strip()]
     unknown = [d for d in demos if d not in MAIN_FIGURE]
@@ -66,7 +95,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         figures = Path(args.figures) if args.figures else Path(tmp)
         for demo in demos:
-            if not args.figures:
+            if args.executed:
+                figures_of_executed(demo, args.executed, figures)
+            elif not args.figures:
                 run_demo(demo, figures)
             src = figures / f"{MAIN_FIGURE[demo]}.png"
             if not src.is_file():
