@@ -61,11 +61,51 @@ def api_pages(stage):
     (stage / "api").mkdir(parents=True, exist_ok=True)
     modules = public_modules()
     for name in modules:
-        (stage / "api" / f"{name}.md").write_text(f"::: {name}\n")  # its heading is the page's title
+        is_package = hasattr(importlib.import_module(name), "__path__")
+        (stage / "api" / f"{name}.md").write_text(package_page(name) if is_package else f"::: {name}\n")
     listing = "\n".join(f"- [`{name}`]({name}.md)" for name in modules)
     intro = (DOCS / "api" / "index.md").read_text() if (DOCS / "api" / "index.md").is_file() else "# API\n"
     (stage / "api" / "index.md").write_text(intro.rstrip() + "\n\n" + listing + "\n")
     return modules
+
+
+def package_page(name):
+    """A package's API page: its docstring, then each name it exports with a link to the page of
+    the module that defines it, so that an entry (signature, docstring, source) stands once.
+    Each row keeps the anchor the package's own entry had (``tinygen.flows.RealNVP``). A name
+    with no page of its own (defined in a private module) keeps its entry here."""
+    package, rows, own = importlib.import_module(name), [], []
+    for member in sorted(getattr(package, "__all__", [])):
+        where = home_of(name, member, getattr(package, member))
+        if where is None:
+            own.append(member)
+        else:
+            page, anchor = where
+            rows.append(f'| <a id="{name}.{member}"></a>[`{member}`]({page}.md#{anchor}) | `{page}` |')
+    members = f"[{', '.join(own)}]" if own else "false"
+    table = ["", "| name | defined in |", "|---|---|", *rows] if rows else []
+    return "\n".join([f"::: {name}", "    options:", f"      members: {members}", *table, ""])
+
+
+def home_of(package, member, obj):
+    """(module, anchor) of the public module page that documents ``package.member``, or None."""
+    if inspect.ismodule(obj):
+        return obj.__name__, obj.__name__
+    owner, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not ((inspect.isclass(obj) or inspect.isroutine(obj)) and owner and qualname and "<" not in qualname
+            and owner.startswith("tinygen")):
+        owner, qualname = constant_owner(package, member), member  # a constant or a wrapped function
+    if owner is None or owner == package or any(p.startswith("_") for p in owner.split(".")):
+        return None
+    return owner, f"{owner}.{qualname}"
+
+
+def constant_owner(package, member):
+    """The public module under ``package`` that lists ``member`` in its ``__all__`` (None if none does)."""
+    for name in public_modules():
+        if name.startswith(package + ".") and member in getattr(importlib.import_module(name), "__all__", ()):
+            return name
+    return None
 
 
 def resolve(dotted):
