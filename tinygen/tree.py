@@ -59,7 +59,7 @@ def path_step(key):
 
 
 def leaves_with_paths(tree, root="params"):
-    """[(path, leaf)] in the visiting order, with readable paths such as params[0]['W']."""
+    """[(path, leaf)] in the visiting order, with readable paths such as `params[0]['W']`."""
     if is_leaf(tree):
         return [(root, tree)]
     return [item for key, child in children(tree) for item in leaves_with_paths(child, root + path_step(key))]

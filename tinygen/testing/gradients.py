@@ -47,7 +47,7 @@ def perturb(params, rng=0, scale=PERTURB_SCALE):
 
 
 def leaves(params, path="params"):
-    """[(path, leaf)] for the float leaves of a pytree, with readable paths like params[0]['W']."""
+    """[(path, leaf)] for the float leaves of a pytree, with readable paths like `params[0]['W']`."""
     return [(p, leaf) for p, leaf in tree.leaves_with_paths(params, path) if onp.asarray(leaf).dtype.kind == "f"]
 
 
