@@ -99,18 +99,20 @@ def plan():
 
 
 def measure(paths, mode):
-    record = json.loads(TIMES.read_text()) if TIMES.is_file() else {"runs": {}}
     for path in paths:
         load = os.getloadavg()[0]
         _, seconds = run_notebooks.execute(path, mode)
         name = run_notebooks.name_of(path)
+        print(f"{name}: {seconds:.1f} s ({mode}, load {load:.1f})", flush=True)
+        # read, update, write after each run: a long measurement keeps what finished, and two
+        # measurements at once (quick beside full) do not undo each other's entries
+        record = json.loads(TIMES.read_text()) if TIMES.is_file() else {"runs": {}}
         record["runs"].setdefault(name, {})[mode] = {
             "seconds": round(seconds, 1), "load_before": round(load, 1),
             "source_sha256": run_notebooks.digest(path), "date": time.strftime("%Y-%m-%d")}
-        print(f"{name}: {seconds:.1f} s ({mode}, load {load:.1f})", flush=True)
-    record["machine"] = {"cores": os.cpu_count(), "python": platform.python_version(),
-                         "processor": platform.machine()}
-    TIMES.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        record["machine"] = {"cores": os.cpu_count(), "python": platform.python_version(),
+                             "processor": platform.machine()}
+        TIMES.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def record_stored(paths, mode):
