@@ -69,7 +69,8 @@ def _kernel_env(record):
 
 # Two workers share the runs: every other notebook (in name order) runs in the group "notebooks",
 # which ends with tests/test_site.py's browser test, and the rest in "notebooks-2" on the other
-# worker (pytest-xdist hands out the largest groups first, one to each worker). The first half
+# worker (tests/conftest.py puts the grouped tests first; pytest-xdist hands out work in that
+# order, so each worker starts with one group). The first half
 # holds the slowest run (diffusion), so the second half is usually stored by the time the site
 # is built; a run that is not stored yet is made by the site build itself: slower, same site.
 NOTEBOOK_RUNS = [pytest.param(source, id=str(source.relative_to(DEMOS)),
