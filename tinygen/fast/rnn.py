@@ -25,43 +25,46 @@ __all__ = ["hidden_states", "rnn_backward", "rnn_forward"]
 
 
 def rnn_forward(rnn, params, e):
-    """Plain-NumPy h_1..h_T (n, T, H) from one-hot tokens e (n, T, V); residuals: the h_t themselves."""
+    """Plain-NumPy h_1..h_T (n, T, H) from tokens e (n, T, V); residuals: the h_t, time-major (T, n, H).
+
+    Time-major, each step reads and writes one contiguous (n, H) block; the output is a view."""
     n, T, V = e.shape
-    W_x, W_h, b = params["W_x"], params["W_h"], params["b"]
-    a = onp.empty((n, T, rnn.hidden))
-    a[:, 0] = W_x[V]                        # u_1 W_x: the start symbol's row (index V)
-    a[:, 1:] = onp.matmul(e[:, :-1], W_x[:V])  # u_t W_x = e_{t-1} W_x for t = 2..T, all at once
-    a += b
-    hs = onp.empty((n, T, rnn.hidden))
+    W_x, W_h = params["W_x"], params["W_h"]
+    hs = onp.empty((T, n, rnn.hidden))      # a_t first, overwritten by h_t = tanh(a_t) at step t
+    hs[0] = W_x[V]                          # u_1 W_x: the start symbol's row (index V)
+    onp.matmul(e[:, :-1].transpose(1, 0, 2), W_x[:V], out=hs[1:])  # u_t W_x = e_{t-1} W_x, t = 2..T
+    hs += params["b"]
     h = onp.zeros((n, rnn.hidden))          # h_0 = 0
     for t in range(T):
-        h = onp.tanh(a[:, t] + h @ W_h)     # h_t = tanh(u_t W_x + b + h_{t-1} W_h)
-        hs[:, t] = h
-    return hs, hs
+        a = hs[t]
+        a += h @ W_h                        # a_t = u_t W_x + b + h_{t-1} W_h
+        h = onp.tanh(a, out=a)              # h_t = tanh(a_t)
+    return hs.transpose(1, 0, 2), hs
 
 
 def rnn_backward(params, hs, G, e, want_params=True, want_e=False):
-    """(dL/de or None, dL/dparams or None) from G = dL/dh, (n, T, H), by backpropagation through time."""
-    n, T, H = hs.shape
+    """(dL/de or None, dL/dparams or None) from G = dL/dh (n, T, H), by backpropagation through time."""
+    T, n, H = hs.shape
     V = e.shape[2]
     W_x, W_h = params["W_x"], params["W_h"]
+    G = G.transpose(1, 0, 2)                # time-major, like hs
     da = onp.empty_like(hs)
     carry = onp.zeros((n, H))               # da_{t+1} W_h^T, zero past the last step
     for t in reversed(range(T)):
-        g = G[:, t] + carry                 # g_t = dL/dh_t + da_{t+1} W_h^T
-        da[:, t] = g * (1.0 - hs[:, t] * hs[:, t])  # da_t = g_t * (1 - h_t^2)
-        carry = da[:, t] @ W_h.T
+        g = onp.add(G[t], carry, out=da[t])  # g_t = dL/dh_t + da_{t+1} W_h^T
+        g *= 1.0 - hs[t] * hs[t]            # da_t = g_t * (1 - h_t^2)
+        carry = g @ W_h.T
     de = None
-    if want_e:                              # dL/de_{t-1} = (da_t W_x^T)[:V] for t = 2..T
+    if want_e:                              # dL/de_{t-1} = da_t W_x[:V]^T for t = 2..T; dL/de_T = 0
         de = onp.zeros_like(e)
-        de[:, :-1] = onp.matmul(da[:, 1:], W_x[:V].T)
+        de[:, :-1] = onp.matmul(da[1:], W_x[:V].T).transpose(1, 0, 2)
     grads = None
     if want_params:
         dW_x = onp.empty_like(W_x)
-        dW_x[:V] = e[:, :-1].reshape(-1, V).T @ da[:, 1:].reshape(-1, H)  # sum_t e_{t-1}^T da_t
-        dW_x[V] = da[:, 0].sum(axis=0)       # the start symbol's row: sum of da_1
+        dW_x[:V] = e[:, :-1].transpose(1, 0, 2).reshape(-1, V).T @ da[1:].reshape(-1, H)  # sum_t e_{t-1}^T da_t
+        dW_x[V] = da[0].sum(axis=0)          # the start symbol's row: sum of da_1
         grads = {"W_x": dW_x,
-                 "W_h": hs[:, :-1].reshape(-1, H).T @ da[:, 1:].reshape(-1, H),  # sum_t h_{t-1}^T da_t (h_0 = 0)
+                 "W_h": hs[:-1].reshape(-1, H).T @ da[1:].reshape(-1, H),  # sum_t h_{t-1}^T da_t (h_0 = 0)
                  "b": da.sum(axis=(0, 1))}                                # sum_t sum_rows da_t
         grads.update({k: tree.map(onp.zeros_like, v) for k, v in params.items() if k not in grads})  # "out"
     return de, grads
