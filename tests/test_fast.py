@@ -29,7 +29,7 @@ from hypothesis import given, settings
 
 import tinygen
 from tinygen import fast
-from tinygen.arm import MADE, PixelCNN
+from tinygen.arm import MADE, RNNARM, PixelCNN
 from tinygen.arm.pixelcnn import patches
 from tinygen.fast.pixelcnn import im2col
 from tinygen.flows import RealNVP
@@ -180,6 +180,17 @@ def _iaf_stack_case(rng):
     return params, z, f
 
 
+def _rnn_case(rng):
+    """The RNN's whole recurrence at small random sizes; x is the (n, T, V) input it is
+    differentiated in (real values, not only one-hot: d/de is defined for any e)."""
+    n, T, V, H = (int(k) for k in rng.integers([1, 1, 2, 1], [4, 6, 5, 6]))
+    model = RNNARM(V, T, hidden=H)
+    params = perturb(model.init(rng), rng, 0.3)
+    x = rng.standard_normal((n, T, V))
+    return params, x, lambda p, v: anp.ravel(model.logits_onehot(p, v))
+
+
+CASE_MAKERS += [("rnn", _rnn_case)]
 CASE_MAKERS += [("flow:mixed_stack", _mixed_stack_case), ("flow:iaf_sampling_stack", _iaf_stack_case)]
 CASE_MAKERS += [(f"vae:{q}", (lambda q: lambda rng: _vae_case(q, rng))(q)) for q in ("gaussian", "planar", "iaf")]
 CASE_MAKERS += [("vae:gaussian_fixed_scale", lambda rng: _vae_case("gaussian", rng, decoder_scale=0.3))]

@@ -39,6 +39,7 @@ classes hold only their own methods and the reference code runs. The kernels:
     flow.py       a whole stack's density direction (coupling, spline, MAF, permutation, ActNorm layers)
     vae.py        the Gaussian VAE's ELBO (encoder, reparameterization, decoder, closed-form KL)
     pixelcnn.py   PixelCNN's patch gathering by strided views (im2col / col2im)
+    rnn.py        RNNARM.hidden_states: the whole recurrence, backpropagation through time by hand
   untraced (values only, block by block; fast/blocks.py holds the blocks and the in-place MLP):
     flow_values.py    a whole stack's density and sampling directions (couplings, splines, MAF,
                       IAF, permutations, ActNorm, LU linear)
@@ -67,6 +68,7 @@ from . import (  # noqa: F401  (importing a kernel module registers it)
     mlp,
     model_values,
     pixelcnn,
+    rnn,
     spline,
     vae,
 )
