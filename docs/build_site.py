@@ -53,7 +53,22 @@ def public_modules(package="tinygen"):
     """Every module of the package whose dotted name has no part starting with '_', sorted."""
     root = importlib.import_module(package)
     names = [package] + [m.name for m in pkgutil.walk_packages(root.__path__, package + ".")]
-    return sorted(n for n in names if not any(part.startswith("_") for part in n.split(".")))
+    return sorted(n for n in names if not private(n))
+
+
+def private(dotted):
+    """True when a part of the dotted module name starts with '_' (such a module has no page)."""
+    return any(part.startswith("_") for part in dotted.split("."))
+
+
+def defined_in(obj):
+    """(module, qualified name) where a class or function of tinygen is defined; None for anything
+    else: a constant, or a wrapped function (an autograd primitive), which is listed where a module names it."""
+    owner, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if ((inspect.isclass(obj) or inspect.isroutine(obj)) and owner and qualname and owner.startswith("tinygen")
+            and "<" not in qualname):
+        return owner, qualname
+    return None
 
 
 def api_pages(stage):
@@ -91,11 +106,8 @@ def home_of(package, member, obj):
     """(module, anchor) of the public module page that documents ``package.member``, or None."""
     if inspect.ismodule(obj):
         return obj.__name__, obj.__name__
-    owner, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-    if not ((inspect.isclass(obj) or inspect.isroutine(obj)) and owner and qualname and "<" not in qualname
-            and owner.startswith("tinygen")):
-        owner, qualname = constant_owner(package, member), member  # a constant or a wrapped function
-    if owner is None or owner == package or any(p.startswith("_") for p in owner.split(".")):
+    owner, qualname = defined_in(obj) or (constant_owner(package, member), member)
+    if owner is None or owner == package or private(owner):
         return None
     return owner, f"{owner}.{qualname}"
 
@@ -124,13 +136,8 @@ def resolve(dotted):
                 return None
         if inspect.ismodule(obj):
             return f"api/{obj.__name__}.md", obj.__name__
-        owner = getattr(obj, "__module__", None)
-        qualname = getattr(obj, "__qualname__", None)
-        if (not (inspect.isclass(obj) or inspect.isroutine(obj)) or not owner or not qualname
-                or not owner.startswith("tinygen") or "<" in qualname):
-            # a wrapped function (an autograd primitive) or a constant: listed where the module names it
-            owner, qualname = module.__name__, ".".join(parts[cut:])
-        if any(p.startswith("_") for p in owner.split(".")):
+        owner, qualname = defined_in(obj) or (module.__name__, ".".join(parts[cut:]))
+        if private(owner):
             return None  # defined in a private module: no page
         return f"api/{owner}.md", f"{owner}.{qualname}"
     return None
