@@ -236,8 +236,8 @@ def summarize(values_by_key):
 
 
 
-# Neither EBM recipe reaches the 0.10-nat target: on seed 0 (benchmarks/REPORT_ebm_gan.md) the CD recipe
-# ends 1.60 nats above H(p) and the exact gradient 0.82; they are a starting point, not tuned.
+# Neither EBM recipe reaches the 0.10-nat target: on seeds 0-4 (benchmarks/REPORT_ebm_gan.md) the CD recipe
+# ends 1.58-1.60 nats above H(p) and the exact gradient 0.59-0.85; they are a starting point, not tuned.
 RECIPES["ebm"] = EBMRecipe("EBM (DSM, then persistent CD)", lambda: EBM(2, hidden=(64, 64), steps=60, step_size=5e-3),
                            1000, 1e-3, pretrain=1500)
 RECIPES["ebm_quadrature"] = EBMRecipe("EBM (exact gradient by quadrature)", lambda: EBM(2, hidden=(64, 64)),
