@@ -259,9 +259,14 @@ def demo_args(parser, quick_values=None, argv=None):
     return parser.parse_args(argv)
 
 
-def show(fig, name, out=None, dpi=110):
+QUICK_DPI = 72  # a quick run's figures (the tests, the site's previews): under half the pixels of 110
+
+
+def show(fig, name, out=None, dpi=None):
     """Finish a demo figure: write ``out/name.png`` (when out is given), show it inline
-    in a notebook, then close it. Returns the path written, or None."""
+    in a notebook, then close it. Returns the path written, or None. ``dpi`` defaults to
+    110, or QUICK_DPI in a quick run (TINYGEN_QUICK=1)."""
+    dpi = (QUICK_DPI if quick() else 110) if dpi is None else dpi
     path = save(fig, os.path.join(out, f"{name}.png"), dpi=dpi, close=False) if out else None
     if in_notebook():
         from IPython.display import Image, display  # present wherever a kernel runs
