@@ -23,6 +23,7 @@ code host; Material ships a search that works without a server; mkdocs-jupyter r
 stored outputs as they are; mkdocstrings reads the docstrings without importing anything heavy.
 """
 import argparse
+import functools
 import importlib
 import importlib.metadata
 import inspect
@@ -49,11 +50,12 @@ PAGE_ORDER = ["index.md", "getting_started.md", "lecture_map.md", "lecture_notes
               "demos.md", "testing_kit.md", "conventions.md", "defaults.md", "benchmarks.md", "fast_path.md"]
 
 
+@functools.cache  # one walk of the package per build: the package pages ask again for each constant
 def public_modules(package="tinygen"):
     """Every module of the package whose dotted name has no part starting with '_', sorted."""
     root = importlib.import_module(package)
     names = [package] + [m.name for m in pkgutil.walk_packages(root.__path__, package + ".")]
-    return sorted(n for n in names if not private(n))
+    return tuple(sorted(n for n in names if not private(n)))
 
 
 def private(dotted):
