@@ -13,7 +13,9 @@ What it does, in order:
 2. stages the pages in build/site_src/: docs/*.md, one API page per public tinygen module
    (found by walking the package, read by mkdocstrings), the executed notebooks, each
    headed by its "open in Colab" link (base URL: ``extra.colab_base`` in mkdocs.yml);
-3. runs MkDocs (Material theme, mkdocs-jupyter, mkdocstrings) with the page list made here;
+3. runs MkDocs (Material theme, mkdocs-jupyter, mkdocstrings) with the page list made here
+   (and docs/site_hooks.py, which hands the search a copy of each page without the markup
+   of its code and figures: the same index, built in less time);
 4. makes the site work offline: MathJax 3 copied from the sphinx-mathjax-offline wheel, the
    search index also written as a script (file:// pages cannot fetch JSON), and the CDN
    MathJax 2 that nbconvert puts in notebook pages removed (the site's MathJax typesets them).

@@ -438,6 +438,41 @@ def test_training_runs_with_one_blas_thread_unless_told_otherwise():
         _check_blas_threads_in_fit(blas_threads_now)
 
 
+def test_loops_of_small_passes_run_with_one_blas_thread():
+    # an ODE solve, ancestral or D-pass sampling: hundreds of small products in a Python loop,
+    # where waking a second BLAS thread costs more than it saves (tinygen/_threads.py)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from tinygen import ode
+    from tinygen.diffusion import Diffusion
+    from tinygen.flows import MAF
+
+    def threads_now():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    def spying(method, seen):
+        def wrapped(*args, **kwargs):
+            seen.append(threads_now())
+            return method(*args, **kwargs)
+        return wrapped
+
+    with threadpool_limits(2, user_api="blas"):  # as a user's machine might have it
+        outside = threads_now()
+        assert outside and all(t == 2 for t in outside)
+        seen = {name: [] for name in ("odeint", "diffusion", "made", "maf")}
+        ode.odeint(spying(lambda t, y: -y, seen["odeint"]), onp.ones((3, 2)), [0.0, 1.0], steps=2)
+        diffusion, made = Diffusion(2, hidden=(8,), n_steps=25), MADE(2, hidden=(8,))
+        maf = MAF(2, n_layers=1, hidden=(8,))
+        diffusion._epsilon = spying(diffusion._epsilon, seen["diffusion"])
+        made._sample_e = spying(made._sample_e, seen["made"])
+        maf.flow.forward = spying(maf.flow.forward, seen["maf"])  # x = f(z): D passes of the MADE
+        for model in (diffusion, made, maf):
+            model.sample(model.init(0), 4, 0)
+        for name, threads in seen.items():
+            assert threads and all(t == [1] * len(outside) for t in threads), (name, threads)
+        assert threads_now() == outside  # given back afterwards
+
+
 def _check_blas_threads_in_fit(blas_threads_now):
     outside = blas_threads_now()
     assert outside and all(t == 2 for t in outside)

@@ -213,6 +213,34 @@ def search_problems(driver, how):
                        for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
+def test_search_reads_a_lighter_page_and_finds_the_same_sections():
+    # docs/site_hooks.py hands Material's search a copy of each page without the <span> tags of its
+    # code and the data of its inline images: the search must cut it into the same sections, with
+    # the same titles and words, as the full page (here: a real source file as Pygments renders it,
+    # under a heading whose spans are kept, beside a notebook-like figure)
+    pytest.importorskip("material", reason='the site needs pip install -e ".[docs]"')
+    from material.plugins.search.plugin import Parser
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+    import site_hooks
+    listing = highlight((ROOT / "tinygen" / "flows" / "coupling.py").read_text(), PythonLexer(), HtmlFormatter())
+    page = ('<h2 id="coupling">The <span class="doc">coupling</span> layer</h2><p>Why it inverts.</p>'
+            + listing + '<h3 id="fig">A figure</h3><img alt="moons" src="data:image/png;base64,'
+            + "A" * 5000 + '"><pre><code><span class="n">x</span> = 1</code></pre>')
+    light = site_hooks.searchable(page)
+    assert light.count("<span") == 1 and "base64" not in light and len(light) < len(page) / 2
+
+    def sections(html):
+        parser = Parser()
+        parser.feed(html)
+        parser.close()
+        return [(s.id, "".join(s.title), "".join(s.text)) for s in parser.data]  # as the index joins them
+    assert sections(light) == sections(page)
+    # the text before the first heading, then one section per heading
+    assert [s[0] for s in sections(page)] == [None, "coupling", "fig"]
+
+
 def test_lab_plan_page_shows_only_measured_times():
     # every time on docs/lab_plan.md is the one docs/lab_plan.json records for that notebook and size
     # (the page is written from it by `python docs/lab_plan.py`; the site build writes it afresh)

@@ -4,7 +4,10 @@ At tinygen's sizes (batches of a few hundred rows, layers of 64 units) one matri
 product takes microseconds, and waking a second BLAS thread costs more than it
 saves; on a machine whose cores are busy the threads wait for each other, and a
 training run can take 5-10 times longer. So the training loop (``optim.minimize``,
-hence ``fit``) runs with one BLAS thread, without any environment variable:
+hence ``fit``) runs with one BLAS thread, without any environment variable, and so do
+the other loops of many small products: ``ode.odeint``, and the samplers that make one
+pass per dimension or step (MADE, NaiveARM, PixelCNN, the sequence ARMs, a flow's
+``sample``, ``Diffusion.sample`` and ``elbo``). The setting:
 
     tinygen.fast.set_blas_threads(None)   # opt out: leave BLAS as the environment set it
     with tinygen.fast.blas_threads(4):    # or choose, for one block

@@ -30,6 +30,7 @@ import numpy as onp
 
 from .. import functional as F
 from .._deprecated import refuse_unknown, take_renamed
+from .._threads import in_hot_loop
 from .._validate import (as_batch, as_rng, check_binary, check_context, check_hidden, check_labels, check_option,
                          check_params, check_positive_int, check_size)
 from ..distributions import Categorical
@@ -183,6 +184,7 @@ class MADE:
         e = int(as_rng(rng).integers(self.n_masks))
         return -np.mean(self._log_prob_e(params, x, context, e))
 
+    @in_hot_loop  # one pass per dimension or step, each small: one BLAS thread by default (tinygen/_threads.py)
     def sample(self, params, n, rng, context=None):
         """Ancestral sampling: x_{o_1} ~ p(x_{o_1} | c), then x_{o_2} ~ p(x_{o_2} | x_{o_1}, c), ...
         D passes, each for the whole batch (a mixture draws a mask set per sample)."""

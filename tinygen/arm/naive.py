@@ -16,6 +16,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .._deprecated import refuse_unknown, take_renamed
+from .._threads import in_hot_loop
 from .._validate import as_rng, check_context, check_hidden, check_option, check_params, check_positive_int
 from ..nn import MLP
 from .made import LIKELIHOODS, check_arm_input, check_order, head_log_prob, head_sample
@@ -69,6 +70,7 @@ class NaiveARM:
     def loss(self, params, x, rng=None, context=None):
         return -np.mean(self.log_prob(params, x, context))
 
+    @in_hot_loop  # one pass per dimension or step, each small: one BLAS thread by default (tinygen/_threads.py)
     def sample(self, params, n, rng, context=None):
         """x_{o_1} ~ p(x_{o_1}), x_{o_2} ~ p(x_{o_2} | x_{o_1}), ...: D passes for the whole batch."""
         n = check_positive_int(n, "n")

@@ -30,6 +30,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
+from .._threads import in_hot_loop
 from .._validate import (as_float_array, as_rng, check_batch, check_binary, check_context, check_option,
                          check_params, check_positive_int)
 from ..distributions import Bernoulli
@@ -176,6 +177,7 @@ class PixelCNN:
         """Mean negative log-likelihood -(1/n) sum_i log p(x_i), in nats."""
         return -np.mean(self.log_prob(params, x, context))
 
+    @in_hot_loop  # one pass per dimension or step, each small: one BLAS thread by default (tinygen/_threads.py)
     def sample(self, params, n, rng, context=None):
         """x ~ p(x), shape (n, H, W): D passes, pixel d drawn from s(l_d) given x_{<d}.
 

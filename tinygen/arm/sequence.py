@@ -32,6 +32,7 @@ import autograd.numpy as np
 import numpy as onp
 
 from .. import functional as F
+from .._threads import in_hot_loop
 from .._validate import (
     NonFiniteError,
     as_batch,
@@ -123,6 +124,7 @@ class SequenceARM:
         """Mean NLL -(1/n) sum_i log p(x^(i)), nats per sequence."""
         return -np.mean(self.log_prob(params, x, context))
 
+    @in_hot_loop  # one pass per dimension or step, each small: one BLAS thread by default (tinygen/_threads.py)
     def sample(self, params, n, rng, context=None, temperature=1.0):
         """x ~ p(x), int array (n, T), in T passes: x_t ~ softmax(l_t / tau) given the x_<t drawn so far.
 

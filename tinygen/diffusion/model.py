@@ -13,6 +13,7 @@ continuous 2-D data need a density, and beta_1 is the noise the first forward st
 import autograd.numpy as np
 import numpy as onp
 
+from .._threads import in_hot_loop
 from .._validate import (
     as_batch,
     as_float_array,
@@ -128,6 +129,7 @@ class Diffusion:
         eps = self._epsilon(params, t.astype(float), x_t)
         return (x_t - (s.beta[t] / s.sigma[t])[:, None] * eps) / onp.sqrt(s.alpha[t])[:, None]
 
+    @in_hot_loop  # T small steps (or an ODE solve): one BLAS thread by default, see tinygen/_threads.py
     def sample(self, params, n, rng, method="ancestral", context=None, ode_method="dopri5", steps=None,
                rtol=1e-5, atol=1e-5):
         """n points, (n, dim): x_T ~ N(0, I), then
@@ -153,6 +155,7 @@ class Diffusion:
         return onp.asarray(x)
 
     # ---- the variational bound ----------------------------------------------------------------
+    @in_hot_loop  # T terms, each a small network call: one BLAS thread by default
     def elbo(self, params, x, rng):
         """The variational bound on log p_theta(x_0) of the chain, per point, shape (n,):
 

@@ -23,6 +23,7 @@ import autograd.numpy as np
 
 from .. import functional as F
 from .._deprecated import refuse_unknown, take_renamed
+from .._threads import in_hot_loop
 from .._validate import as_rng, check_hidden, check_positive, check_positive_int
 from ..arm.made import MADE
 from .base import Flow, FlowModel
@@ -69,6 +70,7 @@ class _AutoregressiveAffine(Flow):
             return u * np.exp(alpha) + mu, np.sum(alpha, axis=1)
         return (u - mu) * np.exp(-alpha), -np.sum(alpha, axis=1)
 
+    @in_hot_loop  # D small passes: one BLAS thread by default (tinygen/_threads.py)
     def _d_passes(self, params, u, context, sign):
         """Solve v from u when the conditioner reads v (the output): D passes.
 

@@ -16,6 +16,7 @@ public ``forward``/``inverse`` check the input and the params tree once
 """
 import autograd.numpy as np
 
+from .._threads import in_hot_loop
 from .._validate import NonFiniteError, as_batch, as_rng, check_context, check_params, check_positive_int
 from ..distributions import StandardNormal
 
@@ -181,6 +182,7 @@ class FlowModel:
             context = check_context(context, z, self.context_dim)
         return z, context
 
+    @in_hot_loop  # MAF's inverse is D passes: one BLAS thread by default (tinygen/_threads.py)
     def sample(self, params, n, rng, context=None):
         z, context = self._base_sample(n, rng, context)
         return self.flow.forward(params, z, context)[0]

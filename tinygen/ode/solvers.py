@@ -12,6 +12,7 @@ import autograd.numpy as np
 import numpy as onp
 from autograd.tracer import getval
 
+from .._threads import in_hot_loop
 from .._validate import (
     NonFiniteError,
     as_float_array,
@@ -92,6 +93,7 @@ def _check_times(t):
     return t
 
 
+@in_hot_loop  # hundreds of small products in a loop: one BLAS thread by default (tinygen/_threads.py)
 def odeint(f, y0, t, method="rk4", steps=None, rtol=1e-6, atol=1e-8, max_steps=MAX_STEPS):
     """Solve dy/dt = f(t, y), y(t[0]) = y0, and return y at every time in ``t``.
 
