@@ -85,11 +85,11 @@ def test_fitting_a_flow_to_a_gaussian_target_recovers_it(make, C):
         return -0.5 * anp.sum(anp.dot(d, P) * d, axis=1) - 0.5 * logdet - np.log(2 * np.pi) + 2.0
 
     model = make()
-    params, history = vi.fit_reverse_kl(model, model.init(0), log_p_tilde, steps=800, n_samples=256, rng=0,
+    params, history = vi.fit_reverse_kl(model, model.init(0), log_p_tilde, steps=400, n_samples=256, rng=0,
                                         lr=2e-2, lr_schedule="cosine", progress=False)
     kl, se = vi.reverse_kl(model, params, log_p_tilde, n=20000, rng=1, log_z=2.0)
-    assert kl + 3 * se < 0.01
-    assert history["beta"] == [1.0] * 800 and len(history["loss"]) == 800
+    assert kl + 3 * se < 0.01  # 400 steps reach 3e-4 (LU-affine) and 2e-3 (planar)
+    assert history["beta"] == [1.0] * 400 and len(history["loss"]) == 400
     x = model.sample(params, 20000, 2)
     # KL < 0.01 keeps the moments close: mean and covariance within 0.05 and 0.1 (SE at n = 2e4 ~ 0.01)
     assert np.allclose(x.mean(0), m, atol=0.05) and np.allclose(np.cov(x.T), C, atol=0.1)
