@@ -172,7 +172,11 @@ def report(r):
              "", "Training rows: seconds per step (median over blocks), `tinygen.fit` with Adam against "
              "a torch Adam loop; the likelihood step differentiates through 8 RK4 steps of the exact trace "
              "(create_graph=True in torch). dopri5 rows: each library's own step choices, so the field-call "
-             "counts are shown; a ratio there mixes speed per call and the number of calls.", ""]
+             "counts are shown; a ratio there mixes speed per call and the number of calls. Rows marked *fast "
+             "path*: the same call inside `tinygen.fast.installed()`, as `tinygen.evaluate` (test NLLs, density "
+             "grids) makes it: the field block by block in plain NumPy and, for log p, the exact trace by forward "
+             "mode (tinygen/fast/continuous.py), the same numbers to rounding; the other rows are a plain call, "
+             "the reference code. The profile below is of the plain call.", ""]
     lines += _profile_section(r["profile"])
     return "\n".join(lines) + "\n"
 
@@ -206,11 +210,11 @@ def _profile_section(p):
               markdown_table(["function", "calls", "own s", "cumulative s"], p["cprofile"]), "",
               "Reading it: the solver's own arithmetic and odeint's per-call checks are a few percent of a "
               "solve, so there is nothing to win in tinygen.ode's loop; the time is the network and, above "
-              "all, the D = 2 reverse passes of the exact trace. Inside those, autograd's VJP of `np.tanh` "
-              "(numpy_vjps.py:178 above, g / cosh(a)^2) evaluates cosh afresh on every pass; a tanh whose VJP "
-              "reuses its output, g (1 - tanh(a)^2), gives the same derivative to rounding with no "
-              "transcendental function in the backward pass. That change belongs to tinygen/nn.py (or the "
-              "fast path), not to the ODE code, and is not made here. Putting the D passes into one pass over "
+              "all, the D = 2 reverse passes of the exact trace. Their tanh derivative is written from the "
+              "forward value, g (1 - tanh(a)^2) (`tinygen.functional.tanh`), so no transcendental function "
+              "runs in a backward pass; what is left is autograd's per-operation cost (f_wrapped above) and "
+              "the float64 arithmetic itself, against float32 in the torch f32 column. Putting the D passes "
+              "into one pass over "
               "D n stacked rows would save autograd's per-operation cost only, while doubling the forward "
               "pass's arithmetic: no gain at these batch sizes.", ""]
     return lines

@@ -45,6 +45,8 @@ classes hold only their own methods and the reference code runs. The kernels:
                       IAF, permutations, ActNorm, LU linear)
     spline_values.py  the rational-quadratic spline with its bins first, both directions
     model_values.py   MADE's log p and Gaussian sampling, the Gaussian VAE's importance weights and sampling
+    continuous.py     the CNF's ODE solves: its field, and the exact trace by forward mode instead of D
+                      reverse passes
 
 Rules every kernel keeps: it equals the reference in value and in first and
 second derivatives (tests/test_fast.py; the untraced ones in value, for any block size,
@@ -61,6 +63,7 @@ busy machine); ``set_blas_threads(None)`` or ``with blas_threads(n):`` opts out.
 """
 from .._threads import blas_threads, set_blas_threads
 from . import (  # noqa: F401  (importing a kernel module registers it)
+    continuous,
     coupling,
     flow,
     flow_values,
