@@ -200,7 +200,8 @@ def _profile_section(p):
     rows = [[k, f"{v:.3g}", f"{100 * v / total:.0f}%"] for k, v in p["tinygen"].items()]
     lines = [f"## Profile: one `ContinuousFlow.log_prob` of {p['n']} points, rk4 {p['steps']} steps "
              f"({p['calls']} field calls with the exact trace)", "",
-             f"tinygen, {total:.3g} CPU s in all, measured inside one call:", "",
+             f"tinygen, {total:.3g} CPU s in all, measured inside one call (each piece the difference of two "
+             "timings on a shared machine: one within their noise can come out slightly below zero):", "",
              markdown_table(["piece", "CPU seconds", "share"], rows), ""]
     for k, t in p["torch"].items():
         lines += [f"torch {k}, {t['total']:.3g} CPU s in all (pieces from medians of single calls): "
