@@ -143,6 +143,19 @@ def test_velocity_accepts_one_time_or_one_per_point():
     assert model.velocity(params, 0.3, x).shape == (3, 2)
 
 
+@pytest.mark.parametrize("k", [1, 3])
+def test_time_features_are_read_and_keep_the_density_consistent(k):
+    model, params = _model_and_params(17, time_features=k)
+    assert model.net.n_in == 2 + 1 + 2 * k  # [x, t, sin(k pi t), cos(k pi t)]
+    x = np.random.default_rng(18).standard_normal((4, 2))
+    # the field depends on t through the features too: change only their weights, the field moves
+    moved = [dict(layer) for layer in params["velocity"]]
+    moved[0]["W"] = moved[0]["W"] + np.concatenate([np.zeros((3, 16)), np.ones((2 * k, 16))])
+    assert not np.allclose(model.velocity(params, 0.4, x), model.velocity({"velocity": moved}, 0.4, x))
+    dynamics = log_density_dynamics(lambda t, z: model.velocity(params, t, z))
+    check_log_density_ode(dynamics, 2, n=2).assert_ok()
+
+
 def test_validation_messages():
     with pytest.raises(ValueError, match=r"^dim"):
         ContinuousFlow(0)
@@ -158,6 +171,10 @@ def test_validation_messages():
         ContinuousFlow(2, train_steps=0)
     with pytest.raises(ValueError, match=r"^activation"):
         ContinuousFlow(2, activation="sigmoid")
+    with pytest.raises(ValueError, match=r"^time_features"):
+        ContinuousFlow(2, time_features=-1)
+    with pytest.raises(TypeError, match=r"^time_features"):
+        ContinuousFlow(2, time_features=2.0)
     model, params = _model_and_params(0)
     with pytest.raises(ValueError, match=r"^x"):
         model.log_prob(params, np.zeros((3, 3)))
