@@ -167,6 +167,12 @@ def test_bound_below_ode_likelihood_at_random_params():
     check_diffusion_bound(model, params, x).assert_ok()
 
 
+def test_bound_below_ode_likelihood_with_fourier_features_of_x():
+    model = Diffusion(2, hidden=(16, 16), n_steps=50, x_features=3)
+    assert model.network.n_in == 2 * (1 + 2 * 3) + 16  # [x, sin/cos(2^k pi x_d), features(t)]
+    check_diffusion_bound(model, model.init(1), gaussian_points(20, 12)).assert_ok()
+
+
 def test_bound_below_ode_likelihood_after_brief_training():
     model = Diffusion(2, hidden=(32, 32), n_steps=50)
     data = gaussian_points(2000, 7)
@@ -225,6 +231,7 @@ def test_same_seed_same_numbers():
     ({"dim": 2, "hidden": "wide"}, TypeError, r"^hidden"),
     ({"dim": 2, "activation": "swish"}, ValueError, r"^activation"),
     ({"dim": 2, "train_times": "uniform"}, ValueError, r"^train_times"),
+    ({"dim": 2, "x_features": -1}, ValueError, r"^x_features"),
 ])
 def test_constructor_rejects_bad_input(kwargs, err, match):
     with pytest.raises(err, match=match):
