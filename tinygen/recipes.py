@@ -128,6 +128,17 @@ def log_snr_betas(T, log_snr_first=9.2, log_snr_last=-9.9):
     return 1.0 - alpha_bar / onp.concatenate([[1.0], alpha_bar[:-1]])
 
 
+# What was tried on seed 0 against this recipe's 1.28 nats (5000 steps; first 2000 test points):
+# t drawn continuously (train_times="continuous"): 1.28, no change; hidden (256, 256, 256): 1.23, in
+# 335 s of training against 100-140 s; Fourier features of x_t (x_features = 3, 4, 6): 1.10, 1.22, 1.58. The ODE's
+# solver is not the cause (dopri5 at 1e-5 is within 1e-5 nats of a 1e-9 solve on the trained net).
+# Against the exact eps* of noised two moons, the plain net's squared error is largest at
+# sigma_t ~ 0.015-0.4 (log-SNR 2-8, where the moons' 0.05 width matters): summed as in the
+# continuous-time bound, 1/2 int E|eps_theta - eps*|^2 d lambda ~ 1.3 nats. With x_features = 4
+# that sum falls to ~0.23, yet the ODE log p barely moves and spreads point by point (its error
+# from -0.7 to +3.5 nats between the 10th and 90th percentiles): the ODE's density needs the
+# Jacobian of eps_theta right as well as its values. x_features = 3 is not adopted: measured on
+# one seed only.
 RECIPES["diffusion"] = Recipe("Diffusion (DDPM)", lambda: Diffusion(2, hidden=(128, 128), n_steps=100,
                                                                     schedule=log_snr_betas(100)), 5000, 3e-3)
 

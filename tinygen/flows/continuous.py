@@ -57,20 +57,24 @@ def flow_matching_loss(velocity, x, rng):
 
 
 class ContinuousFlow:
-    """A CNF density model on R^D with velocity field v_theta(t, x) = MLP([x, t]).
+    """A CNF density model on R^D with velocity field v_theta(t, x) = MLP([x, t]) (plus Fourier
+    features of x and t when asked: ``x_features``, ``time_features``).
 
     dim: D. hidden: the MLP's hidden sizes. activation: a smooth one (the trace and its
     gradient need second derivatives; "tanh" default). objective: "likelihood" or "flow_matching".
     method, steps, rtol, atol: the solver ``log_prob``, ``sample``, ``forward`` and ``inverse`` use
     (``tinygen.ode.odeint``); the defaults (dopri5, rtol = atol = 1e-6) give log p within 1e-5
     nats of a 1e-10-tolerance solve (measured on two moons: 5e-6 after 1500 flow-matching steps,
-    1e-7 at random params; rtol = atol = 1e-5 gave 8e-5, 1e-4 gave 2e-3).
+    1e-7 at random params; rtol = atol = 1e-5 gave 8e-5, 1e-4 gave 2e-3; on the flow-matching
+    recipe's field after its 5000 steps, the mean test log p within 3e-7, each point within 3e-4).
     time_features: K >= 0, the number of Fourier frequencies of t the network reads beside t
     itself, [x, t, sin(k pi t), cos(k pi t)] for k = 1..K (0, the default: [x, t]). Why: t alone
     enters through one column of the first layer, so the field bends in time only slowly; the
     straight paths' optimal field changes fastest near t = 1, where the thin data sit.
     x_features: K >= 0, the network also reads ``nn.fourier_features(x, K)``, sines of x at K
-    doubling frequencies (0, the default: none), for fields that change across a thin data set.
+    doubling frequencies (0, the default: none), for fields that change across a thin data set
+    (with 3 of x and 8 of t, the flow-matching recipe's gap on two moons fell from 0.41 to 0.07
+    nats on seed 0; see tinygen.recipes).
     train_steps: RK4 steps of the likelihood objective's ODE. Training uses a fixed grid on
     purpose: the loss is then one fixed differentiable function of theta (an adaptive solver's
     step choices would change with theta and make the loss jump), and its cost is known in
