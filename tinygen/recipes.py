@@ -129,9 +129,9 @@ def log_snr_betas(T, log_snr_first=9.2, log_snr_last=-9.9):
 
 
 # What was tried on seed 0 against this recipe's 1.28 nats (5000 steps; first 2000 test points):
-# t drawn continuously (train_times="continuous"): 1.28, no change; hidden (256, 256, 256): 1.23, in
-# 335 s of training against 100-140 s; Fourier features of x_t (x_features = 3, 4, 6): 1.10, 1.22, 1.58. The ODE's
-# solver is not the cause (dopri5 at 1e-5 is within 1e-5 nats of a 1e-9 solve on the trained net).
+# t drawn continuously (train_times="continuous"): 1.28, no change; hidden (256, 256, 256): 1.23,
+# in 335 s of training against 100-140 s; Fourier features of x_t (x_features = 3, 4, 6): 1.10,
+# 1.22, 1.58. The ODE's solver is not the cause (dopri5 at 1e-5 is within 1e-5 nats of a 1e-9 solve on the trained net).
 # Against the exact eps* of noised two moons, the plain net's squared error is largest at
 # sigma_t ~ 0.015-0.4 (log-SNR 2-8, where the moons' 0.05 width matters): summed as in the
 # continuous-time bound, 1/2 int E|eps_theta - eps*|^2 d lambda ~ 1.3 nats. With x_features = 4
