@@ -111,6 +111,8 @@ RECIPES["flow_matching"] = FLOW_MATCHING
 # flow matching's 0.41 nats to 0.14.) Seeds 0-4, whole test set: 0.050, 0.037, 0.047, 0.050, 0.063
 # nats (0.139 and 0.149 on seeds 0-1 before): the 0.05 target is met on seeds 1 and 2, missed by
 # 0.0003 on seeds 0 and 3 and by 0.013 on seed 4. Both stages: 250-360 s a seed on a shared machine.
+# Next to try: 400 likelihood steps took seed 4 to 0.051 (from the same flow-matching run, 219 s for
+# this stage), not yet measured on the other seeds.
 RECIPES["cnf"] = Recipe("CNF (likelihood)", lambda: ContinuousFlow(2, hidden=(128, 128), objective="likelihood",
                                                                    x_features=3, time_features=8, train_steps=8),
                         200, 1e-3, batch_size=128, warm_start=FLOW_MATCHING)
