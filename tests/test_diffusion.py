@@ -167,6 +167,12 @@ def test_bound_below_ode_likelihood_at_random_params():
     check_diffusion_bound(model, params, x).assert_ok()
 
 
+def test_bound_below_ode_likelihood_with_fourier_features_of_x():
+    model = Diffusion(2, hidden=(16, 16), n_steps=50, x_features=3)
+    assert model.network.n_in == 2 * (1 + 2 * 3) + 16  # [x, sin/cos(2^k pi x_d), features(t)]
+    check_diffusion_bound(model, model.init(1), gaussian_points(20, 12)).assert_ok()
+
+
 def test_bound_below_ode_likelihood_after_brief_training():
     model = Diffusion(2, hidden=(32, 32), n_steps=50)
     data = gaussian_points(2000, 7)
@@ -174,6 +180,28 @@ def test_bound_below_ode_likelihood_after_brief_training():
     loss_before, loss_after = (model.loss(p, data, 8) for p in (model.init(0), params))
     assert loss_after < 0.5 * loss_before  # it did learn something
     check_diffusion_bound(model, params, data[:20]).assert_ok()
+
+
+@pytest.mark.parametrize("train_times", ["steps", "continuous"])
+def test_loss_at_the_optimum_is_the_noise_left_unexplained(train_times):
+    # eps and x_t = a x_0 + sigma eps are jointly Gaussian, Cov(eps, x_t) = sigma I, so the
+    # optimum leaves Var(eps | x_t) = 1 - sigma^2 / v = a^2 s^2 / v per coordinate: the loss's
+    # expectation is D E_t[a^2 s^2 / v_t], the average over t = 1..T ("steps") or the integral
+    # over (0, T) / T ("continuous": composite midpoint rule, 200 cells per step, error ~1e-7)
+    model = GaussianOptimum(n_steps=30, train_times=train_times)
+    if train_times == "steps":
+        t = np.arange(1, model.T + 1.0)
+    else:
+        t = (np.arange(200 * model.T) + 0.5) / 200
+    a, v = model.marginal(t)
+    expected = 2 * np.mean(a ** 2 * S ** 2 / v)
+    losses = [model.loss(model.init(0), gaussian_points(20_000, 30 + i), 40 + i) for i in range(20)]
+    se = np.std(losses, ddof=1) / np.sqrt(len(losses))  # independent batches: their spread is the error
+    assert abs(np.mean(losses) - expected) < 4 * se  # 4 standard errors
+    # the two ways of drawing t differ by more than that (t in (0, 1) leaves nearly all of eps)
+    other = GaussianOptimum(n_steps=30, train_times="continuous" if train_times == "steps" else "steps")
+    assert abs(np.mean([other.loss(other.init(0), gaussian_points(20_000, 30 + i), 40 + i)
+                        for i in range(20)]) - expected) > 4 * se
 
 
 def test_loss_has_a_gradient_for_every_parameter():
@@ -202,6 +230,8 @@ def test_same_seed_same_numbers():
     ({"dim": 2, "schedule": [0.1, 1.5]}, ValueError, r"^schedule"),
     ({"dim": 2, "hidden": "wide"}, TypeError, r"^hidden"),
     ({"dim": 2, "activation": "swish"}, ValueError, r"^activation"),
+    ({"dim": 2, "train_times": "uniform"}, ValueError, r"^train_times"),
+    ({"dim": 2, "x_features": -1}, ValueError, r"^x_features"),
 ])
 def test_constructor_rejects_bad_input(kwargs, err, match):
     with pytest.raises(err, match=match):

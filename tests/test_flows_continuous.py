@@ -143,6 +143,26 @@ def test_velocity_accepts_one_time_or_one_per_point():
     assert model.velocity(params, 0.3, x).shape == (3, 2)
 
 
+@pytest.mark.parametrize("time_features, x_features", [(3, 0), (0, 2)])
+def test_fourier_features_are_read_and_the_flow_map_stays_consistent(time_features, x_features):
+    model, params = _model_and_params(17, time_features=time_features, x_features=x_features)
+    # [x, sin/cos(2^k pi x_d) for k < x_features, t, sin/cos(k pi t) for k <= time_features]
+    n_x = 2 * (1 + 2 * x_features)
+    assert model.net.n_in == n_x + 1 + 2 * time_features
+    x = np.random.default_rng(18).standard_normal((4, 2))
+    # the field reads the features: move only their first-layer weights and it changes
+    moved = [dict(layer) for layer in params["velocity"]]
+    rows = np.zeros((model.net.n_in, 1))
+    rows[2:n_x] = rows[n_x + 1:] = 1.0
+    moved[0]["W"] = moved[0]["W"] + rows
+    assert not np.allclose(model.velocity(params, 0.4, x), model.velocity({"velocity": moved}, 0.4, x))
+    # log p(f(z)) = log N(z) - log|det df/dz|, and g undoes f (rtol = atol = 1e-6 solves: 1e-5)
+    z = np.random.default_rng(19).standard_normal((4, 2))
+    x, log_det_f = model.forward(params, z)
+    np.testing.assert_allclose(model.log_prob(params, x), model.base.log_prob(z) - log_det_f, atol=1e-5)
+    np.testing.assert_allclose(model.inverse(params, x)[0], z, atol=1e-5)
+
+
 def test_validation_messages():
     with pytest.raises(ValueError, match=r"^dim"):
         ContinuousFlow(0)
@@ -158,6 +178,12 @@ def test_validation_messages():
         ContinuousFlow(2, train_steps=0)
     with pytest.raises(ValueError, match=r"^activation"):
         ContinuousFlow(2, activation="sigmoid")
+    with pytest.raises(ValueError, match=r"^time_features"):
+        ContinuousFlow(2, time_features=-1)
+    with pytest.raises(TypeError, match=r"^time_features"):
+        ContinuousFlow(2, time_features=2.0)
+    with pytest.raises(ValueError, match=r"^x_features"):
+        ContinuousFlow(2, x_features=-2)
     model, params = _model_and_params(0)
     with pytest.raises(ValueError, match=r"^x"):
         model.log_prob(params, np.zeros((3, 3)))

@@ -162,3 +162,21 @@ def test_leading_axes_are_folded_and_a_wrong_width_is_named():
     onp.testing.assert_allclose(out, mlp.apply(params, x.reshape(10, 3)).reshape(2, 5, 2), rtol=1e-14, atol=1e-15)
     with pytest.raises(ValueError, match=r"^x: expected shape \(\.\.\., 3\)"):
         mlp.apply(params, onp.ones((4, 2)))
+
+
+@settings(max_examples=30)
+@given(n=batch_sizes, dim=st.integers(1, 3), n_freq=st.integers(0, 4), seed=seeds)
+def test_fourier_features_are_the_sines_and_cosines_of_doubling_frequencies(n, dim, n_freq, seed):
+    x = onp.random.default_rng(seed).uniform(-2, 2, (n, dim))
+    f = nn.fourier_features(x, n_freq)
+    assert f.shape == (n, 2 * dim * n_freq)
+    for d in range(dim):
+        for k in range(n_freq):
+            column = d * n_freq + k  # sines first, coordinate by coordinate, then the cosines
+            onp.testing.assert_allclose(f[:, column], onp.sin(2 ** k * onp.pi * x[:, d]), atol=1e-12)
+            onp.testing.assert_allclose(f[:, dim * n_freq + column], onp.cos(2 ** k * onp.pi * x[:, d]),
+                                        atol=1e-12)
+    # differentiable in x: d sin(2^k pi x) / dx = 2^k pi cos(2^k pi x), summed over the sine columns
+    g = grad(lambda y: onp.sum(nn.fourier_features(y, n_freq)[:, :dim * n_freq]) if n_freq else 0.0 * y.sum())(x)
+    expected = sum(2 ** k * onp.pi * onp.cos(2 ** k * onp.pi * x) for k in range(n_freq)) + 0.0 * x
+    onp.testing.assert_allclose(g, expected, atol=1e-9)

@@ -12,7 +12,7 @@ from . import functional as F
 from . import tree
 from ._validate import as_rng, check_option, check_positive_int
 
-__all__ = ["ACTIVATIONS", "INITS", "MLP", "count_params", "dense", "init_dense"]
+__all__ = ["ACTIVATIONS", "INITS", "MLP", "count_params", "dense", "fourier_features", "init_dense"]
 
 ACTIVATIONS = {
     "relu": F.relu,
@@ -138,6 +138,21 @@ class MLP:
 
     def n_params(self):
         return sum(a * b + b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+
+
+def fourier_features(x, n_freq):
+    """[sin(2^k pi x_d), cos(2^k pi x_d)] for k = 0..n_freq-1 and every coordinate d: shape (n, 2 D n_freq).
+
+    Why: an MLP on raw coordinates learns smooth functions first and sharp ones very slowly (its
+    first layer's weights must grow to the inverse of a feature's width: ~20 for the 0.05-wide
+    moons, far beyond where Adam takes them in a few thousand steps). Sines of doubling frequencies
+    (Tancik et al. 2020, "Fourier features let networks learn high frequency functions") hand it
+    the fine scales ready-made; they are smooth, so the field stays differentiable in x.
+    Differentiable in x (autograd.numpy). n_freq = 0 gives shape (n, 0).
+    """
+    freq = onp.pi * 2.0 ** onp.arange(n_freq)  # 2^k pi, k = 0..n_freq-1
+    angle = np.reshape(x[:, :, None] * freq, (np.shape(x)[0], -1))  # (n, D n_freq)
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
 
 
 def count_params(params):

@@ -25,13 +25,14 @@ from .._validate import (
     check_positive_int,
 )
 from ..distributions import Normal
-from ..nn import ACTIVATIONS, MLP
+from ..nn import ACTIVATIONS, MLP, fourier_features
 from . import probability_flow
 from .schedule import Schedule
 
 __all__ = ["Diffusion", "METHODS", "time_features"]
 
 METHODS = ("ancestral", "ode")
+TRAIN_TIMES = ("steps", "continuous")
 N_FREQ = 8  # time features: sin and cos of k pi t / T, k = 1..8
 MAX_ROWS = 50_000  # rows per network pass in elbo (bounds memory: T steps x n points)
 
@@ -57,18 +58,29 @@ class Diffusion:
     terms and the chain takes T steps; with the rescaled linear schedule, see Schedule, the
     continuous-time process does not depend on T). schedule: "linear" (default), "cosine" or
     an array of T betas. activation: "softplus" by default, so that eps_theta is smooth in x
-    and the ODE's trace is a smooth function of time.
+    and the ODE's trace is a smooth function of time. train_times: where ``loss`` draws t,
+    "steps" (default: t ~ U{1..T}, as in DDPM) or "continuous" (t ~ U(0, T), with alpha_bar(t)
+    interpolated as the probability-flow ODE reads it): the ODE asks eps_theta for every real t
+    in (0, T), also between the steps and below t = 1, where "steps" never trains it.
+    x_features: K >= 0, the network also reads ``nn.fourier_features(x_t, K)`` (sines of x_t at
+    K doubling frequencies; 0, the default: [x_t, features(t)] only). Why: at low noise eps_theta
+    must change across a data set's finest width (two moons: 0.05), which a plain MLP of the
+    coordinates learns very slowly.
     """
 
     context_dim = 0
 
-    def __init__(self, dim, hidden=(128, 128), n_steps=100, schedule="linear", activation="softplus"):
+    def __init__(self, dim, hidden=(128, 128), n_steps=100, schedule="linear", activation="softplus",
+                 train_times="steps", x_features=0):
         self.dim = check_positive_int(dim, "dim")
         self.hidden = check_hidden(hidden)
         self.schedule = Schedule(schedule, n_steps)
         self.T = self.schedule.T
         self.activation = check_option(activation, "activation", ACTIVATIONS)
-        self.network = MLP((self.dim + 2 * N_FREQ,) + self.hidden + (self.dim,), self.activation)
+        self.train_times = check_option(train_times, "train_times", TRAIN_TIMES)
+        self.x_features = check_positive_int(x_features, "x_features", minimum=0)
+        n_in = self.dim * (1 + 2 * self.x_features) + 2 * N_FREQ
+        self.network = MLP((n_in,) + self.hidden + (self.dim,), self.activation)
 
     def init(self, rng):
         return {"eps": self.network.init(as_rng(rng))}
@@ -86,8 +98,8 @@ class Diffusion:
         return onp.broadcast_to(t, (n,)).astype(float)
 
     def _epsilon(self, params, t, x):
-        """eps_theta(x_t, t) for real t of shape (n,); the network reads [x_t, features(t)]."""
-        h = np.concatenate([x, time_features(t, self.T)], axis=1)
+        """eps_theta(x_t, t) for real t of shape (n,); the network reads [x_t, features(x_t), features(t)]."""
+        h = np.concatenate([x, fourier_features(x, self.x_features), time_features(t, self.T)], axis=1)
         return self.network.apply(params["eps"], h)
 
     def epsilon(self, params, t, x):
@@ -110,16 +122,23 @@ class Diffusion:
         """L_simple = E_{t, eps} ||eps - eps_theta(sqrt(alpha_bar_t) x + sqrt(1 - alpha_bar_t) eps, t)||^2,
 
         t ~ U{1..T}, eps ~ N(0, I), one draw per data point (Ho et al. eq. 14); a scalar.
+        With train_times="continuous", t ~ U(0, T) and alpha_bar_t = alpha_bar(t) = cos^2 phi(t).
         """
         x = as_batch(x, "x", self.dim)
         check_context(context, x, 0)
         params = check_params(params, self)
         rng = as_rng(rng)
         n = x.shape[0]
-        t = rng.integers(1, self.T + 1, size=n)
-        eps = rng.standard_normal((n, self.dim))
         s = self.schedule
-        x_t = onp.sqrt(s.alpha_bar[t])[:, None] * x + s.sigma[t][:, None] * eps  # x_t ~ q(x_t | x_0)
+        if self.train_times == "steps":
+            t = rng.integers(1, self.T + 1, size=n)
+            root_alpha_bar, sigma = onp.sqrt(s.alpha_bar[t]), s.sigma[t]
+        else:  # real t; 1 - uniform lies in (0, 1], so t > 0 and sigma(t) > 0
+            t = self.T * (1.0 - rng.uniform(size=n))
+            phi = s.phi_at(t)
+            root_alpha_bar, sigma = onp.cos(phi), onp.sin(phi)
+        eps = rng.standard_normal((n, self.dim))
+        x_t = root_alpha_bar[:, None] * x + sigma[:, None] * eps  # x_t ~ q(x_t | x_0)
         return np.mean(np.sum((eps - self._epsilon(params, t.astype(float), x_t)) ** 2, axis=1))
 
     # ---- the reverse chain --------------------------------------------------------------------

@@ -30,7 +30,7 @@ from .._validate import (
     check_positive_int,
 )
 from ..distributions import StandardNormal
-from ..nn import ACTIVATIONS, MLP
+from ..nn import ACTIVATIONS, MLP, fourier_features
 from ..ode import METHODS, log_density_dynamics, odeint
 
 __all__ = ["ContinuousFlow", "OBJECTIVES", "flow_matching_loss"]
@@ -57,14 +57,24 @@ def flow_matching_loss(velocity, x, rng):
 
 
 class ContinuousFlow:
-    """A CNF density model on R^D with velocity field v_theta(t, x) = MLP([x, t]).
+    """A CNF density model on R^D with velocity field v_theta(t, x) = MLP([x, t]) (plus Fourier
+    features of x and t when asked: ``x_features``, ``time_features``).
 
     dim: D. hidden: the MLP's hidden sizes. activation: a smooth one (the trace and its
     gradient need second derivatives; "tanh" default). objective: "likelihood" or "flow_matching".
     method, steps, rtol, atol: the solver ``log_prob``, ``sample``, ``forward`` and ``inverse`` use
     (``tinygen.ode.odeint``); the defaults (dopri5, rtol = atol = 1e-6) give log p within 1e-5
     nats of a 1e-10-tolerance solve (measured on two moons: 5e-6 after 1500 flow-matching steps,
-    1e-7 at random params; rtol = atol = 1e-5 gave 8e-5, 1e-4 gave 2e-3).
+    1e-7 at random params; rtol = atol = 1e-5 gave 8e-5, 1e-4 gave 2e-3; on the flow-matching
+    recipe's field after its 5000 steps, the mean test log p within 3e-7, each point within 3e-4).
+    time_features: K >= 0, the number of Fourier frequencies of t the network reads beside t
+    itself, [x, t, sin(k pi t), cos(k pi t)] for k = 1..K (0, the default: [x, t]). Why: t alone
+    enters through one column of the first layer, so the field bends in time only slowly; the
+    straight paths' optimal field changes fastest near t = 1, where the thin data sit.
+    x_features: K >= 0, the network also reads ``nn.fourier_features(x, K)``, sines of x at K
+    doubling frequencies (0, the default: none), for fields that change across a thin data set
+    (with 3 of x and 8 of t, the flow-matching recipe's gap on two moons fell from 0.41 to 0.07
+    nats on seed 0; see tinygen.recipes).
     train_steps: RK4 steps of the likelihood objective's ODE. Training uses a fixed grid on
     purpose: the loss is then one fixed differentiable function of theta (an adaptive solver's
     step choices would change with theta and make the loss jump), and its cost is known in
@@ -72,7 +82,7 @@ class ContinuousFlow:
     """
 
     def __init__(self, dim, hidden=(64, 64), objective="likelihood", activation="tanh", method="dopri5",
-                 steps=None, rtol=1e-6, atol=1e-6, train_steps=8):
+                 steps=None, rtol=1e-6, atol=1e-6, train_steps=8, time_features=0, x_features=0):
         self.dim = check_positive_int(dim, "dim")
         self.hidden = check_hidden(hidden)
         self.objective = check_option(objective, "objective", OBJECTIVES)
@@ -83,9 +93,12 @@ class ContinuousFlow:
             raise ValueError(f"steps: expected None with method='dopri5' (it chooses its own steps), got {steps!r}")
         self.rtol, self.atol = check_positive(rtol, "rtol"), check_positive(atol, "atol")
         self.train_steps = check_positive_int(train_steps, "train_steps")
+        self.time_features = check_positive_int(time_features, "time_features", minimum=0)
         self.context_dim = 0
         self.base = StandardNormal(self.dim)
-        self.net = MLP((self.dim + 1, *self.hidden, self.dim), activation=self.activation)
+        self.x_features = check_positive_int(x_features, "x_features", minimum=0)
+        n_in = self.dim * (1 + 2 * self.x_features) + 1 + 2 * self.time_features
+        self.net = MLP((n_in, *self.hidden, self.dim), activation=self.activation)
 
     def init(self, rng):
         return {"velocity": self.net.init(as_rng(rng))}
@@ -93,7 +106,9 @@ class ContinuousFlow:
     # ---- the field ------------------------------------------------------------------------------
     def _velocity(self, params, t, x):
         t_col = t * np.ones((np.shape(x)[0], 1))  # a float, or one time per row
-        return self.net(params["velocity"], np.concatenate([x, t_col], axis=1))
+        angle = np.pi * t_col * np.arange(1, self.time_features + 1)  # k pi t, k = 1..K, shape (n, K)
+        h = [x, fourier_features(x, self.x_features), t_col, np.sin(angle), np.cos(angle)]
+        return self.net(params["velocity"], np.concatenate(h, axis=1))
 
     def velocity(self, params, t, x):
         """v_theta(t, x), shape (n, D). t: one time, or one per point (shape (n,))."""
