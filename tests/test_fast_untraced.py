@@ -190,11 +190,14 @@ def test_bad_input_is_still_rejected_inside_the_block(model):
 @settings(max_examples=12, deadline=None)
 @given(n=sizes, block=blocks, seed=st.integers(0, 2 ** 16), dim=st.integers(1, 3),
        solver=st.sampled_from([{"method": "rk4", "steps": 3}, {"method": "dopri5", "rtol": 1e-6, "atol": 1e-6}]),
-       activation=st.sampled_from(["tanh", "softplus"]), forward=st.booleans())
-def test_cnf_solves_match_reference_for_any_block(n, block, seed, dim, solver, activation, forward):
+       activation=st.sampled_from(["tanh", "softplus"]), forward=st.booleans(),
+       x_features=st.integers(0, 2), time_features=st.integers(0, 2))
+def test_cnf_solves_match_reference_for_any_block(n, block, seed, dim, solver, activation, forward, x_features,
+                                                   time_features):
     from tinygen.fast import continuous
     from tinygen.flows import ContinuousFlow
-    flow = ContinuousFlow(dim, hidden=(8, 8), activation=activation)
+    flow = ContinuousFlow(dim, hidden=(8, 8), activation=activation, x_features=x_features,
+                          time_features=time_features)
     rng = onp.random.default_rng(seed)
     params = perturb(flow.init(seed), rng, 0.5)
     y = rng.standard_normal((n, dim))
@@ -215,7 +218,7 @@ def test_cnf_solves_match_reference_for_any_block(n, block, seed, dim, solver, a
 @pytest.mark.parametrize("activation", ["tanh", "softplus"])  # softplus: the kernel declines, the reference runs
 def test_cnf_log_prob_and_sample_inside_installed_equal_the_reference(activation):
     from tinygen.flows import ContinuousFlow
-    flow = ContinuousFlow(2, hidden=(16, 16), activation=activation)
+    flow = ContinuousFlow(2, hidden=(16, 16), activation=activation, x_features=3, time_features=8)  # as the recipes
     params = perturb(flow.init(0), onp.random.default_rng(1), 0.5)
     x = onp.random.default_rng(2).standard_normal((40, 2))
     with fast.disabled():
