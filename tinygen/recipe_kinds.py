@@ -56,7 +56,8 @@ class EBMRecipe(Recipe):
             params, history["pretrain"] = minimize(_on_batches(model.dsm_loss, x, batch_size, pass_rng=True),
                                                    params, pretrain, **options)
         if self.gradient == "quadrature":
-            params, last = minimize(_on_batches(quadrature_nll(model), x, batch_size), params, steps, **options)
+            params, last = minimize(_on_batches(quadrature_nll(model, self.panel_width), x, batch_size), params,
+                                   steps, **options)
         else:
             params, last = fit_ebm(model, params, x, steps=steps, batch_size=batch_size, **options)
         history.update(last)
