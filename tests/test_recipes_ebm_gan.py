@@ -7,6 +7,7 @@ import dataclasses
 import numpy as onp
 import pytest
 from autograd import grad
+from hypothesis import given, settings
 from test_ebm import QuadraticEBM, gaussian, truncated_gaussian_log_z
 
 from tinygen.data import two_moons
@@ -15,6 +16,7 @@ from tinygen.flows import RealNVP
 from tinygen.gan import GAN
 from tinygen.recipe_kinds import quadrature_nll
 from tinygen.recipes import RECIPES, EBMRecipe, GANRecipe, Recipe
+from tinygen.testing.strategies import seeds
 
 X = two_moons(300, rng=0)
 
@@ -58,6 +60,24 @@ def test_quadrature_gradient_is_e_data_minus_e_model_of_the_statistics():
     g = grad(quadrature_nll(model, panel_width=0.25))(params, X)["theta"]
     t = model.statistics(X).mean(0)
     assert onp.allclose(g, t - onp.array([0.0, 0.0, 0.09, 0.09]), atol=1e-6)
+
+
+@settings(max_examples=10)
+@given(seeds)
+def test_the_shifted_rule_is_exact_on_a_gaussian_whatever_the_shift(seed):
+    # the rule moves at every call, but each placement is a rule on the whole box: on a Gaussian
+    # (sigma 0.3 >= panel 0.25, as above) every draw of the offset gives the closed form to 1e-8
+    model, params = gaussian(0.3)
+    nll = quadrature_nll(model, panel_width=0.25, shifted=True)(params, X, seed)
+    assert abs(nll - (onp.mean(model.energy(params, X)) + truncated_gaussian_log_z(0.3, model.box))) < 1e-8
+
+
+def test_the_shifted_rule_moves_its_nodes():
+    # on the 0.05-wide bump a 0.5-wide rule is off, by an amount that depends on where its nodes fall
+    model = SharpGaussian(2)
+    nll = quadrature_nll(model, panel_width=0.5, shifted=True)
+    values = {float(nll(model.init(0), X, seed)) for seed in range(3)}
+    assert len(values) == 3
 
 
 class SharpGaussian(QuadraticEBM):
