@@ -93,7 +93,8 @@ def test_the_quadrature_recipe_trains_on_its_own_panel_width():
     model = SharpGaussian(2)
     expected = {}
     for width in (0.1, 5.0):
-        recipe = dataclasses.replace(RECIPES["ebm_quadrature"], build=lambda: SharpGaussian(2), panel_width=width)
+        recipe = dataclasses.replace(RECIPES["ebm_quadrature"], build=lambda: SharpGaussian(2), panel_width=width,
+                                     shifted=False)
         history = recipe.train(X, rng=0, steps=1, batch_size=len(X))[2]
         expected[width] = quadrature_nll(model, panel_width=width)(model.init(0), X)
         # the same sums over a permuted batch: equal up to rounding
