@@ -85,7 +85,9 @@ def quadrature_nll(model, panel_width=0.5, shifted=False):
     (in panel widths) at every call. A fixed rule sees exp(-E) at the same nodes at every step, and
     a sharp enough model can put mass between them that no step is charged for; a rule that moves
     leaves it nowhere to hide. Each step's rule is still a composite rule on the whole box, so its
-    log Z, and the gradient, converge to the exact ones as the panels shrink, whatever u is.
+    log Z, and with it the gradient  E_data[grad E] - sum_j W_j exp(-E(x_j)) grad E(x_j) / Z_hat,
+    converge to the exact ones as the panels shrink, whatever u is: a consistent gradient, with the
+    rule's own error (tiny once the panels resolve exp(-E)), not an unbiased one (it is a ratio).
     """
     if model.dim != 2:
         raise ValueError(f"model: the quadrature gradient needs dim 2, got {model.dim}")
