@@ -69,7 +69,8 @@ def ebm_run(key, seed, steps):
         return onp.asarray(model.log_prob(params, v, log_z=log_z))
     judged = {name: check_sampler(lambda n, r: draws, log_p, model.box, n=N_SAMPLES).stats
               for name, log_p in (("truth", truth), ("model", own))}
-    return {"gap": nll - H, "se": se, "log_z": log_z, "log_z_error": error, "sampler_deficit": -H - quality, "sampler_se": quality_se,
+    return {"gap": nll - H, "se": se, "log_z": log_z, "log_z_error": error,
+            "sampler_deficit": -H - quality, "sampler_se": quality_se,
             "tv_truth": judged["truth"]["total_variation"], "tv_model": judged["model"]["total_variation"],
             "seconds": seconds}
 
