@@ -239,7 +239,8 @@ def summarize(values_by_key):
 # The CD recipe ends far from the 0.10-nat target: with softplus 1.58-1.60 nats above H(p) on seeds 0-4;
 # its short-run Langevin negatives are not draws from p_theta (the sampler's own deficit was about 30
 # nats), so its gradient is not the likelihood's. ELU (the exact-gradient recipe's finding, below) took
-# seed 0 from 1.60 to 0.56 nats; seed by seed in benchmarks/REPORT_ebm_gan.md.
+# the gaps on seeds 0-4 to 0.38-0.56 nats, still above the target; seed by seed in
+# benchmarks/REPORT_ebm_gan.md.
 RECIPES["ebm"] = EBMRecipe("EBM (DSM, then persistent CD)",
                            lambda: EBM(2, hidden=(64, 64), activation="elu", steps=60, step_size=5e-3),
                            1000, 1e-3, pretrain=1500)
