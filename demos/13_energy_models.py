@@ -117,6 +117,7 @@ ebm, p_ebm, log_z_ebm, gap_ebm = train("ebm")
 # `RECIPES["ebm_quadrature"]` descends E_data[E_theta(x)] + log Z_theta with log Z on a grid of
 # Gauss-Legendre nodes: the exact negative log-likelihood, so its gradient is the exact
 # maximum-likelihood gradient E_data[grad E] - E_p[grad E]. Only possible in a few dimensions.
+# The grid moves at random every step, so the model cannot hide mass between fixed nodes.
 
 # %%
 ebm_q, p_ebm_q, log_z_q, gap_q = train("ebm_quadrature")

@@ -110,9 +110,10 @@ draws_ring, cov_ring = judge(f"{recipe.label}, eight Gaussians", gan, p_ring, ri
 # `COLLAPSED_GAN` is `RECIPES["gan"]` with Adam's default momentum b1 = 0.9 for both players instead
 # of Radford et al.'s b1 = 0.5. A likely reason: in an alternating game, momentum keeps each player
 # stepping against where its opponent was, not where it is, and the two spiral instead of settling.
-# What is measured (benchmarks/REPORT_ebm_gan.md, seeds 0-4): on eight Gaussians the generator ends
-# with its draws on one or no mode on every seed, where the recipe reaches all eight on 4 of 5. The
-# minimax loss alone did not collapse it (seed 0: coverage 0.95).
+# What is measured (benchmarks/REPORT_ebm_gan.md, seeds 0-4): on eight Gaussians it covers at most
+# 0.58 of the mass, none at all on seed 4 and one mode only on seed 0, where the recipe reaches all
+# eight modes on every seed (coverage 0.84 or more). The minimax loss alone did not collapse it
+# (seed 0: coverage 0.95).
 
 # %%
 _, p_collapsed, _ = COLLAPSED_GAN.train(x_ring, rng=args.seed, steps=args.steps)

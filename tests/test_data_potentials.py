@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from autograd.test_util import check_grads
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate
 
 from tinygen.testing.strategies import seeds
 from tinygen import data, evaluate
-from tinygen.data.potentials import ENVELOPE_SCALE, Potential, quadrature_log_z
+from tinygen.data.potentials import ENVELOPE_SCALE, Potential, gauss_legendre_panels, quadrature_log_z
 
 S = ENVELOPE_SCALE
 
@@ -102,6 +103,24 @@ def test_a_users_own_target_gets_log_z_by_quadrature():
     # the error estimate is a difference of two rules: a box too coarse for the bump shows it
     log_z, error = quadrature_log_z(target.log_p_tilde, ((-8, 8), (-8, 8)), panel_width=4.0)
     assert error > abs(log_z - target.log_z) / 10
+
+
+@settings(max_examples=30)
+@given(offset=st.floats(0.0, 1.0, exclude_max=True), n_panels=st.integers(1, 6), degree=st.integers(0, 15))
+def test_panels_moved_by_any_offset_still_integrate_polynomials_exactly(offset, n_panels, degree):
+    # each panel is an 8-point Gauss-Legendre rule, exact for degree <= 15, and the panels still tile
+    # [lo, hi]: so the moved rule integrates t^degree exactly (to rounding, 1e-12 relative)
+    lo, hi = -1.3, 2.1
+    t, w = gauss_legendre_panels(lo, hi, n_panels, offset)
+    assert np.all((t >= lo) & (t <= hi)) and np.all(w >= 0)  # a tiny offset makes a panel of width ~0
+    exact = (hi ** (degree + 1) - lo ** (degree + 1)) / (degree + 1)
+    assert abs(np.sum(w * t ** degree) - exact) < 1e-12 * max(1.0, abs(exact), hi ** degree * (hi - lo))
+
+
+@pytest.mark.parametrize("offset", [-0.1, 1.0, math.nan, "0.5"])
+def test_panels_refuse_an_offset_outside_zero_to_one(offset):
+    with pytest.raises(ValueError, match=r"^offset"):
+        gauss_legendre_panels(0.0, 1.0, 3, offset)
 
 
 def test_bad_input():

@@ -7,7 +7,8 @@ import dataclasses
 import numpy as onp
 import pytest
 from autograd import grad
-from test_ebm import gaussian, truncated_gaussian_log_z
+from hypothesis import given, settings
+from test_ebm import QuadraticEBM, gaussian, truncated_gaussian_log_z
 
 from tinygen.data import two_moons
 from tinygen.ebm import EBM
@@ -15,6 +16,7 @@ from tinygen.flows import RealNVP
 from tinygen.gan import GAN
 from tinygen.recipe_kinds import quadrature_nll
 from tinygen.recipes import RECIPES, EBMRecipe, GANRecipe, Recipe
+from tinygen.testing.strategies import seeds
 
 X = two_moons(300, rng=0)
 
@@ -58,6 +60,46 @@ def test_quadrature_gradient_is_e_data_minus_e_model_of_the_statistics():
     g = grad(quadrature_nll(model, panel_width=0.25))(params, X)["theta"]
     t = model.statistics(X).mean(0)
     assert onp.allclose(g, t - onp.array([0.0, 0.0, 0.09, 0.09]), atol=1e-6)
+
+
+@settings(max_examples=10)
+@given(seeds)
+def test_the_shifted_rule_is_exact_on_a_gaussian_whatever_the_shift(seed):
+    # the rule moves at every call, but each placement is a rule on the whole box: on a Gaussian
+    # (sigma 0.3 >= panel 0.25, as above) every draw of the offset gives the closed form to 1e-8
+    model, params = gaussian(0.3)
+    nll = quadrature_nll(model, panel_width=0.25, shifted=True)(params, X, seed)
+    assert abs(nll - (onp.mean(model.energy(params, X)) + truncated_gaussian_log_z(0.3, model.box))) < 1e-8
+
+
+def test_the_shifted_rule_moves_its_nodes():
+    # on the 0.05-wide bump a 0.5-wide rule is off, by an amount that depends on where its nodes fall
+    model = SharpGaussian(2)
+    nll = quadrature_nll(model, panel_width=0.5, shifted=True)
+    values = {float(nll(model.init(0), X, seed)) for seed in range(3)}
+    assert len(values) == 3
+
+
+class SharpGaussian(QuadraticEBM):
+    """E(x) = |x|^2 / (2 sigma^2) with sigma = 0.05 from init: narrower than a coarse rule's nodes."""
+
+    def init(self, rng):
+        return gaussian(0.05)[1]
+
+
+def test_the_quadrature_recipe_trains_on_its_own_panel_width():
+    # with the whole set as the batch, the first recorded loss is E_data[E_theta] + log Z_theta by the
+    # recipe's rule at the init; two widths give two rules, and each run must use its own
+    model = SharpGaussian(2)
+    expected = {}
+    for width in (0.1, 5.0):
+        recipe = dataclasses.replace(RECIPES["ebm_quadrature"], build=lambda: SharpGaussian(2), panel_width=width,
+                                     shifted=False)
+        history = recipe.train(X, rng=0, steps=1, batch_size=len(X))[2]
+        expected[width] = quadrature_nll(model, panel_width=width)(model.init(0), X)
+        # the same sums over a permuted batch: equal up to rounding
+        assert abs(history["loss"][0] - expected[width]) < 1e-8 * abs(expected[width])
+    assert abs(expected[0.1] - expected[5.0]) > 1.0  # 8 nodes across the box miss a 0.05-wide bump
 
 
 def test_wrong_options_name_their_argument():

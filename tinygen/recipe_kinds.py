@@ -31,12 +31,14 @@ class EBMRecipe(Recipe):
 
     gradient="quadrature" replaces CD's sampled negatives by the exact expectation on a grid,
     possible in 2-D only: the same maximum-likelihood gradient E_data[grad E] - E_p[grad E], with
-    E_p computed by Gauss-Legendre quadrature on the box (panels ``panel_width`` wide), i.e.
-    gradient descent on the exact NLL  E_data[E_theta(x)] + log Z_theta. Not a sampler's estimate.
+    E_p computed by Gauss-Legendre quadrature on the box (panels ``panel_width`` wide, moved at
+    random every step when ``shifted``: ``quadrature_nll``), i.e. gradient descent on the exact
+    NLL  E_data[E_theta(x)] + log Z_theta. Not a sampler's estimate.
     """
     pretrain: int = 0
     gradient: str = "cd"
     panel_width: float = 0.5
+    shifted: bool = False
 
     def train(self, x, rng=0, steps=None, progress=False, batch_size=None, **renamed):
         """(model, params, history) like ``Recipe.train``; a shorter ``steps`` shortens the
@@ -56,7 +58,8 @@ class EBMRecipe(Recipe):
             params, history["pretrain"] = minimize(_on_batches(model.dsm_loss, x, batch_size, pass_rng=True),
                                                    params, pretrain, **options)
         if self.gradient == "quadrature":
-            params, last = minimize(_on_batches(quadrature_nll(model), x, batch_size), params, steps, **options)
+            nll = quadrature_nll(model, self.panel_width, self.shifted)
+            params, last = minimize(_on_batches(nll, x, batch_size, pass_rng=self.shifted), params, steps, **options)
         else:
             params, last = fit_ebm(model, params, x, steps=steps, batch_size=batch_size, **options)
         history.update(last)
@@ -71,23 +74,43 @@ def _on_batches(loss, x, batch_size, pass_rng=False):
     return objective
 
 
-def quadrature_nll(model, panel_width=0.5):
+def quadrature_nll(model, panel_width=0.5, shifted=False):
     """nll(params, x) = E_x[E_theta(x)] + log Z_theta, log Z by Gauss-Legendre quadrature on the box.
 
     Its gradient is the exact maximum-likelihood gradient E_data[grad E] - E_p[grad E] (2-D only).
     Panels ``panel_width`` wide with 8 nodes each: a coarser rule than ``EBM.log_z``'s (the gradient
     needs the bulk of Z, the reported NLL uses the fine one).
+
+    shifted: nll(params, x, rng) moves the panel edges by a fresh random offset u ~ U[0, 1)^2
+    (in panel widths) at every call. A fixed rule sees exp(-E) at the same nodes at every step, and
+    a sharp enough model can put mass between them that no step is charged for; a rule that moves
+    leaves it nowhere to hide. Each step's rule is still a composite rule on the whole box, so its
+    log Z, and with it the gradient  E_data[grad E] - sum_j W_j exp(-E(x_j)) grad E(x_j) / Z_hat,
+    converge to the exact ones as the panels shrink, whatever u is: a consistent gradient, with the
+    rule's own error (tiny once the panels resolve exp(-E)), not an unbiased one (it is a ratio).
     """
     if model.dim != 2:
         raise ValueError(f"model: the quadrature gradient needs dim 2, got {model.dim}")
     panels = [max(1, int(onp.ceil((hi - lo) / check_positive(panel_width, "panel_width")))) for lo, hi in model.box]
-    (t1, w1), (t2, w2) = (gauss_legendre_panels(lo, hi, k) for (lo, hi), k in zip(model.box, panels))
-    g1, g2 = onp.meshgrid(t1, t2, indexing="ij")
-    nodes, log_w = onp.column_stack([g1.ravel(), g2.ravel()]), onp.log(onp.outer(w1, w2)).ravel()
 
-    def nll(params, x):
+    def rule(offset):
+        """Nodes x_j (m, 2) and log W_j of the tensor rule whose edges are moved by ``offset``."""
+        (t1, w1), (t2, w2) = (gauss_legendre_panels(lo, hi, k, u) for (lo, hi), k, u in zip(model.box, panels, offset))
+        g1, g2 = onp.meshgrid(t1, t2, indexing="ij")
+        return onp.column_stack([g1.ravel(), g2.ravel()]), onp.log(onp.outer(w1, w2)).ravel()
+
+    def nll_on(params, x, nodes, log_w):
         log_z = logsumexp(-model.energy(params, nodes) + log_w, axis=0)  # log sum_j W_j exp(-E(x_j))
         return np.mean(model.energy(params, x)) + log_z
+
+    if shifted:
+        def nll(params, x, rng):
+            return nll_on(params, x, *rule(as_rng(rng).uniform(size=2)))
+        return nll
+    fixed = rule((0.0, 0.0))
+
+    def nll(params, x):
+        return nll_on(params, x, *fixed)
     return nll
 
 

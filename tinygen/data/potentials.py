@@ -49,9 +49,18 @@ _GL = leggauss(8)       # 8 Gauss-Legendre nodes per panel: exact for degree <= 
 DEFAULT_PANEL = 0.125   # panel width of quadrature_log_z
 
 
-def gauss_legendre_panels(lo, hi, n_panels):
-    """Composite 8-point Gauss-Legendre on [lo, hi]: nodes t_j and weights W_j, int f ~ sum_j W_j f(t_j)."""
+def gauss_legendre_panels(lo, hi, n_panels, offset=0.0):
+    """Composite 8-point Gauss-Legendre on [lo, hi]: nodes t_j and weights W_j, int f ~ sum_j W_j f(t_j).
+
+    offset in [0, 1): the panel edges inside [lo, hi] move right by ``offset`` panel widths h,
+    lo, lo + (offset + k) h (k = 0, ..., n_panels - 1), hi: still a rule on all of [lo, hi],
+    with n_panels + 1 panels, the first and last narrower (no panel wider than h).
+    """
+    if not (isinstance(offset, (int, float, onp.floating)) and 0 <= offset < 1):
+        raise ValueError(f"offset: expected a number in [0, 1), got {offset!r}")
     edges = onp.linspace(lo, hi, n_panels + 1)
+    if offset > 0:
+        edges = onp.concatenate([[lo], lo + (offset + onp.arange(n_panels)) * (hi - lo) / n_panels, [hi]])
     half, mid = 0.5 * onp.diff(edges)[:, None], 0.5 * (edges[1:] + edges[:-1])[:, None]
     return (mid + half * _GL[0]).ravel(), (half * _GL[1]).ravel()
 
