@@ -180,6 +180,18 @@ def test_evaluate_enters_the_block_and_gives_the_reference_nll(monkeypatch):
     _close(onp.array(ours), onp.array(ref), "test NLL and its SE")
 
 
+def test_a_density_grid_is_computed_inside_the_block():
+    # the demos' density figures (plot.density, plot.max_density) are evaluations like test_nll
+    from tinygen import plot
+    seen = []
+
+    def log_p(x):
+        seen.append(fast.is_installed())
+        return onp.zeros(len(x))
+    plot.max_density(log_p, n=4)
+    assert seen == [True] and not fast.is_installed()
+
+
 @pytest.mark.parametrize("model", [RealNVP(2, n_layers=2, hidden=(8,)), MADE(2, hidden=(8,))])
 def test_bad_input_is_still_rejected_inside_the_block(model):
     with fast.installed(), pytest.raises(ValueError, match=r"^x"):

@@ -78,7 +78,9 @@ def _grid_density(log_prob_fn, bounds, n):
     """p(x) on the n x n grid (NaN log-densities count as p = 0), and the n used."""
     n = check_positive_int(n, "n", minimum=2)
     n = min(n, QUICK_GRID) if quick() else n
-    log_p = onp.asarray(log_prob_fn(grid_points(bounds, n)[2]), dtype=onp.float64).reshape(n, n)
+    from .evaluate import _untraced_kernels  # a grid of log-densities is an evaluation: fast/'s untraced kernels
+    with _untraced_kernels():
+        log_p = onp.asarray(log_prob_fn(grid_points(bounds, n)[2]), dtype=onp.float64).reshape(n, n)
     return onp.exp(onp.where(onp.isnan(log_p), -onp.inf, log_p)), n
 
 

@@ -15,7 +15,7 @@ sampling) with kernels that need values only, run block by block over the rows s
 block's intermediates stay in cache. Where they run, and why only there:
 
 - tinygen's own evaluation entry points (``tinygen.evaluate``: ``test_nll``, hence the
-  recipes' ``score``; ``grid_integral``, hence the demos' density grids; ``kl_to_truth``,
+  recipes' ``score``; ``grid_integral``; ``plot.density``, hence the demos' density figures; ``kl_to_truth``,
   ``moons_bridge_ratio``) enter ``installed()`` around their model calls;
 - your own code gets them the same way:
 
