@@ -113,7 +113,7 @@ draws_ring, cov_ring = judge(f"{recipe.label}, eight Gaussians", gan, p_ring, ri
 # What is measured (benchmarks/REPORT_ebm_gan.md, seeds 0-4): on eight Gaussians it covers at most
 # 0.58 of the mass, none at all on seed 4 and one mode only on seed 0, where the recipe reaches all
 # eight modes on every seed (coverage 0.84 or more). The minimax loss alone did not collapse it
-# (seed 0: coverage 0.95).
+# (seed 0, measured with one discriminator update per step, before the recipe took two: coverage 0.95).
 
 # %%
 _, p_collapsed, _ = COLLAPSED_GAN.train(x_ring, rng=args.seed, steps=args.steps)

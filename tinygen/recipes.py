@@ -297,7 +297,8 @@ RECIPES["flow_gan"] = GANRecipe("RealNVP-8 as a GAN's generator", lambda: RealNV
 
 # The GAN recipe with the one change that makes it collapse on eight Gaussians (measured seed by
 # seed in benchmarks/REPORT_ebm_gan.md): shown beside it in demos/14_gans.py.
-# On seed 0 neither the minimax loss (coverage 0.95) nor, in the earlier 1e-3 cosine setting, a
+# On seed 0, with one discriminator update per step (before d_steps = 2), neither the minimax loss
+# (coverage 0.95) nor, in the earlier 1e-3 cosine setting, a
 # discriminator rate of 1e-4 (0.76) collapsed it;
 # Adam's default momentum b1 = 0.9 instead of 0.5 put every draw on one point (coverage 0).
 # With the recipe's two discriminator updates the collapse is less complete: on eight Gaussians, seeds
