@@ -30,7 +30,8 @@
 #
 # Run: ``python demos/00_two_moons_tour.py`` (a few minutes on an idle core), or
 # ``--models maf,realnvp`` for a subset (``--models flow_matching,cnf,diffusion`` for the
-# continuous-time rows, ``--models ebm,gan,flow_gan`` for the energy and adversarial ones),
+# continuous-time rows, ``--models ebm,ebm_quadrature,gan,flow_gan`` for the energy-based ones, by
+# contrastive divergence and by the exact likelihood gradient, and the adversarial ones),
 # ``--save DIR`` / ``--load DIR`` to keep and reuse trained parameters. In a notebook, run
 # the cells top to bottom.
 
