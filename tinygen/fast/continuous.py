@@ -33,35 +33,30 @@ from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced
 __all__ = ["field_and_trace", "solve", "solve_values", "velocity", "velocity_values"]
 
 
-def _inputs(flow, t, z):
-    """(h_0, the Fourier part's angles, their frequencies): the field's input phi(t, z), (n, n_in)."""
-    n, dim = z.shape
-    k_x, k_t = getattr(flow, "x_features", 0), getattr(flow, "time_features", 0)
-    t_col = t * onp.ones((n, 1))  # a float, or one time per row
-    freq = onp.pi * 2.0 ** onp.arange(k_x)  # 2^k pi, k = 0..K-1
-    angle = (z[:, :, None] * freq).reshape(n, dim * k_x)  # column d K + k: 2^k pi z_d
-    t_angle = onp.pi * t_col * onp.arange(1, k_t + 1)  # k pi t, k = 1..K_t
-    h0 = onp.concatenate([z, onp.sin(angle), onp.cos(angle), t_col, onp.sin(t_angle), onp.cos(t_angle)], axis=1)
-    return h0, angle, freq
+def _input_tangents(flow, h0, dim):
+    """d h_0 / d z_i for i = 1..D, stacked: (D n, n_in), rows i n .. (i + 1) n - 1 for direction i.
 
-
-def _input_tangents(h0, angle, freq, dim):
-    """d h_0 / d z_i for i = 1..D, stacked: (D n, n_in), rows i n .. (i + 1) n - 1 for direction i."""
-    n, k_x = h0.shape[0], freq.size
+    h_0 = flow._inputs(t, z) = [z, sin(2^k pi z_d), cos(2^k pi z_d), t's parts]: its z columns move
+    as e_i, the sine of 2^k pi z_i as 2^k pi times its cosine, the cosine as -2^k pi times its sine
+    (both read from h_0 itself); t's parts do not move with z.
+    """
+    n, k_x = h0.shape[0], flow.x_features
+    freq = onp.pi * 2.0 ** onp.arange(k_x)  # 2^k pi, k = 0..K-1, as in nn.fourier_features
+    sines, cosines = h0[:, dim:dim * (1 + k_x)], h0[:, dim * (1 + k_x):dim * (1 + 2 * k_x)]  # column d K + k
     dh0 = onp.zeros((dim, n, h0.shape[1]))
     for i in range(dim):
         dh0[i, :, i] = 1.0  # d z / d z_i = e_i
-        cols = slice(i * k_x, (i + 1) * k_x)  # the K angles of coordinate i
-        dh0[i, :, dim + i * k_x:dim + (i + 1) * k_x] = freq * onp.cos(angle[:, cols])  # d sin / d z_i
-        dh0[i, :, dim * (1 + k_x) + i * k_x:dim * (1 + k_x) + (i + 1) * k_x] = -freq * onp.sin(angle[:, cols])
+        mine = slice(i * k_x, (i + 1) * k_x)  # coordinate i's K columns in each block
+        dh0[i, :, dim:dim * (1 + k_x)][:, mine] = freq * cosines[:, mine]  # d sin(w z_i) / d z_i = w cos
+        dh0[i, :, dim * (1 + k_x):dim * (1 + 2 * k_x)][:, mine] = -freq * sines[:, mine]  # d cos = -w sin
     return dh0.reshape(dim * n, -1)
 
 
 def field_and_trace(flow, weights, t, z):
     """(v(t, z), tr(dv/dz)) on one block of rows z (n, D), by the forward-mode pass above."""
     n, dim = z.shape
-    h, angle, freq = _inputs(flow, t, z)
-    dh = _input_tangents(h, angle, freq, dim)
+    h = flow._inputs(t, z)  # the reference's own input features (plain arrays in, plain arrays out)
+    dh = _input_tangents(flow, h, dim)
     last = len(weights) - 1
     for l, (W, b) in enumerate(weights):
         a = h @ W
@@ -103,7 +98,7 @@ def velocity_values(flow, params, t, x, block=None):
 
     def rows_of(rows):
         t_rows = t[rows] if t.ndim else t  # one time per row, or one for all
-        return (mlp_values(flow.net, weights, _inputs(flow, t_rows, x[rows])[0]),)
+        return (mlp_values(flow.net, weights, flow._inputs(t_rows, x[rows])),)
     return _blockwise(rows_of, x, block)[0]
 
 

@@ -104,11 +104,14 @@ class ContinuousFlow:
         return {"velocity": self.net.init(as_rng(rng))}
 
     # ---- the field ------------------------------------------------------------------------------
-    def _velocity(self, params, t, x):
+    def _inputs(self, t, x):
+        """What the network reads: [x, fourier_features(x), t, sin(k pi t), cos(k pi t)], shape (n, n_in)."""
         t_col = t * np.ones((np.shape(x)[0], 1))  # a float, or one time per row
         angle = np.pi * t_col * np.arange(1, self.time_features + 1)  # k pi t, k = 1..K, shape (n, K)
-        h = [x, fourier_features(x, self.x_features), t_col, np.sin(angle), np.cos(angle)]
-        return self.net(params["velocity"], np.concatenate(h, axis=1))
+        return np.concatenate([x, fourier_features(x, self.x_features), t_col, np.sin(angle), np.cos(angle)], axis=1)
+
+    def _velocity(self, params, t, x):
+        return self.net(params["velocity"], self._inputs(t, x))
 
     def velocity(self, params, t, x):
         """v_theta(t, x), shape (n, D). t: one time, or one per point (shape (n,))."""
