@@ -17,6 +17,7 @@ import autograd.numpy as anp
 import numpy as onp
 from autograd import grad, hessian, value_and_grad
 from autograd.misc import flatten
+from fast_checks import close_to_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,11 +32,7 @@ RTOL = 1e-9  # see the module docstring
 
 
 def _close(a, b, what, rtol=RTOL):
-    a, b = onp.asarray(a), onp.asarray(b)
-    assert a.shape == b.shape, f"{what}: shapes {a.shape}, {b.shape}"
-    scale = max(1.0, float(onp.max(onp.abs(b))))
-    err = float(onp.max(onp.abs(a - b)))
-    assert err <= rtol * scale, f"{what}: max |fast - reference| = {err:.3g} at scale {scale:.3g}"
+    close_to_reference(a, b, what, rtol)
 
 
 @contextlib.contextmanager
@@ -64,14 +61,20 @@ def _both(fn, traced=True):
 sizes = st.tuples(st.integers(1, 5), st.integers(1, 7), st.integers(1, 8), st.integers(2, 6))  # n, T, H, V
 
 
-@settings(max_examples=15, deadline=None)
-@given(size=sizes, seed=seeds)
-def test_loss_and_its_derivatives_match_the_reference(size, seed):
+def _case(size, seed):
+    """(rng, model, params moved off their init, a batch x of tokens) for sizes (n, T, H, V)."""
     n, T, H, V = size
     rng = onp.random.default_rng(seed)
     model = RNNARM(V, T, hidden=H)
     params = perturb(model.init(rng), rng, 0.3)
-    x = rng.integers(0, V, (n, T))
+    return rng, model, params, rng.integers(0, V, (n, T))
+
+
+@settings(max_examples=15, deadline=None)
+@given(size=sizes, seed=seeds)
+def test_loss_and_its_derivatives_match_the_reference(size, seed):
+    rng, model, params, x = _case(size, seed)
+    n, T, H, V = size
     e = rng.standard_normal((n, T, V))  # any real input: d/de is defined beyond one-hot
     w = rng.standard_normal((n, T, H))
 
@@ -89,11 +92,8 @@ def test_loss_and_its_derivatives_match_the_reference(size, seed):
 @settings(max_examples=5, deadline=None)
 @given(size=sizes, seed=seeds)
 def test_second_derivatives_match_the_reference(size, seed):
-    n, T, H, V = size
-    rng = onp.random.default_rng(seed)
-    model = RNNARM(V, T, hidden=H)
-    theta, unflatten = flatten(perturb(model.init(rng), rng, 0.3))
-    x = rng.integers(0, V, (n, T))
+    rng, model, params, x = _case(size, seed)
+    theta, unflatten = flatten(params)
     u = rng.standard_normal(theta.size)
 
     def hvp(th):  # d/dtheta <grad loss, u>: the backward pass is differentiated, the kernel steps aside

@@ -25,6 +25,7 @@ import numpy as onp
 import pytest
 from autograd import grad
 from autograd.misc import flatten
+from fast_checks import close_to_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,11 +48,7 @@ def kernels_installed():
 
 
 def _close(a, b, what, rtol=RTOL):
-    a, b = onp.asarray(a), onp.asarray(b)
-    assert a.shape == b.shape, f"{what}: shapes {a.shape}, {b.shape}"
-    scale = max(1.0, float(onp.max(onp.abs(b))))
-    err = float(onp.max(onp.abs(a - b)))
-    assert err <= rtol * scale, f"{what}: max |fast - reference| = {err:.3g} at scale {scale:.3g}"
+    close_to_reference(a, b, what, rtol)
 
 
 def _flat(tree):
