@@ -136,6 +136,13 @@ plot.show(fig, "12_schedules", args.out)
 #
 # One step: a batch of x_0, one t ~ U{1..T} and one eps ~ N(0, I) per point, and a regression
 # of eps on x_t. No chain, no ODE.
+#
+# The recipe's network outputs v = sqrt(alpha_bar_t) eps - sigma_t x_0 instead of eps
+# (`prediction="v"`, Salimans & Ho 2022), and eps_theta = sigma_t x_t + sqrt(alpha_bar_t) v_theta:
+# the same regression, weighted by 1 / alpha_bar_t. Why: near the noise end eps* is almost x_t,
+# and the probability-flow ODE below divides an eps-network's small errors there by
+# sqrt(alpha_bar_t) -> 0; v is that ODE's velocity itself, so its errors reach the density
+# undivided.
 
 # %%
 # the recipe the tour and benchmarks/bench_continuous.py train (tinygen.recipes), as demo 07 does: its

@@ -343,3 +343,18 @@ def test_bench_headline_times_a_command_and_records_its_run(tmp_path):
     failing = tmp_path / "failing.json"
     assert bench_headline.main(["--command", f"{sys.executable} -c 'raise SystemExit(3)'", "--out", str(failing)]) == 3
     assert not failing.exists()
+
+
+def test_the_diffusion_noise_report_is_what_its_json_renders():
+    import diffusion_by_noise
+
+    with open(diffusion_by_noise.JSON) as f:
+        result = json.load(f)
+    with open(diffusion_by_noise.REPORT) as f:
+        assert f.read() == diffusion_by_noise.render(result), \
+            "benchmarks/REPORT_diffusion_noise.md is stale: run python benchmarks/diffusion_by_noise.py --render"
+    # one column per noise level, the first (eps* everywhere) the check that the ODE itself is exact:
+    # the solver's error at rtol = atol = 1e-5 plus, with the schedule ending at log-SNR -5, the
+    # prior's own mismatch KL(q_T || N(0, I)) ~ 1e-3 nats, averaged over the test points
+    for row in result["rows"].values():
+        assert len(row["lost"]) == len(result["levels"]) and abs(row["lost"][0]) < 0.01

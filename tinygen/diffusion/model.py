@@ -9,6 +9,13 @@ is the posterior q(x_{t-1} | x_t, x_0) with x_0 replaced by the network's guess 
 eq. 11). Reverse variance sigma_t^2 = beta_tilde_t, the posterior's own, for t >= 2; the last
 step is the decoder p(x_0 | x_1) = N(mu_theta(x_1, 1), beta_1 I) (beta_tilde_1 = 0 cannot serve:
 continuous 2-D data need a density, and beta_1 is the noise the first forward step added).
+
+The network predicts the noise eps (prediction="eps", Ho et al.) or the velocity
+v = cos(phi_t) eps - sin(phi_t) x_0 (prediction="v", Salimans & Ho 2022), and then
+
+    eps_theta(x_t, t) = sin(phi_t) x_t + cos(phi_t) v_theta(x_t, t),   phi_t = arccos sqrt(alpha_bar_t)
+
+(Schedule): every formula below reads eps_theta either way.
 """
 import autograd.numpy as np
 import numpy as onp
@@ -32,6 +39,7 @@ from .schedule import Schedule
 __all__ = ["Diffusion", "METHODS", "time_features"]
 
 METHODS = ("ancestral", "ode")
+PREDICTIONS = ("eps", "v")
 TRAIN_TIMES = ("steps", "continuous")
 N_FREQ = 8  # time features: sin and cos of k pi t / T, k = 1..8
 MAX_ROWS = 50_000  # rows per network pass in elbo (bounds memory: T steps x n points)
@@ -66,12 +74,21 @@ class Diffusion:
     K doubling frequencies; 0, the default: [x_t, features(t)] only). Why: at low noise eps_theta
     must change across a data set's finest width (two moons: 0.05), which a plain MLP of the
     coordinates learns very slowly.
+    prediction: what the network outputs, "eps" (default: the noise, Ho et al.) or "v" (the
+    velocity v = d x_t / d phi = cos(phi) eps - sin(phi) x_0 of x_t = cos(phi) x_0 + sin(phi) eps,
+    Salimans & Ho 2022). Both give eps_theta, and every formula below reads eps_theta. Why "v":
+    near the noise end (cos phi -> 0) eps* is close to x_t itself, and an eps-network's small
+    errors there are divided by cos phi in the probability-flow ODE (its velocity is
+    (eps_theta - sin(phi) x) / cos(phi)), so they move the ODE's density far more than the loss
+    sees. With "v" the network's output *is* that velocity, and eps_theta = sin(phi) x_t +
+    cos(phi) v_theta tends to x_t by construction. The loss |v - v_theta|^2 equals
+    |eps - eps_theta|^2 / cos^2(phi): denoising score matching weighted towards high noise.
     """
 
     context_dim = 0
 
     def __init__(self, dim, hidden=(128, 128), n_steps=100, schedule="linear", activation="softplus",
-                 train_times="steps", x_features=0):
+                 train_times="steps", x_features=0, prediction="eps"):
         self.dim = check_positive_int(dim, "dim")
         self.hidden = check_hidden(hidden)
         self.schedule = Schedule(schedule, n_steps)
@@ -79,11 +96,12 @@ class Diffusion:
         self.activation = check_option(activation, "activation", ACTIVATIONS)
         self.train_times = check_option(train_times, "train_times", TRAIN_TIMES)
         self.x_features = check_positive_int(x_features, "x_features", minimum=0)
+        self.prediction = check_option(prediction, "prediction", PREDICTIONS)
         n_in = self.dim * (1 + 2 * self.x_features) + 2 * N_FREQ
         self.network = MLP((n_in,) + self.hidden + (self.dim,), self.activation)
 
     def init(self, rng):
-        return {"eps": self.network.init(as_rng(rng))}
+        return {self.prediction: self.network.init(as_rng(rng))}  # {"eps": ...} or {"v": ...}
 
     # ---- the network and the score ------------------------------------------------------------
     def _times(self, t, n, name="t", positive=False):
@@ -97,10 +115,19 @@ class Diffusion:
                              f"[{t.min():.6g}, {t.max():.6g}]")
         return onp.broadcast_to(t, (n,)).astype(float)
 
-    def _epsilon(self, params, t, x):
-        """eps_theta(x_t, t) for real t of shape (n,); the network reads [x_t, features(x_t), features(t)]."""
+    def _output(self, params, t, x):
+        """The network's output (eps_theta or v_theta) at real t of shape (n,); it reads
+        [x_t, features(x_t), features(t)]."""
         h = np.concatenate([x, fourier_features(x, self.x_features), time_features(t, self.T)], axis=1)
-        return self.network.apply(params["eps"], h)
+        return self.network.apply(params[self.prediction], h)
+
+    def _epsilon(self, params, t, x):
+        """eps_theta(x_t, t) for real t of shape (n,): the output itself, or sin(phi) x_t + cos(phi) v_theta."""
+        out = self._output(params, t, x)
+        if self.prediction == "eps":
+            return out
+        phi = self.schedule.phi_at(t)[:, None]
+        return onp.sin(phi) * x + onp.cos(phi) * out
 
     def epsilon(self, params, t, x):
         """The noise prediction eps_theta(x_t, t), shape (n, dim); t a number or (n,), 0 <= t <= T."""
@@ -123,6 +150,8 @@ class Diffusion:
 
         t ~ U{1..T}, eps ~ N(0, I), one draw per data point (Ho et al. eq. 14); a scalar.
         With train_times="continuous", t ~ U(0, T) and alpha_bar_t = alpha_bar(t) = cos^2 phi(t).
+        With prediction="v" the regression is on v instead: E ||v - v_theta(x_t, t)||^2,
+        v = sqrt(alpha_bar_t) eps - sigma_t x (= cos(phi) eps - sin(phi) x).
         """
         x = as_batch(x, "x", self.dim)
         check_context(context, x, 0)
@@ -139,7 +168,10 @@ class Diffusion:
             root_alpha_bar, sigma = onp.cos(phi), onp.sin(phi)
         eps = rng.standard_normal((n, self.dim))
         x_t = root_alpha_bar[:, None] * x + sigma[:, None] * eps  # x_t ~ q(x_t | x_0)
-        return np.mean(np.sum((eps - self._epsilon(params, t.astype(float), x_t)) ** 2, axis=1))
+        if self.prediction == "eps":
+            return np.mean(np.sum((eps - self._epsilon(params, t.astype(float), x_t)) ** 2, axis=1))
+        v = root_alpha_bar[:, None] * eps - sigma[:, None] * x  # v = d x_t / d phi: cos phi eps - sin phi x
+        return np.mean(np.sum((v - self._output(params, t.astype(float), x_t)) ** 2, axis=1))
 
     # ---- the reverse chain --------------------------------------------------------------------
     def _mean(self, params, x_t, t):

@@ -13,6 +13,8 @@ d phi / dt = beta cos phi / (2 sin phi) (from sigma^2 = 1 - alpha_bar, d alpha_b
     dx/dphi = (eps_theta(x, t(phi)) - sin(phi) x) / cos(phi),
 
 the same curves, with a right-hand side that stays finite at both ends for a good eps_theta.
+This right-hand side is the velocity v = d x_t / d phi of x_t = cos(phi) x_0 + sin(phi) eps, so a
+model with prediction="v" hands its network's output to the solver as it is.
 
 The likelihood (instantaneous change of variables, tinygen.ode): along the curve from the data x
 (phi = 0) to x_T (phi_T = arccos sqrt(alpha_bar_T)),
@@ -33,6 +35,8 @@ __all__ = ["integrate", "log_prob", "velocity"]
 def velocity(model, params, phi, x):
     """dx/dphi = (eps_theta(x, t(phi)) - sin(phi) x) / cos(phi), t(phi) = the schedule's time at angle phi."""
     t = onp.full(np.shape(x)[0], model.schedule.t_at(phi))
+    if model.prediction == "v":  # the network's v_theta is dx/dphi itself: no division by cos(phi)
+        return model._output(params, t, x)
     return (model._epsilon(params, t, x) - onp.sin(phi) * x) / onp.cos(phi)
 
 
