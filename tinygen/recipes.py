@@ -95,27 +95,27 @@ LECTURE_RECIPES = tuple(RECIPES)
 # with the x features and 0.034 with both. Not the solver's: on that trained field dopri5 at the
 # default 1e-6 tolerances gives a test NLL within 3e-7 nats of a 1e-9 solve (each point within
 # 3e-4). The features cost next to nothing: 0.034 s a step against 0.033 (same process, loaded core).
-# On the whole test set, seeds 0-4 (REPORT_continuous.md): 0.073, 0.068, 0.077, 0.076, 0.091 nats,
-# against 0.415 and 0.387 (seeds 0-1) before; the 0.05 target is not met. Training: 80-270 s a seed.
+# More steps: seed 4, the worst, went from 0.091 nats (5000 steps) to 0.063 (10000) and 0.045
+# (20000); seeds 0-4 at 20000 are in REPORT_continuous.md.
 FLOW_MATCHING = Recipe("Flow matching", lambda: ContinuousFlow(2, hidden=(128, 128), objective="flow_matching",
                                                                x_features=3, time_features=8),
-                       5000, 3e-3, batch_size=1024)
+                       20000, 3e-3, batch_size=1024)
 RECIPES["flow_matching"] = FLOW_MATCHING
 # The CNF by maximum likelihood: every step backpropagates through an RK4 solve with the exact trace
-# (about 60 times the cost of a flow-matching step), so it starts from the flow-matching run (the same
+# (about 60 times the cost of a flow-matching step), so it starts from a flow-matching run (the same
 # network, so the same params) and fine-tunes the likelihood itself for a few hundred steps.
 # The training solve must be accurate enough that the model cannot profit from its error: from the
 # Fourier-feature field's 0.034 nats (seed 0, first 2000 test points), 200 steps with 4 RK4 steps
 # ended at 0.76 (lr 3e-3) and 0.051 (lr 3e-4) under the exact (dopri5) log p, and with 8 RK4 steps
-# at lr 1e-3 at 0.027, in 139 s on a loaded core. (With the plain [x, t] field, 4 steps at 3e-3 took
-# flow matching's 0.41 nats to 0.14.) Seeds 0-4, whole test set: 0.050, 0.037, 0.047, 0.050, 0.063
-# nats (0.139 and 0.149 on seeds 0-1 before): the 0.05 target is met on seeds 1 and 2, missed by
-# 0.0003 on seeds 0 and 3 and by 0.013 on seed 4. Both stages: 250-360 s a seed on a shared machine.
-# Next to try: 400 likelihood steps took seed 4 to 0.051 (from the same flow-matching run, 219 s for
-# this stage), not yet measured on the other seeds.
+# at lr 1e-3 at 0.027. Its start is 5000 flow-matching steps, not the recipe's 20000: from 10000,
+# the same 400 likelihood steps ended seed 0 at 0.084 nats (0.046 from 5000), a sharper field whose
+# 8-step RK4 solve the likelihood can profit from. Likelihood steps on seeds 0-4 (whole test set):
+# 200 gave 0.050, 0.037, 0.047, 0.050, 0.063 nats, 400 gave 0.046, 0.032, 0.037, 0.041, 0.051;
+# 600 give the figures in REPORT_continuous.md.
+FLOW_MATCHING_STAGE = dataclasses.replace(FLOW_MATCHING, steps=5000)
 RECIPES["cnf"] = Recipe("CNF (likelihood)", lambda: ContinuousFlow(2, hidden=(128, 128), objective="likelihood",
                                                                    x_features=3, time_features=8, train_steps=8),
-                        200, 1e-3, batch_size=128, warm_start=FLOW_MATCHING)
+                        600, 1e-3, batch_size=128, warm_start=FLOW_MATCHING_STAGE)
 
 
 def log_snr_betas(T, log_snr_first=9.2, log_snr_last=-9.9):
