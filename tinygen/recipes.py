@@ -134,18 +134,19 @@ def log_snr_betas(T, log_snr_first=9.2, log_snr_last=-9.9):
     return 1.0 - alpha_bar / onp.concatenate([[1.0], alpha_bar[:-1]])
 
 
-# The probability-flow ODE's density needs eps_theta right at every noise level, and where it was
-# wrong is measured by benchmarks/diffusion_by_noise.py (REPORT_diffusion_noise.md): the ODE with
-# the exact eps* of noised two moons above a noise level, the trained eps_theta below. The first
+# The probability-flow ODE's density needs eps_theta right at every noise level. Where it is wrong
+# is measured by benchmarks/diffusion_by_noise.py (REPORT_diffusion_noise.md): the ODE with the
+# exact eps* of noised two moons above a noise level and the trained eps_theta below. The first
 # recipe (predicting eps with a plain MLP, log-SNR down to -9.9, 5000 steps of batch 256) ended at
-# 1.25-1.36 nats on seeds 0-4. Its error sat at sigma_t ~ 0.05-0.25, where the moons are being
-# blurred: Fourier features of x_t (x_features = 3, batch 1024) took seed 0 from 1.28 to 0.64. What
-# was left sat at high noise, where eps* is nearly x_t and the ODE divides an eps-network's error by
-# sqrt(alpha_bar_t): predicting v instead took it to 0.15. Ending the schedule at log-SNR -5
-# (alpha_bar_T = 0.0067: q_T is N(0, I) to within about 1e-3 nats) gives the remaining error's noise
-# levels more of the T steps, and 10000 steps fit them. Seeds 0-4, whole test set: 0.068, 0.052,
-# 0.053, 0.065, 0.061 nats (the 0.08 target met on each), the bound's own gap 0.42-0.47. Training:
-# 640-800 s a seed on a shared machine, against 70-590 s before.
+# 1.25-1.36 nats on seeds 0-4, its error at sigma_t ~ 0.05-0.5, where the moons are being blurred
+# (the report's first row). On seed 0 (first 2000 test points): Fourier features of x_t
+# (x_features = 3) with batch 1024 took it from 1.28 to 0.64 nats, and predicting v to 0.15 (near
+# the noise end eps* is nearly x_t, and the ODE divides an eps-network's error there by
+# sqrt(alpha_bar_t); see Diffusion's ``prediction``). Ending the schedule at log-SNR -5 (alpha_bar_T
+# = 0.0067: KL(q_T || N(0, I)) = 0.0011 nats) gives the noise levels where error was left more of the
+# T steps, and 10000 steps fit them. Seeds 0-4, whole test set: 0.068, 0.052, 0.053, 0.065, 0.061
+# nats (the 0.08 target met on each), the bound's own gap 0.42-0.47. Training: 640-800 s a seed on a
+# shared machine, against 70-590 s before.
 RECIPES["diffusion"] = Recipe("Diffusion (DDPM)", lambda: Diffusion(2, hidden=(128, 128), n_steps=100,
                                                                     schedule=log_snr_betas(100, log_snr_last=-5.0),
                                                                     x_features=3, prediction="v"),
