@@ -168,7 +168,7 @@ class Diffusion:
             root_alpha_bar, sigma = onp.cos(phi), onp.sin(phi)
         eps = rng.standard_normal((n, self.dim))
         x_t = root_alpha_bar[:, None] * x + sigma[:, None] * eps  # x_t ~ q(x_t | x_0)
-        if self.prediction == "eps":
+        if self.prediction == "eps":  # through _epsilon, so that a subclass's own eps_theta is what is fitted
             return np.mean(np.sum((eps - self._epsilon(params, t.astype(float), x_t)) ** 2, axis=1))
         v = root_alpha_bar[:, None] * eps - sigma[:, None] * x  # v = d x_t / d phi: cos phi eps - sin phi x
         return np.mean(np.sum((v - self._output(params, t.astype(float), x_t)) ** 2, axis=1))
