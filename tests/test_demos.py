@@ -116,8 +116,8 @@ def test_tour_judges_a_model_without_a_density_by_its_samples(tmp_path, capsys):
     # --models with an EBM (a density through its quadrature log Z), a GAN (none: its draws are judged)
     # and a flow trained as a GAN's generator (a density: the flow's own)
     tour = runpy.run_path(str(DEMOS / "00_two_moons_tour.py"), run_name="tour")
-    rows = tour["main"](["--models", "ebm,gan,flow_gan", "--steps", "2", "--n-train", "300", "--n-test", "200",
-                         "--grid", "12", "--out", str(tmp_path)])
+    rows = tour["main"](["--models", "ebm,gan,flow_gan", "--steps", "2", "--workers", "1", "--n-train", "300",
+                         "--n-test", "200", "--grid", "12", "--out", str(tmp_path)])
     by_label = {r["model"]: r for r in rows}
     ebm, gan, flow_gan = (by_label[RECIPES[name].label] for name in ("ebm", "gan", "flow_gan"))
     assert {"nll", "se", "gap"} <= set(ebm) and {"nll", "se", "gap"} <= set(flow_gan)

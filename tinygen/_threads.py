@@ -23,6 +23,8 @@ import functools
 import numbers
 import threading
 
+from ._heap import retain
+
 _SETTING = contextvars.ContextVar("tinygen_blas_threads", default=1)
 _LOCK = threading.Lock()
 _STATE = {"users": 0, "limit": None}  # loops running now, and the limit they share
@@ -61,7 +63,9 @@ def _controller():
 
 @contextlib.contextmanager
 def hot_loop():
-    """Run the block with the chosen number of BLAS threads (see the module docstring)."""
+    """Run the block with the chosen number of BLAS threads (see the module docstring), and with
+    malloc keeping freed memory for the loop's next step (tinygen/_heap.py)."""
+    retain()
     n = _SETTING.get()
     if n is None:
         yield

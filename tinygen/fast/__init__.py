@@ -59,8 +59,12 @@ a training loop:
         model.loss(params, x)
 
 Training loops run with one BLAS thread (faster at these sizes, and robust on a
-busy machine); ``set_blas_threads(None)`` or ``with blas_threads(n):`` opts out.
+busy machine); ``set_blas_threads(None)`` or ``with blas_threads(n):`` opts out. From the
+first loop or block on, malloc keeps freed memory in the process (Linux), so that a step's
+arrays do not fault their pages in again every step (tinygen/_heap.py);
+``set_heap_retention(False)`` before it opts out.
 """
+from .._heap import is_retaining, set_heap_retention
 from .._threads import blas_threads, set_blas_threads
 from . import (  # noqa: F401  (importing a kernel module registers it)
     continuous,
@@ -79,4 +83,4 @@ from .registry import KERNELS, accelerate, installed, is_installed, reference_of
 from .switch import disabled, enabled, is_enabled
 
 __all__ = ["KERNELS", "accelerate", "blas_threads", "disabled", "enabled", "installed", "is_enabled",
-           "is_installed", "reference_of", "set_blas_threads"]
+           "is_installed", "is_retaining", "reference_of", "set_blas_threads", "set_heap_retention"]

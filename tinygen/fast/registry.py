@@ -39,6 +39,7 @@ from autograd.core import VJPNode
 from autograd.tracer import Box
 
 from .. import tree
+from .._heap import retain
 from .switch import is_enabled
 
 __all__ = ["KERNELS", "accelerate", "has_box", "installed", "is_installed", "reference_of", "traced_once",
@@ -111,6 +112,7 @@ def installed():
     if not is_enabled():
         yield
         return
+    retain()  # malloc keeps freed memory for the block's next arrays (tinygen/_heap.py)
     with _LOCK:
         if _USERS["count"] == 0:
             _put_in_place()
