@@ -44,7 +44,8 @@ classes hold only their own methods and the reference code runs. The kernels:
     flow_values.py    a whole stack's density and sampling directions (couplings, splines, MAF,
                       IAF, permutations, ActNorm, LU linear)
     spline_values.py  the rational-quadratic spline with its bins first, both directions
-    model_values.py   MADE's log p and Gaussian sampling, the Gaussian VAE's importance weights and sampling
+    model_values.py   MADE's log p and Gaussian sampling, the VAE's importance weights (Gaussian or IAF
+                      posterior) and sampling
     continuous.py     the CNF's ODE solves: its field, and the exact trace by forward mode instead of D
                       reverse passes
 

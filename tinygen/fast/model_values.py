@@ -8,6 +8,7 @@ its rows; the likelihood heads and distributions are the model modules' own func
     MADE     (mu_d, rho_d) = NN(x_<d, c) for every d in one pass,  log p(x) = sum_d log p(x_d | x_<d, c)
     sampling x_{o_t} = mu_{o_t}(x_<o_t) + softplus(rho_{o_t}) eps_t,  t = 1..D  (D passes per block)
     VAE      log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x),  z_k = mu(x) + eps_k sigma(x)
+             (an IAF posterior: z_k = f(z_0k; h(x)), log q = log q_0 - log|det df/dz_0|, fast/flow_values.py)
     sampling x = m(z) + s eps,  z ~ p(z)  (the decoder block by block)
 
 Randomness is drawn in the reference's order and shape before the blocks start (all D columns of
@@ -20,7 +21,7 @@ from .. import functional as F
 from .._validate import as_rng, check_context, check_params, check_positive_int
 from ..arm.made import MADE, head_log_prob
 from ..vae import VAE, reparameterize
-from . import blocks
+from . import blocks, flow_values
 from . import made as _traced  # noqa: F401  (its kernel is registered first: the traced case goes to it)
 from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced
 
@@ -90,9 +91,10 @@ def _log_px(vae, params, weights, z, x):
 
 
 def vae_log_weights(vae, params, x, rng, k, block=None):
-    """log w (K, n) of a VAE with a Gaussian q(z | x): the encoder once, then for each of the
-    reference's chunks of samples its eps, and the decoder on blocks of (samples x points)."""
-    mu, rho, _ = vae._encode_rho(params, x)
+    """log w (K, n) of a VAE with a Gaussian q_0(z | x), followed or not by a flow (an IAF): the encoder
+    once, then for each of the reference's chunks of samples its eps, and the flow and the decoder on
+    blocks of (samples x points)."""
+    mu, rho, h = vae._encode_rho(params, x)
     sigma, log_sigma = F.softplus(rho), F.log_softplus(rho)
     weights = mlp_weights(vae.decoder, params["decoder"])
     n = x.shape[0]
@@ -103,16 +105,29 @@ def vae_log_weights(vae, params, x, rng, k, block=None):
             z = reparameterize(mu[rows], sigma[rows], eps[:, rows])  # z_k = mu + eps_k sigma
             # log q(z_k | x) = log N(z_k; mu, sigma^2), from log sigma
             log_q = F.log_normal_pdf_log_scale(z, mu[rows], log_sigma[rows]).sum(axis=-1)
+            if vae.flow is not None:
+                z, log_q = _flow_posterior(vae, params, z, log_q, h[rows])
             log_px = _log_px(vae, params, weights, z, x[rows])
             log_w[first:first + s, rows] = log_px + vae.prior.log_prob(z) - log_q
         first += s
     return log_w
 
 
+def _flow_posterior(vae, params, z0, log_q0, h):
+    """z_K = f(z_0) with the encoder's h as the flow's context (the reference's sample-major rows),
+    and log q_K(z_K | x) = log q_0(z_0 | x) - log|det df/dz_0|."""
+    s, rows, d = z0.shape
+    context = None if vae.flow.context_dim == 0 else onp.concatenate([h] * s, axis=0)
+    z, log_det = flow_values.run(vae.flow, params["flow"], z0.reshape(s * rows, d), context, inverse=False)
+    return z.reshape(s, rows, d), log_q0 - log_det.reshape(s, rows)
+
+
 @serve_untraced(VAE, "log_weights")
 def log_weights(vae, params, x, rng, k=100):
-    """``VAE.log_weights`` block by block, when nothing is traced and q(z | x) is Gaussian."""
-    if vae.posterior != "gaussian" or vae.flow is not None:
+    """``VAE.log_weights`` block by block, when nothing is traced and q(z | x) is Gaussian, or Gaussian
+    followed by a flow the untraced stack runs (an IAF; not the planar flows)."""
+    if vae.posterior == "amortized_planar" or (
+            vae.flow is not None and not flow_values.applies(vae.flow, params["flow"], None, None)):
         return NotImplemented
     x = vae._check_x(x)  # the reference's checks, in its order
     check_params(params, vae)
@@ -141,7 +156,7 @@ def sample(vae, params, n, rng, context=None, mean=False):
     if vae.likelihood != "gaussian" or vae.decoder_scale == "network":
         return NotImplemented
     rng = as_rng(rng)  # the reference's checks and draws, in its order
-    z = vae.prior.sample(rng, check_positive_int(n, "n"))
+    z = vae.prior.sample(check_positive_int(n, "n"), rng)
     check_context(context, z, 0)
     check_params(params, vae)
     return vae_sample(vae, params, z, rng, mean)
