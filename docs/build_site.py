@@ -18,7 +18,8 @@ What it does, in order:
    of its code and figures: the same index, built in less time);
 4. makes the site work offline: MathJax 3 copied from the sphinx-mathjax-offline wheel, the
    search index also written as a script (file:// pages cannot fetch JSON), and the CDN
-   MathJax 2 that nbconvert puts in notebook pages removed (the site's MathJax typesets them).
+   MathJax 2 that nbconvert puts in notebook pages removed (the site's MathJax typesets them);
+   a page with nothing to typeset does not load MathJax at all.
 
 Why MkDocs: the pages are already Markdown, so they stay as they are and read the same on a
 code host; Material ships a search that works without a server; mkdocs-jupyter renders the
@@ -272,6 +273,11 @@ def mathjax_source():
 
 
 NBCONVERT_MATHJAX = re.compile(r"<!-- Load mathjax -->\s*<script src=\"[^\"]*\">\s*</script>")
+# MathJax typesets only elements of these classes (docs/assets/mathjax-config.js): a page without one
+# (an API page, most of the guides) has nothing for it, and is spared parsing its 2 MB script
+TYPESET_CLASS = re.compile(r"class=\"[^\"]*\b(arithmatex|jp-RenderedMarkdown)\b")
+MATHJAX_SCRIPTS = re.compile(r"<script src=\"[^\"]*(mathjax-config\.js|mathjax/" + re.escape(MATHJAX_FILE)
+                             + r")\"></script>\s*")
 
 
 def make_offline(site):
@@ -288,6 +294,8 @@ def make_offline(site):
     for page in site.rglob("*.html"):
         html = page.read_text()
         cleaned = NBCONVERT_MATHJAX.sub("", html)
+        if not TYPESET_CLASS.search(cleaned):
+            cleaned = MATHJAX_SCRIPTS.sub("", cleaned)
         if cleaned != html:
             page.write_text(cleaned)
 

@@ -84,7 +84,8 @@ def test_script_flags_override_quick_sizes_and_write_pngs_to_out(tmp_path):
 def test_tour_runs_end_to_end_and_reloads_what_it_saved(tmp_path):
     tour = runpy.run_path(str(DEMOS / "00_two_moons_tour.py"), run_name="tour")
     tiny = ["--n-train", "300", "--n-test", "200", "--k", "5", "--grid", "20", "--out", str(tmp_path)]
-    rows = tour["main"](["--steps", "3", "--save", str(tmp_path / "params"), *tiny])
+    # one process: tests/test_parallel.py checks that training in parallel gives the same params
+    rows = tour["main"](["--steps", "3", "--workers", "1", "--save", str(tmp_path / "params"), *tiny])
     assert [r["model"] for r in rows] == [RECIPES[name].label for name in LECTURE_RECIPES]  # the default models
     for r in rows:
         assert set(r) == {"model", "params", "steps", "seconds", "nll", "se", "gap"}

@@ -28,14 +28,17 @@ def is_leaf(node):
     return not isinstance(node, CONTAINERS)
 
 
+def _sorted_keys(node):
+    try:
+        return sorted(node)
+    except TypeError as err:
+        raise TypeError(f"params: expected dict keys that can be sorted (such as str), got {list(node)!r}") from err
+
+
 def children(node):
     """[(key, child)] of a container in the one visiting order: sorted dict keys, list/tuple index."""
     if isinstance(node, dict):
-        try:
-            keys = sorted(node)
-        except TypeError as err:
-            raise TypeError(f"params: expected dict keys that can be sorted (such as str), got {list(node)!r}") from err
-        return [(k, node[k]) for k in keys]
+        return [(k, node[k]) for k in _sorted_keys(node)]
     return list(enumerate(node))
 
 
@@ -48,9 +51,22 @@ def _rebuild(node, new_children):
 
 def leaves(tree):
     """Every leaf of ``tree``, in the visiting order."""
-    if is_leaf(tree):
-        return [tree]
-    return [leaf for _, child in children(tree) for leaf in leaves(child)]
+    found = []
+    _collect(tree, found)
+    return found
+
+
+def _collect(node, found):
+    # the visiting order of ``children``, appended to one list: a training step walks its params
+    # several times (the fast path looks for autograd boxes in them), so no list per level
+    if isinstance(node, dict):
+        for key in _sorted_keys(node):
+            _collect(node[key], found)
+    elif isinstance(node, (list, tuple)):
+        for child in node:
+            _collect(child, found)
+    else:
+        found.append(node)
 
 
 def path_step(key):
