@@ -28,7 +28,8 @@
 # cover, per moon (``tinygen.gan.coverage``); a flow trained as a GAN's generator
 # ("flow_gan") has both, and its gap shows what adversarial training does to a likelihood.
 #
-# Run: ``python demos/00_two_moons_tour.py`` (a few minutes on an idle core), or
+# Run: ``python demos/00_two_moons_tour.py`` (the families train at the same time, one process
+# per core, and benchmarks/REPORT.md times the whole run; ``--workers 1`` trains them in turn), or
 # ``--models maf,realnvp`` for a subset (``--models flow_matching,cnf,diffusion`` for the
 # continuous-time rows, ``--models ebm,ebm_quadrature,gan,flow_gan`` for the energy-based ones, by
 # contrastive divergence and by the exact likelihood gradient, and the adversarial ones),
