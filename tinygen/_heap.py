@@ -5,7 +5,7 @@ Why. A training step makes and frees a few hundred arrays, many of 100 KB to 1 M
 serves such a block by asking the kernel for fresh pages (mmap) until it has learnt better, and it
 hands the top of its heap back to the kernel as soon as a little of it is free. Either way the next
 step's arrays fault their pages in again, 4 KB at a time, each one zeroed by the kernel: RealNVP-8
-(batch 256, one thread) took about 650 page faults a step, a quarter of its time
+(batch 256, one thread) took about 600 page faults a step, a fifth of its time
 (``benchmarks/bench_heap.py`` measures every family with and without this module).
 
 What. Two of malloc's settings (``mallopt``), once per process, when the first loop starts:

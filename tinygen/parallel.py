@@ -4,7 +4,7 @@ Every recipe's training is a loop of small steps on one core (one BLAS thread, s
 ``tinygen.fast``), so a machine with two cores can train two families at the same time:
 
     runs = train_recipes(["maf", "realnvp", "spline"], x_train, rng=0)
-    model, params, history = runs["maf"]
+    model, params, history, seconds = runs["maf"]
 
 Each recipe runs in a fresh Python process of its own (started with ``spawn`` on every system:
 a forked child would inherit the parent's threads and locks in whatever state they were). A
