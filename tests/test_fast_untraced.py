@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from tinygen import fast
 from tinygen.arm import MADE
+from tinygen.fast import blocks as row_blocking
 from tinygen.fast import flow_values, model_values
 from tinygen.flows import MAF, NeuralSplineFlow, RealNVP
 from tinygen.flows.autoregressive import IAFLayer, MAFLayer
@@ -157,6 +158,29 @@ def _evaluate_every_family():
     vae = VAE(2, z_dim=1, hidden=(8,))
     vae.log_prob(vae.init(0), x, k=3)
     vae.sample(vae.init(0), 4, 1)
+
+
+def test_default_blocks_hold_about_a_megabyte_of_the_widest_layer():
+    assert row_blocking.block_rows(64) == row_blocking.BLOCK == 2048  # 2048 x 64 float64 = 1 MB
+    assert row_blocking.block_rows(256) == 512
+    assert row_blocking.block_rows(10 ** 6) == row_blocking.MIN_BLOCK
+    assert [r.stop - r.start for r in row_blocking.row_blocks(1100, width=256)] == [512, 512, 76]
+    assert [r.stop - r.start for r in row_blocking.row_blocks(1100, block=300, width=256)] == [300, 300, 300, 200]
+    assert flow_values.stack_width(RealNVP(2, n_layers=2, hidden=(8, 32)).flow) == 32
+    assert flow_values.stack_width(Compose([Permutation(2, "reverse")])) is None
+
+
+@pytest.mark.parametrize("model", [MADE(2, hidden=(256,)), MAF(2, n_layers=2, hidden=(256,)),
+                                   VAE(2, z_dim=2, hidden=(256,), posterior="iaf", n_layers=1)],
+                         ids=["made", "maf", "iaf_vae"])
+def test_wide_models_split_into_several_default_blocks_and_match_the_reference(model):
+    # width 256: blocks of 512 rows (of points, or of samples x points), so 700 points take two or more
+    params = perturb(model.init(0), onp.random.default_rng(1), 0.3)
+    x = onp.random.default_rng(2).standard_normal((700, 2))
+    kw = {"k": 3, "rng": 0} if isinstance(model, VAE) else {}
+    with fast.installed():
+        ours = model.log_prob(params, x, **kw)
+    _close(ours, model.log_prob(params, x, **kw), f"{type(model).__name__} log p")
 
 
 def test_kernels_run_inside_installed_and_not_outside_or_when_disabled(monkeypatch):

@@ -5,7 +5,7 @@ autograd boxes and no residuals for a backward pass. The reference code, run on 
 once, makes every elementwise step (a bias add, a ReLU, an exp) a pass over a (10^5, 64) array of
 51 MB, far larger than the cache, so its time goes to memory traffic, not to arithmetic. Every
 model here is a map row by row (row i of the output depends on row i of the input only), so the
-untraced kernels run it on blocks of ``BLOCK`` rows: a block's intermediates (a few (BLOCK, 64)
+untraced kernels run it on blocks of rows (``block_rows``): a block's intermediates (a few (BLOCK, 64)
 arrays of 2 MB at most) stay in the L2/L3 cache between one step and the next, and the ReLU and
 bias add overwrite the matmul's output in place (``out=``) instead of allocating new arrays.
 
@@ -18,18 +18,37 @@ import numpy as onp
 from .mlp import ACTIVATIONS_NP
 from .registry import KERNELS, accelerate, has_box
 
-__all__ = ["mlp_values", "mlp_weights", "row_blocks", "serve_untraced", "soft_clamp"]
+__all__ = ["block_rows", "mlp_values", "mlp_weights", "row_blocks", "serve_untraced", "soft_clamp", "widest"]
 
-# Rows per block: a (2048, 64) float64 activation is 1 MB, the L2 cache of one core here. Measured by
-# benchmarks/bench_eval.py (its "Block size" table, RealNVP-8's log p of 10^5 points): 512 to 2048 rows
-# were as fast as any in the runs so far, all on a loaded machine whose figures vary by +-15%;
-# larger blocks spill out of L2, much smaller ones pay Python's cost per block.
-BLOCK = 2048
+# Rows per block: as many as make the widest activation about 1 MB of float64, the L2 cache of one
+# core here: 2048 rows of 64 units (BLOCK), 512 of 256. Measured by benchmarks/bench_eval.py (its "Block
+# size" table, RealNVP-8's log p of 10^5 points, width 64): 512 to 2048 rows were as fast as any, on a
+# loaded machine whose figures vary by +-15%; larger blocks spill out of L2, much smaller ones pay
+# Python's cost per block. At width 256 (10^5 points, medians of 5 runs in turns, CPU seconds): a
+# MADE 2-256-256-4 took 0.79 s in 2048-row blocks and 0.51 s in 512-row blocks, MAF-5 3.81 s and 2.74 s.
+BLOCK_BYTES = 1 << 20
+BLOCK = BLOCK_BYTES // (8 * 64)  # rows per block at width 64, and where no width is known
+MIN_BLOCK = 64  # below this, Python's cost per block dominates whatever the width
 
 
-def row_blocks(n, block=None):
-    """slice(start, stop) of each block of at most ``block`` rows covering 0..n - 1 (the last may be short)."""
-    size = BLOCK if block is None else int(block)
+def block_rows(width):
+    """Rows per block for activations ``width`` units wide: BLOCK_BYTES of float64, at least MIN_BLOCK."""
+    return max(MIN_BLOCK, BLOCK_BYTES // (8 * int(width)))
+
+
+def widest(mlps):
+    """The widest layer (input, hidden or output) of any of ``mlps`` (None entries skipped), or None."""
+    sizes = [size for mlp in mlps if mlp is not None for size in mlp.sizes]
+    return max(sizes) if sizes else None
+
+
+def row_blocks(n, block=None, width=None):
+    """slice(start, stop) of each block covering rows 0..n - 1 (the last may be short): ``block`` rows
+    each, or by default ``block_rows(width)`` (BLOCK when the width is not given)."""
+    if block is not None:
+        size = int(block)
+    else:
+        size = BLOCK if width is None else block_rows(width)
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 

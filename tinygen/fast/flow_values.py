@@ -25,10 +25,10 @@ from ..flows.base import Compose
 from ..flows.coupling import AffineCoupling, SplineCoupling
 from ..flows.linear import ActNorm, LULinear, Permutation
 from . import flow as _traced  # noqa: F401  (its kernels are registered first: the traced case goes to them)
-from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced, soft_clamp
+from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced, soft_clamp, widest
 from .spline_values import rq_spline_values
 
-__all__ = ["applies", "run"]
+__all__ = ["applies", "run", "stack_width"]
 
 
 # ---- couplings: theta = NN(u_{1:d}, c); u_{1:d} is copied, u_{d+1:D} goes through tau
@@ -148,6 +148,13 @@ def applies(flow, params, u, context):
     return True
 
 
+def stack_width(flow):
+    """The widest layer of a stack's networks (coupling conditioners, MADEs), which sets its rows per
+    block (fast/blocks.py); None for a stack without one."""
+    return widest([getattr(layer, "conditioner", None) for layer in flow.layers]
+                  + [getattr(getattr(layer, "made", None), "net", None) for layer in flow.layers])
+
+
 def run(flow, params, u, context, inverse, block=None):
     """(g(u), log|det dg/du|) when ``inverse``, else (f(u), log|det df/du|), block by block."""
     layers = list(zip(flow.layers, params))
@@ -156,7 +163,7 @@ def run(flow, params, u, context, inverse, block=None):
     side = 1 if inverse else 2
     prepared = [(STEPS[type(layer)][side], layer, STEPS[type(layer)][0](layer, p)) for layer, p in layers]
     out, log_det = onp.empty(u.shape), onp.zeros(u.shape[0])
-    for rows in row_blocks(u.shape[0], block):
+    for rows in row_blocks(u.shape[0], block, stack_width(flow)):
         h, c, ld = u[rows], (None if context is None else context[rows]), log_det[rows]  # ld: a view
         for step, layer, prep in prepared:
             h = step(layer, prep, h, c, ld)

@@ -21,9 +21,9 @@ from .. import functional as F
 from .._validate import as_rng, check_context, check_params, check_positive_int
 from ..arm.made import MADE, head_log_prob
 from ..vae import VAE, reparameterize
-from . import blocks, flow_values
+from . import flow_values
 from . import made as _traced  # noqa: F401  (its kernel is registered first: the traced case goes to it)
-from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced
+from .blocks import block_rows, mlp_values, mlp_weights, row_blocks, serve_untraced, widest
 
 __all__ = ["made_log_prob", "made_sample", "vae_log_weights", "vae_sample"]
 
@@ -46,7 +46,7 @@ def made_log_prob(made, params, x, context, e, block=None):
     """log p_e(x | c) of mask set e, (n,), block by block."""
     weights, direct = _made_weights(made, params, e)
     log_p = onp.empty(x.shape[0])
-    for rows in row_blocks(x.shape[0], block):
+    for rows in row_blocks(x.shape[0], block, widest([made.nets[e]])):
         raw = _made_raw(made, e, weights, direct, x[rows], None if context is None else context[rows])
         log_p[rows] = head_log_prob(made.likelihood, raw, x[rows]).sum(axis=1)
     return log_p
@@ -57,7 +57,7 @@ def made_sample(made, params, n, rng, context, e, block=None):
     eps = as_rng(rng).standard_normal((made.dim, n))  # eps_t for pass t, as the reference draws them
     weights, direct = _made_weights(made, params, e)
     x = onp.zeros((n, made.dim))
-    for rows in row_blocks(n, block):
+    for rows in row_blocks(n, block, widest([made.nets[e]])):
         xb, c = x[rows], None if context is None else context[rows]  # xb: a view, filled column by column
         for t, d in enumerate(made.orders[e]):  # after pass t, column o_t is final
             raw = _made_raw(made, e, weights, direct, xb, c)
@@ -99,9 +99,11 @@ def vae_log_weights(vae, params, x, rng, k, block=None):
     weights = mlp_weights(vae.decoder, params["decoder"])
     n = x.shape[0]
     log_w, first = onp.empty((k, n)), 0
+    width = max(widest([vae.decoder]), 0 if vae.flow is None else flow_values.stack_width(vae.flow) or 0)
+    rows_per_block = block_rows(width)  # rows of (samples x points) per block
     for s in vae._chunks(k, n):
         eps = rng.standard_normal((s, n, vae.z_dim))  # the reference's draw for this chunk
-        for rows in row_blocks(n, max(1, (blocks.BLOCK if block is None else block) // s)):
+        for rows in row_blocks(n, max(1, (rows_per_block if block is None else block) // s)):
             z = reparameterize(mu[rows], sigma[rows], eps[:, rows])  # z_k = mu + eps_k sigma
             # log q(z_k | x) = log N(z_k; mu, sigma^2), from log sigma
             log_q = F.log_normal_pdf_log_scale(z, mu[rows], log_sigma[rows]).sum(axis=-1)
@@ -139,7 +141,7 @@ def vae_sample(vae, params, z, rng, mean, block=None):
     fixed s: the decoder block by block, the noise drawn as ``Normal.sample`` draws it, (1, n, x_dim)."""
     weights = mlp_weights(vae.decoder, params["decoder"])
     loc = onp.empty((z.shape[0], vae.x_dim))
-    for rows in row_blocks(z.shape[0], block):
+    for rows in row_blocks(z.shape[0], block, widest([vae.decoder])):
         loc[rows] = mlp_values(vae.decoder, weights, z[rows])
     if mean:
         return loc
