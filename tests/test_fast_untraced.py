@@ -166,8 +166,9 @@ def test_default_blocks_hold_about_a_megabyte_of_the_widest_layer():
     assert row_blocking.block_rows(10 ** 6) == row_blocking.MIN_BLOCK
     assert [r.stop - r.start for r in row_blocking.row_blocks(1100, width=256)] == [512, 512, 76]
     assert [r.stop - r.start for r in row_blocking.row_blocks(1100, block=300, width=256)] == [300, 300, 300, 200]
-    assert flow_values.stack_width(RealNVP(2, n_layers=2, hidden=(8, 32)).flow) == 32
-    assert flow_values.stack_width(Compose([Permutation(2, "reverse")])) is None
+    assert row_blocking.widest(flow_values.stack_nets(RealNVP(2, n_layers=2, hidden=(8, 32)).flow)) == 32
+    assert row_blocking.widest(flow_values.stack_nets(MAF(2, n_layers=2, hidden=(16,)).flow)) == 16
+    assert row_blocking.widest(flow_values.stack_nets(Compose([Permutation(2, "reverse")]))) is None
 
 
 @pytest.mark.parametrize("model", [MADE(2, hidden=(256,)), MAF(2, n_layers=2, hidden=(256,)),

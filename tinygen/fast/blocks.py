@@ -37,9 +37,8 @@ def block_rows(width):
 
 
 def widest(mlps):
-    """The widest layer (input, hidden or output) of any of ``mlps`` (None entries skipped), or None."""
-    sizes = [size for mlp in mlps if mlp is not None for size in mlp.sizes]
-    return max(sizes) if sizes else None
+    """The widest layer (input, hidden or output) of any of ``mlps``, or None when there is none."""
+    return max((size for mlp in mlps for size in mlp.sizes), default=None)
 
 
 def row_blocks(n, block=None, width=None):

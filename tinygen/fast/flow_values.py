@@ -28,7 +28,7 @@ from . import flow as _traced  # noqa: F401  (its kernels are registered first: 
 from .blocks import mlp_values, mlp_weights, row_blocks, serve_untraced, soft_clamp, widest
 from .spline_values import rq_spline_values
 
-__all__ = ["applies", "run", "stack_width"]
+__all__ = ["applies", "run", "stack_nets"]
 
 
 # ---- couplings: theta = NN(u_{1:d}, c); u_{1:d} is copied, u_{d+1:D} goes through tau
@@ -148,11 +148,12 @@ def applies(flow, params, u, context):
     return True
 
 
-def stack_width(flow):
-    """The widest layer of a stack's networks (coupling conditioners, MADEs), which sets its rows per
-    block (fast/blocks.py); None for a stack without one."""
-    return widest([getattr(layer, "conditioner", None) for layer in flow.layers]
-                  + [getattr(getattr(layer, "made", None), "net", None) for layer in flow.layers])
+def stack_nets(flow):
+    """The networks of a stack (coupling conditioners, MADEs): their widest layer sets the rows per
+    block (fast/blocks.py)."""
+    nets = [getattr(layer, "conditioner", None) or getattr(getattr(layer, "made", None), "net", None)
+            for layer in flow.layers]
+    return [net for net in nets if net is not None]
 
 
 def run(flow, params, u, context, inverse, block=None):
@@ -163,7 +164,7 @@ def run(flow, params, u, context, inverse, block=None):
     side = 1 if inverse else 2
     prepared = [(STEPS[type(layer)][side], layer, STEPS[type(layer)][0](layer, p)) for layer, p in layers]
     out, log_det = onp.empty(u.shape), onp.zeros(u.shape[0])
-    for rows in row_blocks(u.shape[0], block, stack_width(flow)):
+    for rows in row_blocks(u.shape[0], block, widest(stack_nets(flow))):
         h, c, ld = u[rows], (None if context is None else context[rows]), log_det[rows]  # ld: a view
         for step, layer, prep in prepared:
             h = step(layer, prep, h, c, ld)

@@ -99,8 +99,8 @@ def vae_log_weights(vae, params, x, rng, k, block=None):
     weights = mlp_weights(vae.decoder, params["decoder"])
     n = x.shape[0]
     log_w, first = onp.empty((k, n)), 0
-    width = max(widest([vae.decoder]), 0 if vae.flow is None else flow_values.stack_width(vae.flow) or 0)
-    rows_per_block = block_rows(width)  # rows of (samples x points) per block
+    nets = [vae.decoder] + ([] if vae.flow is None else flow_values.stack_nets(vae.flow))
+    rows_per_block = block_rows(widest(nets))  # rows of (samples x points) per block
     for s in vae._chunks(k, n):
         eps = rng.standard_normal((s, n, vae.z_dim))  # the reference's draw for this chunk
         for rows in row_blocks(n, max(1, (rows_per_block if block is None else block) // s)):
