@@ -1,6 +1,7 @@
 """The cost curve: tinygen against PyTorch CPU as the work per call grows.
 
-Times (a) one training step (Adam on a minibatch) and (b) log p of 10^5 points for
+Times (a) one training step (Adam on a minibatch) and (b) log p of 10^5 points (inside
+``tinygen.fast.installed()``, as tinygen.evaluate computes a test NLL: the untraced path) for
 MADE (Gaussian), RealNVP-4 and the VAE (Gaussian posterior), at data dimension
 D = 2, 8, 64, hidden width 64 and 256 (two hidden layers) and, for training, batch
 size 64, 256, 1024. Each configuration's PyTorch peer (benchmarks/peers.py) starts
@@ -40,7 +41,7 @@ from threadpoolctl import threadpool_limits
 import common
 import cost_tables
 import peers
-from tinygen import data
+from tinygen import data, fast
 from tinygen._validate import as_rng
 from tinygen.arm import MADE
 from tinygen.flows import RealNVP
@@ -134,10 +135,16 @@ def train_rates(model, params, x, batch, cfg, seed):
 
 
 def log_p_seconds(model, params, x, cfg, seed):
-    """Seconds per log p call on x per side, median of ``repeats`` calls in turns (VAE: K = 1)."""
+    """Seconds per log p call on x per side, median of ``repeats`` calls in turns (VAE: K = 1); tinygen's
+    inside ``tinygen.fast.installed()``, as tinygen.evaluate runs it (the untraced path, block by block)."""
     rng = onp.random.default_rng(seed)
     extra = {"k": 1} if isinstance(model, VAE) else {}
-    fns = [lambda: model.log_prob(params, x, **({"rng": rng} if extra else {}), **extra)]
+
+    def tinygen_log_p():
+        with fast.installed():
+            return model.log_prob(params, x, **({"rng": rng} if extra else {}), **extra)
+
+    fns = [tinygen_log_p]
     fns += [lambda peer=peer: peer.log_prob_np(x, **extra) for peer in peer_list(model, params)]
     return by_side(common.alternating_seconds(fns, cfg["repeats"]))
 
