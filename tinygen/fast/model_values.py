@@ -23,9 +23,10 @@ from ..arm.made import MADE, head_log_prob
 from ..vae import VAE, reparameterize
 from . import flow_values
 from . import made as _traced  # noqa: F401  (its kernel is registered first: the traced case goes to it)
-from .blocks import block_rows, mlp_values, mlp_weights, row_blocks, serve_untraced, widest
+from .blocks import IN_PLACE, block_rows, mlp_values, mlp_weights, row_blocks, serve_untraced, widest
+from .mlp import ACTIVATIONS_NP
 
-__all__ = ["made_log_prob", "made_sample", "vae_log_weights", "vae_sample"]
+__all__ = ["made_log_prob", "made_sample", "vae_encoded", "vae_log_weights", "vae_sample"]
 
 
 def _made_raw(made, e, weights, direct, x, c):
@@ -90,11 +91,29 @@ def _log_px(vae, params, weights, z, x):
     return F.log_normal_pdf(x, loc, vae.decoder_scale * onp.ones(vae.x_dim)).sum(axis=-1)
 
 
+def vae_encoded(vae, params, x, block=None):
+    """``VAE._encode_rho``'s (mu, rho, h) block by block: h = act(trunk(x)), (mu, rho) = h W + b; h is
+    kept (None otherwise) only for a flow that reads it as its context."""
+    enc = params["encoder"]
+    trunk = None if vae.trunk is None else mlp_weights(vae.trunk, enc["trunk"])
+    act = IN_PLACE.get(vae.activation) or ACTIVATIONS_NP[vae.activation]
+    keep_h = vae.flow is not None and vae.flow.context_dim > 0
+    n = x.shape[0]
+    out = onp.empty((n, enc["head"]["W"].shape[1]))
+    h_all = onp.empty((n, vae.feature_dim)) if keep_h else None
+    for rows in row_blocks(n, block, widest([vae.trunk] if vae.trunk is not None else [])):
+        h = x[rows] if trunk is None else act(mlp_values(vae.trunk, trunk, x[rows]))
+        out[rows] = h @ enc["head"]["W"] + enc["head"]["b"]
+        if keep_h:
+            h_all[rows] = h
+    return out[:, :vae.z_dim], out[:, vae.z_dim:], h_all
+
+
 def vae_log_weights(vae, params, x, rng, k, block=None):
     """log w (K, n) of a VAE with a Gaussian q_0(z | x), followed or not by a flow (an IAF): the encoder
-    once, then for each of the reference's chunks of samples its eps, and the flow and the decoder on
-    blocks of (samples x points)."""
-    mu, rho, h = vae._encode_rho(params, x)
+    block by block, then for each of the reference's chunks of samples its eps, and the flow and the
+    decoder on blocks of (samples x points)."""
+    mu, rho, h = vae_encoded(vae, params, x, block)
     sigma, log_sigma = F.softplus(rho), F.log_softplus(rho)
     weights = mlp_weights(vae.decoder, params["decoder"])
     n = x.shape[0]
@@ -108,7 +127,7 @@ def vae_log_weights(vae, params, x, rng, k, block=None):
             # log q(z_k | x) = log N(z_k; mu, sigma^2), from log sigma
             log_q = F.log_normal_pdf_log_scale(z, mu[rows], log_sigma[rows]).sum(axis=-1)
             if vae.flow is not None:
-                z, log_q = _flow_posterior(vae, params, z, log_q, h[rows])
+                z, log_q = _flow_posterior(vae, params, z, log_q, None if h is None else h[rows])
             log_px = _log_px(vae, params, weights, z, x[rows])
             log_w[first:first + s, rows] = log_px + vae.prior.log_prob(z) - log_q
         first += s
