@@ -18,7 +18,8 @@ import numpy as onp
 from .mlp import ACTIVATIONS_NP
 from .registry import KERNELS, accelerate, has_box
 
-__all__ = ["block_rows", "mlp_values", "mlp_weights", "row_blocks", "serve_untraced", "soft_clamp", "widest"]
+__all__ = ["activation", "block_rows", "mlp_values", "mlp_weights", "row_blocks", "serve_untraced", "soft_clamp",
+           "widest"]
 
 # Rows per block: as many as make the widest activation about 1 MB of float64, the L2 cache of one
 # core here: 2048 rows of 64 units (BLOCK), 512 of 256. Measured by benchmarks/bench_eval.py (its "Block
@@ -63,6 +64,11 @@ def _tanh_(a):
 IN_PLACE = {"relu": _relu_, "tanh": _tanh_}  # the others allocate, as in fast/mlp.py
 
 
+def activation(name):
+    """act(a) for the untraced path: written over a where it can be (relu, tanh), else a fresh array."""
+    return IN_PLACE.get(name) or ACTIVATIONS_NP[name]
+
+
 def mlp_weights(mlp, params):
     """[(W_l * M_l, b_l)] of ``mlp`` with its masks applied once per call, not once per block."""
     return [(layer["W"] if mlp.masks is None else layer["W"] * mlp.masks[l], layer["b"])
@@ -72,7 +78,7 @@ def mlp_weights(mlp, params):
 def mlp_values(mlp, weights, x):
     """The MLP's output on one block x (rows, n_in), with weights from ``mlp_weights``:
     a_l = h_{l-1} W_l + b_l, h_l = act(a_l) (l < L), output a_L; a_l is overwritten in place."""
-    act = IN_PLACE.get(mlp.activation) or ACTIVATIONS_NP[mlp.activation]
+    act = activation(mlp.activation)
     h = x
     last = len(weights) - 1
     for l, (W, b) in enumerate(weights):

@@ -23,8 +23,7 @@ from ..arm.made import MADE, head_log_prob
 from ..vae import VAE, reparameterize
 from . import flow_values
 from . import made as _traced  # noqa: F401  (its kernel is registered first: the traced case goes to it)
-from .blocks import IN_PLACE, block_rows, mlp_values, mlp_weights, row_blocks, serve_untraced, widest
-from .mlp import ACTIVATIONS_NP
+from .blocks import activation, block_rows, mlp_values, mlp_weights, row_blocks, serve_untraced, widest
 
 __all__ = ["made_log_prob", "made_sample", "vae_encoded", "vae_log_weights", "vae_sample"]
 
@@ -96,7 +95,7 @@ def vae_encoded(vae, params, x, block=None):
     kept (None otherwise) only for a flow that reads it as its context."""
     enc = params["encoder"]
     trunk = None if vae.trunk is None else mlp_weights(vae.trunk, enc["trunk"])
-    act = IN_PLACE.get(vae.activation) or ACTIVATIONS_NP[vae.activation]
+    act = activation(vae.activation)
     keep_h = vae.flow is not None and vae.flow.context_dim > 0
     n = x.shape[0]
     out = onp.empty((n, enc["head"]["W"].shape[1]))
