@@ -300,7 +300,7 @@ plot.show(fig, "11_densities_and_samples", args.out)
 field_times = [0.0, 0.25, 0.5, 0.75, 1.0]
 box = ((-3.0, 3.5), (-3.0, 3.0))
 X, Y, grid = plot.grid_points(box, 15)
-points = odeint(lambda t, y: fm.velocity(p_fm, t, y), fm.base.sample(rng, 1000), field_times, **FIELD_SOLVER)
+points = odeint(lambda t, y: fm.velocity(p_fm, t, y), fm.base.sample(1000, rng), field_times, **FIELD_SOLVER)
 fig, axes = plt.subplots(1, len(field_times), figsize=(3.2 * len(field_times), 3.3), layout="constrained")
 for ax, t, pts in zip(axes, field_times, points):
     V = fm.velocity(p_fm, t, grid)

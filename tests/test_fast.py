@@ -319,6 +319,11 @@ def test_log_softplus_of_the_made_kernel_is_exact_at_the_extremes(rho):
     exact_d = mpmath.diff(lambda r: mpmath.log(mpmath.log1p(mpmath.exp(r))), rho)
     assert abs(log_sigma[0] - float(exact)) <= 1e-15 * max(1.0, abs(float(exact)))
     assert abs(dlog[0] - float(exact_d)) <= 1e-14
+    # the same in an array that also holds the other branch's values (rho <= -20 somewhere, or nowhere)
+    for others in ([-25.0, 1.0], [0.5, 1.0]):
+        log_sigmas, dlogs = fast.made.log_softplus(onp.array([rho, *others]))
+        assert abs(log_sigmas[0] - float(exact)) <= 1e-15 * max(1.0, abs(float(exact)))
+        assert abs(dlogs[0] - float(exact_d)) <= 1e-14
 
 
 def test_a_subclass_gets_the_reference_code(monkeypatch):

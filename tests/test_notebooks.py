@@ -10,6 +10,7 @@ thread variables and no matplotlib backend set, the working directory a fresh fo
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ sys.path.append(str(ROOT / "docs"))  # docs/run_notebooks.py, the site's store o
 DEMOS = ROOT / "demos"
 SOURCES = sorted(p for p in [*DEMOS.glob("*.py"), *DEMOS.glob("exercises/*.py")] if p.with_suffix(".ipynb").is_file())
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+WARNING_LINE = re.compile(r":\d+: \w*Warning: ")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                     "NUMEXPR_NUM_THREADS", "MPLBACKEND")
 
@@ -93,6 +95,10 @@ def test_notebook_runs_in_a_fresh_kernel_and_shows_its_figures(source, tmp_path)
     assert where.startswith("tinygen from ") and Path(where.split(" ", 2)[2].strip()).is_relative_to(ROOT)
     outputs = [out for cell in nb.cells[:-1] if cell.cell_type == "code" for out in cell.get("outputs", [])]
     assert not [out for out in outputs if out.output_type == "error"]
+    # nor a warning: a demo that calls a deprecated form teaches it (Python prints "path:line: XWarning: ...")
+    warned = [line for out in outputs if out.output_type == "stream" for line in out.get("text", "").splitlines()
+              if WARNING_LINE.search(line)]
+    assert not warned, f"{source.name}: {warned}"
     images = [out for out in outputs if "image/png" in out.get("data", {})]
     if source.parent == DEMOS:  # a demo shows figures; a checked exercise may only print its checks
         assert images, f"{source.name}: no inline figure"

@@ -4,6 +4,8 @@ import re
 import autograd.numpy as np
 import numpy as onp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygen import optim
 from tinygen.optim import Adam, NonFiniteLossError, SGD, fit
@@ -173,3 +175,54 @@ def test_optimizer_bad_hyperparameters(make, name):
 
 def test_optimizer_names():
     assert set(optim.OPTIMIZERS) == {"adam", "sgd"}
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 40), steps=st.integers(1, 6), seed=st.integers(0, 2**32 - 1),
+       lr=st.floats(1e-4, 1.0), b1=st.floats(0.0, 0.99), b2=st.floats(0.0, 0.9999))
+def test_adam_in_place_is_update_to_the_bit(n, steps, seed, lr, b1, b2):
+    # the training loop's update_in_place writes theta, m and v where they are; update returns new
+    # arrays: the same operations in the same order give the same floats (gradients over many scales)
+    rng = onp.random.default_rng(seed)
+    opt = Adam(lr=lr, b1=b1, b2=b2)
+    theta = rng.normal(size=n)
+    flat, state_new = theta.copy(), opt.init(theta)
+    state_old = opt.init(theta)
+    for _ in range(steps):
+        g = rng.normal(size=n) * 10.0 ** rng.integers(-8, 8, size=n)
+        theta, state_old = opt.update(theta, g, state_old)
+        state_new = opt.update_in_place(flat, g, state_new)
+        assert onp.array_equal(flat, theta)
+        assert onp.array_equal(state_new["m"], state_old["m"]) and onp.array_equal(state_new["v"], state_old["v"])
+        assert state_new["t"] == state_old["t"]
+
+
+def test_a_reordered_adam_is_told_apart_by_the_comparison():
+    # the other side of the test above: folding eta / (1 - b1^t) into one factor is the same update in
+    # exact arithmetic, and over 1000 coordinates it rounds differently somewhere, which array_equal sees
+    rng = onp.random.default_rng(0)
+    opt = Adam(lr=3e-3)
+    theta, g = rng.normal(size=1000), rng.normal(size=1000)
+    new, state = opt.update(theta, g, opt.init(theta))
+    folded = theta - (opt.lr / (1 - opt.b1)) * state["m"] / (onp.sqrt(state["v"] / (1 - opt.b2)) + opt.eps)
+    assert onp.allclose(folded, new, rtol=1e-14) and not onp.array_equal(folded, new)
+
+
+def test_fit_with_adam_trains_the_same_params_as_the_functional_update():
+    # fit takes update_in_place when the optimizer has one; an Adam without it (update only) gives the same run
+    class FunctionalAdam:
+        def __init__(self, lr):
+            self.inner = Adam(lr=lr)
+            self.lr = lr
+
+        def init(self, params):
+            return self.inner.init(params)
+
+        def update(self, params, grads, state):
+            self.inner.lr = self.lr  # the cosine schedule writes .lr
+            return self.inner.update(params, grads, state)
+    x = data()
+    a, _ = fit(MeanModel(), MeanModel().init(0), x, steps=50, batch_size=16, lr=0.05, progress=False)
+    b, _ = fit(MeanModel(), MeanModel().init(0), x, steps=50, batch_size=16, lr=0.05,
+               optimizer=FunctionalAdam(0.05), progress=False)
+    assert onp.array_equal(a["theta"], b["theta"])

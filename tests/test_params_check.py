@@ -197,6 +197,42 @@ def test_traced_params_are_checked_and_keep_their_gradient():
         grad(lambda p: model.loss(p, np.ones((3, 2))))(bad)
 
 
+
+def test_the_training_loop_checks_its_own_tree_once_per_model(monkeypatch):
+    # fit hands autograd the same tree at every step; its structure is checked at the first step only
+    import tinygen._params_check as pc
+    checks = []
+    real_check = pc.check_tree
+    monkeypatch.setattr(pc, "check_tree", lambda *a, **k: (checks.append(1), real_check(*a, **k))[1])
+    model = flows.RealNVP(2, n_layers=2, hidden=(8,))
+    x = np.random.default_rng(0).normal(size=(32, 2))
+    tinygen.fit(model, model.init(0), x, steps=5, batch_size=8, progress=False)
+    once = len(checks)
+    checks.clear()
+    tinygen.fit(model, model.init(0), x, steps=15, batch_size=8, progress=False)
+    assert len(checks) == once > 0  # not one more check for ten more steps
+    # the other side: outside fit every call checks its tree, traced or not
+    from autograd import grad
+    checks.clear()
+    for _ in range(3):
+        grad(lambda p: model.loss(p, x))(model.init(0))
+    assert len(checks) == 3
+
+
+def test_a_wrong_tree_is_still_caught_in_fit_and_beside_the_loops_own():
+    from autograd import grad
+
+    import tinygen._params_check as pc
+    model = flows.RealNVP(2, n_layers=2, hidden=(8,))
+    x = np.random.default_rng(0).normal(size=(32, 2))
+    with pytest.raises(ValueError, match=r'^params\[0\]\["conditioner"\]\[0\]\["W"\]: expected shape \(1, 8\)'):
+        tinygen.fit(model, flows.RealNVP(2, n_layers=2, hidden=(16,)).init(0), x, steps=3, progress=False)
+    mine = model.init(0)
+    with pc.loop_tree(mine):
+        grad(lambda p: model.loss(p, x))(mine)  # the loop's tree: checked, and remembered
+        with pytest.raises(ValueError, match=r"^params: expected a list of 2 entries, got 1"):
+            grad(lambda p: model.loss(p, x))(mine[:1])  # any other tree is still checked
+
 # ---- autoregressive models, the VAE and the heads --------------------------------------------
 
 def _models():

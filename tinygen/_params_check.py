@@ -5,6 +5,8 @@ dict keys, list lengths and leaf shapes. Otherwise zip() silently drops layers, 
 reshape crashes deep inside NumPy, or a head of K = 5 answers for K = 3. The error
 names the first place that differs, visiting the tree in tinygen.tree's order.
 """
+import contextlib
+import contextvars
 import numbers
 import weakref
 
@@ -126,9 +128,21 @@ def check_params(params, model, name="params"):
     would slow a RealNVP-8 training step by about a third, so it is remembered per model
     object in ``_SKELETONS``, outside the object (which holds structure only), and
     forgotten with it. Plain (untraced) params must also be finite; traced ones are not scanned,
-    since during training ``train.minimize`` already checks every loss and gradient.
+    since during training ``train.minimize`` already checks every loss and gradient; and the
+    loop's own tree is checked once per model, at its first step (``loop_tree``).
     Returns ``params`` unchanged (traced trees keep their gradient).
     """
+    loop = _LOOP_TREE.get()
+    if loop is not None and isinstance(params, Box) and getval(params) is loop[0]:
+        if id(model) in loop[1]:
+            return params  # this training loop's own tree, already checked against this model
+        _check_against_init(params, model, name)  # raises where the tree is not the model's
+        loop[1][id(model)] = model  # passed; held, so that the id stays this model's for the loop's life
+        return params
+    return _check_against_init(params, model, name)
+
+
+def _check_against_init(params, model, name):
     try:
         template = _SKELETONS.get(model)
     except TypeError:  # a model that cannot be weakly referenced or hashed: no memory, just recompute
@@ -139,3 +153,20 @@ def check_params(params, model, name="params"):
 
 
 _SKELETONS = weakref.WeakKeyDictionary()  # model -> param_shapes(model.init(0)), see check_params
+_LOOP_TREE = contextvars.ContextVar("tinygen_loop_tree", default=None)
+
+
+@contextlib.contextmanager
+def loop_tree(params):
+    """Inside the block, ``check_params`` checks the training loop's own params tree once per model.
+
+    The loop (train.minimize) hands autograd the same tree at every step, and nothing writes to its
+    structure: only the numbers in its leaves change, in place. So once a model's check has passed
+    on it, later steps skip the walk (about 0.2 ms of a 9 ms RealNVP-8 step). Any other tree, and
+    this one outside the block, is checked as always.
+    """
+    token = _LOOP_TREE.set((params, {}))
+    try:
+        yield
+    finally:
+        _LOOP_TREE.reset(token)

@@ -4,7 +4,7 @@ Shapes. The last axis of a Normal/Bernoulli parameter is the event (the D
 coordinates of one point); ``log_prob`` sums over it, so a batch x of shape
 (n, D) gives shape (n,). A Categorical is one variable with K classes; its
 logits have shape (..., K) and ``log_prob`` of integer x has x's batch shape.
-``sample(rng, n)`` returns shape (n,) + the parameters' shape (minus K for a
+``sample(n, rng)`` returns shape (n,) + the parameters' shape (minus K for a
 Categorical), so unbatched parameters give (n, D).
 
 Parameters may be autograd-traced arrays, so these objects can be used inside

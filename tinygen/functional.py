@@ -65,7 +65,8 @@ def softplus(rho):
     positive, so rho = 1e4 gives 1e4 instead of inf. One autograd primitive
     (autograd pays per traced operation); its derivative is d sigma / d rho = s(rho).
     """
-    return np.maximum(rho, 0.0) + np.log1p(np.exp(-np.abs(rho)))
+    # a primitive's body sees plain arrays (autograd unboxes them first): plain NumPy, no wrapper per operation
+    return onp.maximum(rho, 0.0) + onp.log1p(onp.exp(-onp.abs(rho)))
 
 
 # The VJP is itself written with differentiable functions, so higher derivatives still work.
@@ -121,7 +122,7 @@ def log_normal_pdf(x, mu, sigma):
     d/dx = -u / sigma,  d/dmu = u / sigma,  d/dsigma = (u^2 - 1) / sigma
     (each summed back to its argument's shape where the arguments were broadcast).
     """
-    return -0.5 * ((x - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+    return -0.5 * ((x - mu) / sigma) ** 2 - onp.log(sigma) - 0.5 * onp.log(2 * onp.pi)  # plain, as softplus
 
 
 def standardize(d, log_sigma):
@@ -187,7 +188,7 @@ def soft_clamp(a, bound):
     output, d alpha / d a = 1 - (alpha / bound)^2, which stays finite where
     autograd's own tanh gradient (1 / cosh^2) overflows.
     """
-    return bound * np.tanh(a / bound)
+    return bound * onp.tanh(a / bound)  # plain NumPy in a primitive's body, as softplus
 
 
 defvjp(soft_clamp, lambda alpha, a, bound: lambda g: g * (1.0 - (alpha / bound) ** 2))
@@ -202,7 +203,7 @@ def tanh(a):
     step) and overflows for |a| > 355; 1 - tanh^2 reuses the forward value. The
     backward pass is itself autograd code, so second derivatives stay exact.
     """
-    return np.tanh(a)
+    return onp.tanh(a)  # plain NumPy in a primitive's body, as softplus
 
 
 defvjp(tanh, lambda t, a: lambda g: g * (1.0 - t ** 2))

@@ -21,7 +21,7 @@ import numpy as onp
 from autograd import value_and_grad
 
 from . import tree
-from ._params_check import check_tree, param_shapes
+from ._params_check import check_tree, loop_tree, param_shapes
 from ._threads import in_hot_loop
 from ._validate import (NonFiniteError, as_examples, as_rng, as_rows_like, check_callable, check_finite,
                         check_option, check_positive, check_positive_int, check_real)
@@ -156,15 +156,19 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
         objective, steps, lr, rng, optimizer, lr_schedule, evaluate, eval_every, log_every, callback, max_growth)
     run = Run(params, opt)
     value_grad = value_and_grad(objective)
-    with restored_lr(opt) as base_lr:
+    with restored_lr(opt) as base_lr, loop_tree(run.live):  # run.live's structure is checked once per model
         for step in range(1, steps + 1):
             loss, grad = gradient(value_grad, run, rng, step)
             guard(run, loss, grad, max_growth, step)
             run.last_good[...] = run.flat  # finite loss and gradient; the update below may overflow
             if lr_schedule == "cosine":
                 opt.lr = learning_rate(lr_schedule, base_lr, step, steps)
-            new_flat, run.opt_state = opt.update(run.flat, grad, run.opt_state)
-            run.flat[...] = new_flat  # in place: the views in run.live follow
+            step_in_place = getattr(opt, "update_in_place", None)
+            if step_in_place is not None:  # tinygen's Adam: theta and its moments overwritten, no new arrays
+                run.opt_state = step_in_place(run.flat, grad, run.opt_state)
+            else:
+                new_flat, run.opt_state = opt.update(run.flat, grad, run.opt_state)
+                run.flat[...] = new_flat  # in place: the views in run.live follow
             run.record(step, loss)
             if callback is not None:
                 callback(step, run.snapshot(), loss)

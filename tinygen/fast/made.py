@@ -9,10 +9,11 @@ Backward from g = dL/dlog p:
 """
 import numpy as onp
 
-from .. import functional as F
 from ..arm.made import MADE
 from .core import fused
 from .mlp import mlp_backward, mlp_forward
+from .plain import sigmoid, softplus
+from .plain import log_softplus as log_softplus_values
 from .registry import accelerate, reference_of, traced_once, whole_or_plain
 
 __all__ = ["log_prob_e", "log_softplus"]
@@ -24,13 +25,18 @@ def log_softplus(rho):
     """log sigma = functional.log_softplus(rho) (exact where sigma rounds to 0) and its derivative
     dlog sigma/drho = s(rho) / softplus(rho).
 
-    For rho <= -20 the ratio is 1 - e^rho / 2 + O(e^(2 rho)) (an e^(2 rho) < 1e-17 remainder),
+    Usually (every rho > -20): from sigma = softplus(rho) alone, since e^sigma = 1 + e^rho gives
+    s(rho) = 1 - e^-sigma = -expm1(-sigma), accurate at both ends (expm1 keeps a small sigma's digits).
+    Where some rho <= -20 the ratio is 1 - e^rho / 2 + O(e^(2 rho)) (an e^(2 rho) < 1e-17 remainder),
     which stays finite where softplus(rho) underflows.
     """
     small = rho <= -20.0
+    if not onp.any(small):
+        sigma = softplus(rho)
+        return onp.log(sigma), -onp.expm1(-sigma) / sigma
     e = onp.exp(onp.minimum(rho, -20.0))
-    dlog = onp.where(small, 1.0 - e / 2, F.sigmoid(rho) / F.softplus(onp.where(small, 0.0, rho)))
-    return F.log_softplus(rho), dlog
+    dlog = onp.where(small, 1.0 - e / 2, sigmoid(rho) / softplus(onp.where(small, 0.0, rho)))
+    return log_softplus_values(rho), dlog
 
 
 def _forward(x, context, made, net, mask_set):

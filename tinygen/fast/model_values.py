@@ -21,7 +21,7 @@ from .. import functional as F
 from .._validate import as_rng, check_context, check_params, check_positive_int
 from ..arm.made import MADE, head_log_prob
 from ..vae import VAE, reparameterize
-from . import flow_values
+from . import flow_values, plain
 from . import made as _traced  # noqa: F401  (its kernel is registered first: the traced case goes to it)
 from .blocks import activation, block_rows, mlp_values, mlp_weights, row_blocks, serve_untraced, widest
 
@@ -61,7 +61,7 @@ def made_sample(made, params, n, rng, context, e, block=None):
         xb, c = x[rows], None if context is None else context[rows]  # xb: a view, filled column by column
         for t, d in enumerate(made.orders[e]):  # after pass t, column o_t is final
             raw = _made_raw(made, e, weights, direct, xb, c)
-            xb[:, d] = raw[:, 0, d] + F.softplus(raw[:, 1, d]) * eps[t, rows]
+            xb[:, d] = raw[:, 0, d] + plain.softplus(raw[:, 1, d]) * eps[t, rows]
     return x
 
 
@@ -113,7 +113,7 @@ def vae_log_weights(vae, params, x, rng, k, block=None):
     block by block, then for each of the reference's chunks of samples its eps, and the flow and the
     decoder on blocks of (samples x points)."""
     mu, rho, h = vae_encoded(vae, params, x, block)
-    sigma, log_sigma = F.softplus(rho), F.log_softplus(rho)
+    sigma, log_sigma = plain.softplus(rho), plain.log_softplus(rho)
     weights = mlp_weights(vae.decoder, params["decoder"])
     n = x.shape[0]
     log_w, first = onp.empty((k, n)), 0
@@ -164,7 +164,7 @@ def vae_sample(vae, params, z, rng, mean, block=None):
     if mean:
         return loc
     if vae.decoder_scale == "learned":  # s = exp(log softplus(rho_x)), as Normal's scale from its log
-        scale = onp.exp(F.log_softplus(params["rho_x"]))
+        scale = onp.exp(plain.log_softplus(params["rho_x"]))
     else:
         scale = vae.decoder_scale * onp.ones(vae.x_dim)
     return loc + scale * rng.standard_normal((1,) + loc.shape)[0]

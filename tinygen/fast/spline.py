@@ -17,11 +17,11 @@ and the conditioner MLP back to x_{1:d}, c and its weights. A root that rounding
 """
 import numpy as onp
 
-from .. import functional as F
 from ..flows.coupling import SplineCoupling
 from ..flows.splines import MIN_BIN_HEIGHT, MIN_BIN_WIDTH, MIN_DERIVATIVE
 from .coupling import (conditioner_backward, conditioner_forward, density_kernel, merge, run_density,
                        stack_steps)
+from .plain import softmax, softplus
 from .registry import accelerate
 
 __all__ = ["inverse", "spline_density_backward", "spline_density_forward", "spline_inverse", "spline_inverse_backward"]
@@ -31,12 +31,12 @@ def _knots(u, bound, min_size):
     """(t^(0..K), softmax(u)), as ``flows.splines._knots`` (with one softmax for both):
     w = min + (1 - K min) softmax(u),  t^(k) = -B + 2B sum_{j<k} w_j,  t^(0) = -B,  t^(K) = B.
 
-    The reference's own softmax (functional.py) and then its operations in its order, so the
-    knots are equal to the bit: an input on a knot falls in the same bin, with the same xi, on
-    both paths.
+    The reference's own softmax (functional.py's formula, in plain NumPy: fast/plain.py) and then
+    its operations in its order, so the knots are equal to the bit: an input on a knot falls in the
+    same bin, with the same xi, on both paths.
     """
     K = u.shape[-1]
-    p = F.softmax(u, axis=-1)
+    p = softmax(u, axis=-1)
     inner = -bound + 2 * bound * onp.cumsum(min_size + (1 - K * min_size) * p, axis=-1)[..., :-1]
     edge = onp.full(inner.shape[:-1] + (1,), float(bound))
     return onp.concatenate([-edge, inner, edge], axis=-1), p
@@ -51,7 +51,7 @@ def spline_inverse(theta, v, bound):
     y_knots, p_h = _knots(u_h, B, MIN_BIN_HEIGHT)  # y^(0..K)
     one = onp.ones(u_d.shape[:-1] + (1,))
     # delta^(0..K): 1 at the ends, MIN_DERIVATIVE + softplus(u) inside
-    delta = onp.concatenate([one, MIN_DERIVATIVE + F.softplus(u_d), one], axis=-1)
+    delta = onp.concatenate([one, MIN_DERIVATIVE + softplus(u_d), one], axis=-1)
 
     inside = (v > -B) & (v < B)
     v_safe = onp.clip(v, -B, B)

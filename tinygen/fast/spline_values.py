@@ -11,8 +11,8 @@ the values agree to rounding.
 """
 import numpy as onp
 
-from .. import functional as F
 from ..flows.splines import MIN_BIN_HEIGHT, MIN_BIN_WIDTH, MIN_DERIVATIVE
+from .plain import softplus
 
 __all__ = ["rq_spline_values"]
 
@@ -43,7 +43,7 @@ def _slopes(u_d, k, cols):
     the softplus only where it is picked, not for all K - 1 interior knots."""
     K = u_d.shape[0] + 1
     raw = u_d[onp.clip(k - 1, 0, K - 2), cols]
-    return onp.where((k == 0) | (k == K), 1.0, MIN_DERIVATIVE + F.softplus(raw))
+    return onp.where((k == 0) | (k == K), 1.0, MIN_DERIVATIVE + softplus(raw))
 
 
 def rq_spline_values(theta, u, bound, inverse):

@@ -19,6 +19,7 @@ from ..distributions import Normal, kl_divergence
 from ..vae import VAE, reparameterize
 from .core import fused
 from .made import log_softplus
+from .plain import sigmoid
 from .mlp import ACTIVATIONS_NP, BACKPROP, mlp_backward, mlp_forward
 from .registry import accelerate, traced_once, whole_or_plain
 
@@ -67,7 +68,7 @@ def _backward(res, g, argnums, x, eps, vae, params):
     K = (g_kl - g_elbo)[:, None]
     g_mu = g_z.sum(axis=0) + K * mu
     # dsigma/drho = s(rho); dcomplexity/drho = sigma s(rho) - dlog sigma/drho (no 1 / sigma to overflow)
-    s_rho = F.sigmoid(rho)
+    s_rho = sigmoid(rho)
     g_rho = (g_z * eps).sum(axis=0) * s_rho + K * (sigma * s_rho - dlog_sigma)
     g_out = onp.concatenate([g_mu, g_rho], axis=1)
     W = params["encoder"]["head"]["W"]

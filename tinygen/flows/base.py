@@ -196,7 +196,7 @@ class FlowModel:
 
 
 def _check_base(base, dim):
-    """p_z: anything with log_prob(z) and sample(rng, n) over R^D, D the flow's dim."""
+    """p_z: anything with log_prob(z) and sample(n, rng) over R^D, D the flow's dim."""
     for method in ("log_prob", "sample"):
         if not callable(getattr(base, method, None)):
             raise TypeError(f"base: expected a distribution with log_prob and sample, got {type(base).__name__}")
