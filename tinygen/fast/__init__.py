@@ -48,6 +48,8 @@ classes hold only their own methods and the reference code runs. The kernels:
                       posterior) and sampling
     continuous.py     the CNF's ODE solves: its field, and the exact trace by forward mode instead of D
                       reverse passes
+  and under both: plain.py, functional.py's stable functions (softplus, sigmoid, log softplus, softmax)
+  in plain NumPy, the same floats without autograd's wrapper per operation (tests/test_fast_plain.py)
 
 Rules every kernel keeps: it equals the reference in value and in first and
 second derivatives (tests/test_fast.py; the untraced ones in value, for any block size,
