@@ -276,9 +276,10 @@ def test_training_step_runs_the_kernels_and_disabled_runs_none(monkeypatch):
     assert stack_calls == []
 
 
-def test_vae_training_runs_one_fused_elbo_and_draws_the_same_noise(monkeypatch):
+@pytest.mark.parametrize("posterior", ["gaussian", "iaf"])
+def test_vae_training_runs_one_fused_elbo_and_draws_the_same_noise(monkeypatch, posterior):
     calls = _spy(monkeypatch, fast.vae, "elbo_fused")
-    model = VAE(2, 2, hidden=(8, 8))
+    model = VAE(2, 2, hidden=(8, 8), posterior=posterior, n_layers=2)
     params, x = model.init(0), onp.random.default_rng(0).standard_normal((16, 2))
     loss_fast, g_fast = value_and_grad(lambda p: model.loss(p, x, rng=3))(params)
     assert len(calls) == 1
@@ -288,10 +289,11 @@ def test_vae_training_runs_one_fused_elbo_and_draws_the_same_noise(monkeypatch):
     _close(_flat(g_fast), _flat(g_ref), RTOL1, "VAE loss gradient")
 
 
-def test_fast_vae_elbo_is_finite_where_sigma_rounds_to_zero():
+@pytest.mark.parametrize("posterior", ["gaussian", "iaf"])
+def test_fast_vae_elbo_is_finite_where_sigma_rounds_to_zero(posterior):
     # rho = -800: sigma = softplus(rho) underflows to 0 in float64, yet log sigma = -800 and the
     # ELBO (complexity ~ 800 per latent) and its gradient are finite; both paths must say so.
-    model = VAE(2, 2, hidden=(4,))
+    model = VAE(2, 2, hidden=(4,), posterior=posterior, n_layers=2)
     params = model.init(0)
     params["encoder"]["head"]["b"] = onp.array([0.0, 0.0, -800.0, -800.0])
     x = onp.random.default_rng(0).standard_normal((3, 2))

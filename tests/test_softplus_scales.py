@@ -68,14 +68,17 @@ def test_vae_encoder_with_an_underflowing_sigma(rho):
     want = sum(0.5 * sigma2 + 0.5 * m ** 2 - 0.5 - _log_sigma(rho) for m in (0.3, -0.2))
     np.testing.assert_allclose(out["complexity"], want, rtol=1e-14)
     assert np.all(np.isfinite(out["elbo"]))
-    log_p = vae.log_prob(params, x, k=4)
-    assert np.all(np.isfinite(log_p))
-    # with sigma ~ 0 every z_k is mu, so log w_k = log p(x | mu) + log p(mu) - log q(mu | x) exactly
+    log_w = vae.log_weights(params, x, 0, k=4)
+    assert np.all(np.isfinite(log_w)) and np.all(np.isfinite(vae.log_prob(params, x, k=4)))
+    # with sigma ~ 0 every z_k is mu, and q's density there is that of its own draw: (z_k - mu) / sigma = eps_k
+    # exactly, so log q(z_k | x) = log N(eps_k; 0, I) - sum_d log sigma_d, and
+    # log w_k = log p(x | mu) + log p(mu) - log q(z_k | x) (z_k - mu rounds to 0; eps_k does not)
+    eps = np.random.default_rng(0).standard_normal((4, 5, 2))  # log_weights' draw: one chunk of k = 4
     z = np.array([[0.3, -0.2]])
-    log_q = 2 * (-_log_sigma(rho) - HALF_LOG_2PI)
+    log_q = -0.5 * np.sum(eps ** 2, axis=-1) + 2 * (-_log_sigma(rho) - HALF_LOG_2PI)
     want_w = vae.decoder_dist(params, z).log_prob(x) + vae.prior.log_prob(z) - log_q
     if rho < -745:  # sigma is exactly 0: z = mu + sigma eps = mu
-        np.testing.assert_allclose(log_p, want_w, rtol=1e-12)
+        np.testing.assert_allclose(log_w, want_w, rtol=1e-12)
 
 
 def test_vae_learned_decoder_scale_with_an_underflowing_sigma():

@@ -37,7 +37,8 @@ classes hold only their own methods and the reference code runs. The kernels:
     spline.py     SplineCoupling's density direction (the rational-quadratic spline's inverse)
     made.py       a Gaussian MADE's log-likelihood
     flow.py       a whole stack's density direction (coupling, spline, MAF, permutation, ActNorm layers)
-    vae.py        the Gaussian VAE's ELBO (encoder, reparameterization, decoder, closed-form KL)
+    vae.py        the VAE's ELBO (encoder, reparameterization, decoder, closed-form KL; or an IAF
+                  posterior, through flow.py's sampling steps, with the Monte Carlo KL)
     pixelcnn.py   PixelCNN's patch gathering by strided views (im2col / col2im)
     rnn.py        RNNARM.hidden_states: the whole recurrence, backpropagation through time by hand
   untraced (values only, block by block; fast/blocks.py holds the blocks and the in-place MLP):

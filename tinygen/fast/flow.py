@@ -28,7 +28,7 @@ from .registry import accelerate, reference_of, traced_once, whole_or_plain
 from .spline import backward_step as spline_bwd
 from .spline import forward_step as spline_fwd
 
-__all__ = ["forward", "inverse"]
+__all__ = ["FORWARD_STEPS", "STEPS", "forward", "inverse", "stack_backward", "stack_forward"]
 
 
 # ---- one layer each: forward(layer, p, x, c) -> (z, log_det, residuals); backward(layer, p, res, gz, gl)
@@ -121,31 +121,40 @@ FORWARD_STEPS = {
 
 
 # ---- the stack
+def _order(flow, forward_order):
+    """Layer indices in the order they are applied: f, layer 1 first (sampling); g, layer K first (density)."""
+    ks = range(len(flow.layers))
+    return list(ks) if forward_order else list(reversed(ks))
+
+
+def stack_forward(steps, forward_order, x, context, flow, params):
+    """((h, sum_k log|det|), residuals) of a whole Compose in one direction, in plain NumPy."""
+    h, log_det, saved = x, onp.zeros(x.shape[0]), []
+    for k in _order(flow, forward_order):
+        h, ld, res = steps[type(flow.layers[k])][0](flow.layers[k], params[k], h, context)
+        log_det = log_det + ld  # the log-determinants add up
+        saved.append(res)
+    return (h, log_det), saved
+
+
+def stack_backward(steps, forward_order, saved, gh, gl, context, flow, params):
+    """(dL/dinput, dL/dcontext or None, dL/dparams) of ``stack_forward``, from dL/dh and dL/dlog_det."""
+    g_context = None if context is None else onp.zeros_like(context)
+    g_params = [None] * len(flow.layers)
+    for k, res in zip(reversed(_order(flow, forward_order)), reversed(saved)):  # the last layer applied goes first
+        gh, gc, g_params[k] = steps[type(flow.layers[k])][1](flow.layers[k], params[k], res, gh, gl)
+        if gc is not None:
+            g_context = g_context + gc
+    return gh, g_context, g_params
+
+
 def _stack(steps, forward_order, reference, name):
-    """One primitive for a whole Compose in one direction, from per-layer steps.
-
-    forward_order=True: f, layer 1 first (sampling); False: g, layer K first (density).
-    """
-    def order(flow):
-        ks = range(len(flow.layers))
-        return list(ks) if forward_order else list(reversed(ks))
-
+    """One primitive for a whole Compose in one direction, from per-layer steps."""
     def forward(x, context, flow, params):
-        h, log_det, saved = x, onp.zeros(x.shape[0]), []
-        for k in order(flow):
-            h, ld, res = steps[type(flow.layers[k])][0](flow.layers[k], params[k], h, context)
-            log_det = log_det + ld  # the log-determinants add up
-            saved.append(res)
-        return (h, log_det), saved
+        return stack_forward(steps, forward_order, x, context, flow, params)
 
     def backward(saved, g, argnums, x, context, flow, params):
-        gh, gl = g
-        g_context = None if context is None else onp.zeros_like(context)
-        g_params = [None] * len(flow.layers)
-        for k, res in zip(reversed(order(flow)), reversed(saved)):  # the last layer applied goes first
-            gh, gc, g_params[k] = steps[type(flow.layers[k])][1](flow.layers[k], params[k], res, gh, gl)
-            if gc is not None:
-                g_context = g_context + gc
+        gh, g_context, g_params = stack_backward(steps, forward_order, saved, *g, context, flow, params)
         return tuple({0: gh, 1: g_context, 3: g_params}[i] for i in argnums)
 
     return fused(forward, backward, reference, name)

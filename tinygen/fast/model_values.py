@@ -123,8 +123,8 @@ def vae_log_weights(vae, params, x, rng, k, block=None):
         eps = rng.standard_normal((s, n, vae.z_dim))  # the reference's draw for this chunk
         for rows in row_blocks(n, max(1, (rows_per_block if block is None else block) // s)):
             z = reparameterize(mu[rows], sigma[rows], eps[:, rows])  # z_k = mu + eps_k sigma
-            # log q(z_k | x) = log N(z_k; mu, sigma^2), from log sigma
-            log_q = F.log_normal_pdf_log_scale(z, mu[rows], log_sigma[rows]).sum(axis=-1)
+            # log q(z_k | x) = log N(z_k; mu, sigma^2) = log N(eps_k; 0, I) - sum_d log sigma_d, as the reference
+            log_q = vae.prior.log_prob(eps[:, rows]) - log_sigma[rows].sum(axis=-1)
             if vae.flow is not None:
                 z, log_q = _flow_posterior(vae, params, z, log_q, None if h is None else h[rows])
             log_px = _log_px(vae, params, weights, z, x[rows])

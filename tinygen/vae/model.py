@@ -194,8 +194,13 @@ class VAE(ApproximatePosterior, MarginalLikelihood):
                           analytic_kl)
 
     def _elbo(self, params, x, rng, n_samples, analytic_kl):
-        """elbo's work on checked inputs (tinygen.fast may replace it for the Gaussian VAE)."""
-        z, log_q, (mu, rho) = self._posterior(params, x, rng, n_samples)
+        """elbo's work on checked inputs (tinygen.fast may replace it for the Gaussian and IAF VAEs)."""
+        eps = as_rng(rng).standard_normal((n_samples, x.shape[0], self.z_dim))  # z_0 = mu + eps sigma
+        return self._elbo_given(params, x, eps, analytic_kl)
+
+    def _elbo_given(self, params, x, eps, analytic_kl):
+        """``_elbo`` with its noise eps ~ N(0, I), shape (S, n, z_dim), given."""
+        z, log_q, (mu, rho) = self._posterior_given(params, x, eps)
         # log p(x) = E_q[log p(x)]                                           (no z inside)
         #          = E_q[log p(x|z) p(z) / p(z|x)]                            (Bayes' rule)
         #          = E_q[log p(x|z)] - E_q[log q(z|x)/p(z)] + E_q[log q(z|x)/p(z|x)]

@@ -12,7 +12,6 @@ import autograd.numpy as np
 
 from .. import functional as F
 from .._validate import as_rng, check_params, check_positive_int
-from ..distributions import Normal
 from ..flows.base import Compose
 from ..flows.planar import PlanarFlow, planar_forward
 from ..nn import dense
@@ -71,13 +70,18 @@ class ApproximatePosterior:
 
     def _posterior(self, params, x, rng, S):
         """posterior_sample's work on checked inputs; returns (mu, rho), sigma = softplus(rho)."""
+        return self._posterior_given(params, x, as_rng(rng).standard_normal((S, x.shape[0], self.z_dim)))
+
+    def _posterior_given(self, params, x, eps):
+        """``_posterior`` with its noise eps ~ N(0, I), shape (S, n, z_dim), given."""
         mu, rho, h = self._encode_rho(params, x)
         sigma = F.softplus(rho)
-        n = x.shape[0]
-        eps = as_rng(rng).standard_normal((S, n, self.z_dim))
+        S, n = eps.shape[:2]
         z = reparameterize(mu, sigma, eps)  # z_0 = mu + eps * sigma
-        # log q_0(z_0 | x), (S, n), from log sigma = log softplus(rho): finite where sigma rounds to 0
-        log_q = Normal(mu, log_scale=F.log_softplus(rho)).log_prob(z)
+        # log q_0(z_0 | x), (S, n): (z_0 - mu) / sigma is eps itself, so
+        #     log N(z_0; mu, sigma^2) = log N(eps; 0, I) - sum_d log sigma_d,
+        # with log sigma = log softplus(rho); exact even where sigma rounds to 0 (z_0 - mu is then 0, not eps sigma)
+        log_q = self.prior.log_prob(eps) - np.sum(F.log_softplus(rho), axis=-1)
         if self.flow is not None:
             context = None if self.flow.context_dim == 0 else np.concatenate([h] * S, axis=0)
             zK, log_det = self.flow._forward(params["flow"], np.reshape(z, (S * n, self.z_dim)), context)
