@@ -226,3 +226,20 @@ def test_fit_with_adam_trains_the_same_params_as_the_functional_update():
     b, _ = fit(MeanModel(), MeanModel().init(0), x, steps=50, batch_size=16, lr=0.05,
                optimizer=FunctionalAdam(0.05), progress=False)
     assert onp.array_equal(a["theta"], b["theta"])
+
+
+
+def test_a_subclass_that_redefines_update_is_stepped_by_its_own_update():
+    # fit steps Adam in place only where update_in_place is the in-place form of the class's update:
+    # a student's variant of Adam (here, weight decay added to the gradient) keeps its own rule
+    class DecayedAdam(Adam):
+        def update(self, params, grads, state):
+            return super().update(params, grads + 0.5 * params, state)
+    x = data()
+    plain, _ = fit(MeanModel(), MeanModel().init(0), x, steps=50, batch_size=16, lr=0.05, progress=False)
+    decayed, _ = fit(MeanModel(), MeanModel().init(0), x, steps=50, batch_size=16, lr=0.05,
+                     optimizer=DecayedAdam(lr=0.05), progress=False)
+    assert not onp.allclose(decayed["theta"], plain["theta"])
+    from tinygen.train import in_place_update
+    assert in_place_update(Adam()) is not None and in_place_update(DecayedAdam()) is None
+    assert in_place_update(SGD()) is None

@@ -93,6 +93,16 @@ def guard(run, loss, grad, max_growth, step):
                                           f"times max(1, |first loss|) = {run.limit / max_growth:.3g})", step)
 
 
+def in_place_update(opt):
+    """``opt.update_in_place`` where it is the in-place form of the ``update`` that opt's class uses,
+    else None: a subclass that redefines ``update`` (a student's AdamW, say) gets its own update."""
+    method = getattr(opt, "update_in_place", None)
+    if method is None:
+        return None
+    owner = next(c for c in type(opt).__mro__ if "update_in_place" in vars(c))
+    return method if getattr(type(opt), "update", None) is getattr(owner, "update", None) else None
+
+
 def learning_rate(schedule, base_lr, step, steps):
     """eta_t: constant, or cosine eta_t = eta (1 + cos(pi (t - 1) / T)) / 2 (eta at t = 1, about 0 at t = T)."""
     if schedule == "cosine":
@@ -156,6 +166,7 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
         objective, steps, lr, rng, optimizer, lr_schedule, evaluate, eval_every, log_every, callback, max_growth)
     run = Run(params, opt)
     value_grad = value_and_grad(objective)
+    step_in_place = in_place_update(opt)
     with restored_lr(opt) as base_lr, loop_tree(run.live):  # run.live's structure is checked once per model
         for step in range(1, steps + 1):
             loss, grad = gradient(value_grad, run, rng, step)
@@ -163,7 +174,6 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
             run.last_good[...] = run.flat  # finite loss and gradient; the update below may overflow
             if lr_schedule == "cosine":
                 opt.lr = learning_rate(lr_schedule, base_lr, step, steps)
-            step_in_place = getattr(opt, "update_in_place", None)
             if step_in_place is not None:  # tinygen's Adam: theta and its moments overwritten, no new arrays
                 run.opt_state = step_in_place(run.flat, grad, run.opt_state)
             else:
