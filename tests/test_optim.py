@@ -240,6 +240,6 @@ def test_a_subclass_that_redefines_update_is_stepped_by_its_own_update():
     decayed, _ = fit(MeanModel(), MeanModel().init(0), x, steps=50, batch_size=16, lr=0.05,
                      optimizer=DecayedAdam(lr=0.05), progress=False)
     assert not onp.allclose(decayed["theta"], plain["theta"])
-    from tinygen.train import in_place_update
-    assert in_place_update(Adam()) is not None and in_place_update(DecayedAdam()) is None
-    assert in_place_update(SGD()) is None
+    from tinygen.train import _in_place_update
+    assert _in_place_update(Adam()) is not None and _in_place_update(DecayedAdam()) is None
+    assert _in_place_update(SGD()) is None

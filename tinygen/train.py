@@ -93,7 +93,7 @@ def guard(run, loss, grad, max_growth, step):
                                           f"times max(1, |first loss|) = {run.limit / max_growth:.3g})", step)
 
 
-def in_place_update(opt):
+def _in_place_update(opt):
     """``opt.update_in_place`` where it is the in-place form of the ``update`` that opt's class uses,
     else None: a subclass that redefines ``update`` (a student's AdamW, say) gets its own update."""
     method = getattr(opt, "update_in_place", None)
@@ -166,7 +166,7 @@ def minimize(objective, params, steps=1000, lr=1e-3, rng=0, optimizer="adam", lr
         objective, steps, lr, rng, optimizer, lr_schedule, evaluate, eval_every, log_every, callback, max_growth)
     run = Run(params, opt)
     value_grad = value_and_grad(objective)
-    step_in_place = in_place_update(opt)
+    step_in_place = _in_place_update(opt)
     with restored_lr(opt) as base_lr, loop_tree(run.live):  # run.live's structure is checked once per model
         for step in range(1, steps + 1):
             loss, grad = gradient(value_grad, run, rng, step)
