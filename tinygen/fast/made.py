@@ -39,9 +39,9 @@ def log_softplus(rho):
     return log_softplus_values(rho), dlog
 
 
-def _forward(x, context, made, net, mask_set):
+def _forward(x, context, made, params, mask_set):
     h = x if context is None else onp.concatenate([x, context], axis=1)
-    out, mlp_res = mlp_forward(made.nets[mask_set], net, h)
+    out, mlp_res = mlp_forward(made.nets[mask_set], params["net"], h)
     D = made.dim
     mu, rho = out[:, :D], out[:, D:]  # raw outputs: the mu block, then the rho block
     log_sigma, dlog = log_softplus(rho)
@@ -51,7 +51,7 @@ def _forward(x, context, made, net, mask_set):
     return log_p, (mlp_res, u, inv_sigma, dlog)
 
 
-def _backward(res, g, argnums, x, context, made, net, mask_set):
+def _backward(res, g, argnums, x, context, made, params, mask_set):
     mlp_res, u, inv_sigma, dlog = res
     g = g[:, None]
     g_mu = g * u * inv_sigma
@@ -59,12 +59,12 @@ def _backward(res, g, argnums, x, context, made, net, mask_set):
     g_h, g_net = mlp_backward(made.nets[mask_set], mlp_res, onp.concatenate([g_mu, g_rho], axis=1),
                               want_params=3 in argnums)
     D = made.dim
-    grads = {0: -g_mu + g_h[:, :D], 1: g_h[:, D:] if context is not None else None, 3: g_net}
+    grads = {0: -g_mu + g_h[:, :D], 1: g_h[:, D:] if context is not None else None, 3: {"net": g_net}}
     return tuple(grads[i] for i in argnums)
 
 
-def _reference(x, context, made, net, mask_set):
-    return reference_of(MADE, "_log_prob_e")(made, {"net": net}, x, context, mask_set)
+def _reference(x, context, made, params, mask_set):
+    return reference_of(MADE, "_log_prob_e")(made, params, x, context, mask_set)
 
 
 made_fused = fused(_forward, _backward, _reference, "gaussian_made_log_prob")
@@ -75,7 +75,8 @@ def log_prob_e(made, params, x, context, e):
     """``MADE._log_prob_e`` for a Gaussian MADE without direct connections, as one traced operation."""
     if made.likelihood != "gaussian" or made.direct:
         return NotImplemented
-    net = params["net"]
-    if not (traced_once(net, x, context) and whole_or_plain(net)):
+    # the whole params tree in one argument: its gradient {"net": ...} comes out whole, with no traced
+    # params["net"] look-up (whose backward pass would build a zero tree and add into it)
+    if not (traced_once(params, x, context) and whole_or_plain(params)):
         return NotImplemented
-    return made_fused(x, context, made, net, e)
+    return made_fused(x, context, made, params, e)
