@@ -120,7 +120,7 @@ def vae_log_weights(vae, params, x, rng, k, block=None):
     nets = [vae.decoder] + ([] if vae.flow is None else flow_values.stack_nets(vae.flow))
     rows_per_block = block_rows(widest(nets))  # rows of (samples x points) per block
     for s in vae._chunks(k, n):
-        eps = rng.standard_normal((s, n, vae.z_dim))  # the reference's draw for this chunk
+        eps = vae._noise(rng, s, n)  # the reference's draw for this chunk
         for rows in row_blocks(n, max(1, (rows_per_block if block is None else block) // s)):
             z = reparameterize(mu[rows], sigma[rows], eps[:, rows])  # z_k = mu + eps_k sigma
             # log q(z_k | x) = log N(z_k; mu, sigma^2) = log N(eps_k; 0, I) - sum_d log sigma_d, as the reference

@@ -20,7 +20,6 @@ which returns dL/dz_0j (then dL/dmu = sum_j dL/dz_0j, dL/drho = sum_j dL/dz_0j e
 """
 import numpy as onp
 
-from .._validate import as_rng
 from ..vae import VAE
 from .core import fused
 from .flow import FORWARD_STEPS, stack_backward, stack_forward
@@ -88,7 +87,7 @@ def _backward(res, g, argnums, x, eps, vae, params):
         g_mu = g_z.sum(axis=0) + K * mu
         # dsigma/drho = s(rho); dcomplexity/drho = sigma s(rho) - dlog sigma/drho (no 1 / sigma to overflow)
         g_rho = (g_z * eps).sum(axis=0) * s_rho + K * (sigma * s_rho - dlog_sigma)
-        g_h = 0.0
+        g_h = None
     else:
         context, flow_saved, z = flow_res
         # complexity = (1/S) sum_j [log q_0(z_0j) - log|det|_j - log p(z_Kj)]: d/dz_K = z_K / S (p = N(0, I)),
@@ -100,9 +99,12 @@ def _backward(res, g, argnums, x, eps, vae, params):
         g_z0 = g_z0.reshape(S, n, -1)
         g_mu = g_z0.sum(axis=0)
         g_rho = (g_z0 * eps).sum(axis=0) * s_rho - K * dlog_sigma
-        g_h = 0.0 if g_context is None else g_context.reshape(S, n, -1).sum(axis=0)  # h feeds every sample's flow
+        g_h = None if g_context is None else g_context.reshape(S, n, -1).sum(axis=0)  # h feeds every sample's flow
     g_out = onp.concatenate([g_mu, g_rho], axis=1)
-    g_t = BACKPROP[vae.activation](g_out @ W.T + g_h, t, h)
+    g_hidden = g_out @ W.T  # dL/dh through the head
+    if g_h is not None:
+        g_hidden += g_h  # and through the flow's context
+    g_t = BACKPROP[vae.activation](g_hidden, t, h)
     g_x, g_trunk = mlp_backward(vae.trunk, trunk_res, g_t)
     grads["encoder"] = {"trunk": g_trunk, "head": {"W": h.T @ g_out, "b": g_out.sum(axis=0)}}
     if dlog_s is not None:  # dlog N/dlog s = u^2 - 1
@@ -130,6 +132,6 @@ def elbo(vae, params, x, rng, n_samples, analytic_kl):
         return NotImplemented
     if not (traced_once(params, x) and whole_or_plain(params)):
         return NotImplemented
-    eps = as_rng(rng).standard_normal((n_samples, x.shape[0], vae.z_dim))  # the reference's draw, in its order
+    eps = vae._noise(rng, n_samples, x.shape[0])  # the reference's draw
     out = elbo_fused(x, eps, vae, params)
     return {"elbo": out[0], "reconstruction": out[1], "complexity": out[2]}

@@ -195,8 +195,7 @@ class VAE(ApproximatePosterior, MarginalLikelihood):
 
     def _elbo(self, params, x, rng, n_samples, analytic_kl):
         """elbo's work on checked inputs (tinygen.fast may replace it for the Gaussian and IAF VAEs)."""
-        eps = as_rng(rng).standard_normal((n_samples, x.shape[0], self.z_dim))  # z_0 = mu + eps sigma
-        return self._elbo_given(params, x, eps, analytic_kl)
+        return self._elbo_given(params, x, self._noise(rng, n_samples, x.shape[0]), analytic_kl)
 
     def _elbo_given(self, params, x, eps, analytic_kl):
         """``_elbo`` with its noise eps ~ N(0, I), shape (S, n, z_dim), given."""

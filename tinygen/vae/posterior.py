@@ -70,7 +70,11 @@ class ApproximatePosterior:
 
     def _posterior(self, params, x, rng, S):
         """posterior_sample's work on checked inputs; returns (mu, rho), sigma = softplus(rho)."""
-        return self._posterior_given(params, x, as_rng(rng).standard_normal((S, x.shape[0], self.z_dim)))
+        return self._posterior_given(params, x, self._noise(rng, S, x.shape[0]))
+
+    def _noise(self, rng, S, n):
+        """eps ~ N(0, I) of shape (S, n, z_dim), for z_0 = mu + eps sigma: the one draw of q's randomness."""
+        return as_rng(rng).standard_normal((S, n, self.z_dim))
 
     def _posterior_given(self, params, x, eps):
         """``_posterior`` with its noise eps ~ N(0, I), shape (S, n, z_dim), given."""
