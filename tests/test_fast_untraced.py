@@ -86,12 +86,14 @@ def test_made_log_prob_matches_reference_for_any_block(n, block, seed, direct, l
 
 
 @settings(max_examples=10, deadline=None)
-@given(n=sizes, block=blocks, seed=st.integers(0, 2 ** 16))
-def test_made_sample_draws_the_reference_samples_for_any_block(n, block, seed):
-    made = MADE(3, hidden=(8,), order="random", direct=True, rng=seed)
+@given(n=sizes, block=blocks, seed=st.integers(0, 2 ** 16), conditional=st.booleans())
+def test_made_sample_draws_the_reference_samples_for_any_block(n, block, seed, conditional):
+    # without a context the first pass (x = 0 on every row) runs on one row; with one, on every row
+    made = MADE(3, hidden=(8,), order="random", direct=True, context_dim=2 if conditional else 0, rng=seed)
     params = perturb(made.init(seed), onp.random.default_rng(seed), 0.3)
-    ours = model_values.made_sample(made, params, n, onp.random.default_rng(seed), None, 0, block=block)
-    ref = fast.reference_of(MADE, "_sample_e")(made, params, n, onp.random.default_rng(seed), None, 0)
+    c = onp.random.default_rng(seed + 1).standard_normal((n, 2)) if conditional else None
+    ours = model_values.made_sample(made, params, n, onp.random.default_rng(seed), c, 0, block=block)
+    ref = fast.reference_of(MADE, "_sample_e")(made, params, n, onp.random.default_rng(seed), c, 0)
     _close(ours, ref, "MADE samples")
 
 

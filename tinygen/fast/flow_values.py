@@ -13,7 +13,8 @@ reference method computes, in plain NumPy:
 
     AffineCoupling   z_{d+1:D} = (x_{d+1:D} - mu) exp(-alpha)  /  x_{d+1:D} = z_{d+1:D} exp(alpha) + mu
     SplineCoupling   theta from the conditioner, then the spline with its bins first (fast/spline_values.py)
-    MAF / IAF layer  one MADE pass in the direction the MADE reads, D passes in the other
+    MAF / IAF layer  one MADE pass in the direction the MADE reads, D passes in the other (the first
+                     of them reads 0 on every row: without a context, it runs on one row)
     Permutation, ActNorm, LULinear   a gather, an affine map, the layer's own code
 
 A stack holding another layer (or a subclass, which may change the math) runs the reference.
@@ -82,8 +83,10 @@ def _affine_ar(layer, weights, u, c, log_det, sign, passes):
     """v = u exp(alpha) + mu (sign +1) or (u - mu) exp(-alpha) (sign -1); the MADE reads u (1 pass)
     or v (``passes`` = D passes from v = 0, each making one more coordinate of the ordering exact)."""
     v = u if passes == 1 else onp.zeros(u.shape)
-    for _ in range(passes):
-        mu, alpha = _mu_alpha(layer, weights, v, c)
+    for t in range(passes):
+        # the first of D passes reads v = 0 on every row: without a context its outputs are one row's, for all
+        first_only = t == 0 and passes > 1 and layer.made.context_dim == 0
+        mu, alpha = _mu_alpha(layer, weights, v[:1] if first_only else v, c)
         v = u * onp.exp(alpha) + mu if sign > 0 else (u - mu) * onp.exp(-alpha)
     log_det += sign * alpha.sum(axis=1)
     return v

@@ -60,7 +60,9 @@ def made_sample(made, params, n, rng, context, e, block=None):
     for rows in row_blocks(n, block, widest([made.nets[e]])):
         xb, c = x[rows], None if context is None else context[rows]  # xb: a view, filled column by column
         for t, d in enumerate(made.orders[e]):  # after pass t, column o_t is final
-            raw = _made_raw(made, e, weights, direct, xb, c)
+            # the first pass reads x = 0 on every row: without a context its outputs are one row's, for all
+            first_only = t == 0 and c is None
+            raw = _made_raw(made, e, weights, direct, xb[:1] if first_only else xb, c)
             xb[:, d] = raw[:, 0, d] + plain.softplus(raw[:, 1, d]) * eps[t, rows]
     return x
 
