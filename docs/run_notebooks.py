@@ -81,6 +81,21 @@ def kernel_env(mode):
     return env
 
 
+def kernel_manager(folder):
+    """A manager for one fresh python3 kernel that talks over Unix sockets in ``folder`` (where the
+    system has them), not TCP ports.
+
+    jupyter_client picks free TCP ports, closes them, then hands them to the kernel to bind; two
+    kernels started at the same moment (the test suite runs two workers) can pick the same port, and
+    one dies before replying ("Address already in use"). Socket files in a folder of the run's own
+    cannot collide. Keep ``folder`` short: a socket path has a limit of about 100 characters.
+    """
+    from jupyter_client import KernelManager
+    if os.name != "posix":  # no Unix sockets: TCP, as jupyter_client does by default
+        return KernelManager(kernel_name="python3")
+    return KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "kernel"))
+
+
 def execute(path, mode="quick", timeout=3600):
     """Run the notebook at path in a fresh kernel; store and return (executed notebook, seconds).
 
@@ -92,7 +107,7 @@ def execute(path, mode="quick", timeout=3600):
     import nbformat
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as work:  # the figures it writes land here, then go
-        client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=timeout,
+        client = nbclient.NotebookClient(nb, km=kernel_manager(work), kernel_name="python3", timeout=timeout,
                                          resources={"metadata": {"path": work}})
         load = os.getloadavg()[0]  # how busy the machine was: the seconds mean little without it
         start = time.perf_counter()

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,11 +86,14 @@ def test_notebook_runs_in_a_fresh_kernel_and_shows_its_figures(source, tmp_path)
     nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
     # one extra cell at the end says which tinygen the kernel imported
     nb.cells.append(nbformat.v4.new_code_cell("import tinygen\nprint('tinygen from', tinygen.__file__)"))
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    import run_notebooks
     load, start = os.getloadavg()[0], time.perf_counter()
-    # raises CellExecutionError on any error
-    client.execute(env=_kernel_env(tmp_path / "reported.jsonl"), cwd=str(tmp_path))
+    # the kernel's sockets in a short folder of its own (run_notebooks.kernel_manager says why)
+    with tempfile.TemporaryDirectory(prefix="tgk") as sockets:
+        client = nbclient.NotebookClient(nb, km=run_notebooks.kernel_manager(sockets), kernel_name="python3",
+                                         timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+        # raises CellExecutionError on any error
+        client.execute(env=_kernel_env(tmp_path / "reported.jsonl"), cwd=str(tmp_path))
     seconds = time.perf_counter() - start
     where = "".join(out.get("text", "") for out in nb.cells[-1].outputs)
     assert where.startswith("tinygen from ") and Path(where.split(" ", 2)[2].strip()).is_relative_to(ROOT)
@@ -117,8 +121,6 @@ def test_notebook_runs_in_a_fresh_kernel_and_shows_its_figures(source, tmp_path)
     assert not missing, f"{source.name}: no expected value for {missing}; run benchmarks/expected_values.py"
     # a passing quick run is what the course site shows: stored for tests/test_site.py's build,
     # which then runs only the notebooks not stored yet (the site's own runner writes the same files)
-    import run_notebooks
-
     nb.cells.pop()  # without the cell this test added
     run_notebooks.store(source.with_suffix(".ipynb"), nb, seconds, mode="quick", load=load)
 
