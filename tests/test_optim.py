@@ -180,21 +180,26 @@ def test_optimizer_names():
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 40), steps=st.integers(1, 6), seed=st.integers(0, 2**32 - 1),
        lr=st.floats(1e-4, 1.0), b1=st.floats(0.0, 0.99), b2=st.floats(0.0, 0.9999))
-def test_adam_in_place_is_update_to_the_bit(n, steps, seed, lr, b1, b2):
-    # the training loop's update_in_place writes theta, m and v where they are; update returns new
-    # arrays: the same operations in the same order give the same floats (gradients over many scales)
+def test_adam_is_its_formula_to_the_bit_and_update_leaves_its_inputs_alone(n, steps, seed, lr, b1, b2):
+    # the step, written out here in the order of the class docstring, against update (the same floats:
+    # gradients over many scales), and update must not write into the params or state it is given
     rng = onp.random.default_rng(seed)
     opt = Adam(lr=lr, b1=b1, b2=b2)
     theta = rng.normal(size=n)
-    flat, state_new = theta.copy(), opt.init(theta)
-    state_old = opt.init(theta)
-    for _ in range(steps):
+    state = opt.init(theta)
+    want, m, v = theta.copy(), onp.zeros(n), onp.zeros(n)
+    for t in range(1, steps + 1):
         g = rng.normal(size=n) * 10.0 ** rng.integers(-8, 8, size=n)
-        theta, state_old = opt.update(theta, g, state_old)
-        state_new = opt.update_in_place(flat, g, state_new)
-        assert onp.array_equal(flat, theta)
-        assert onp.array_equal(state_new["m"], state_old["m"]) and onp.array_equal(state_new["v"], state_old["v"])
-        assert state_new["t"] == state_old["t"]
+        before = (theta.copy(), state["m"].copy(), state["v"].copy(), state["t"])
+        new_theta, new_state = opt.update(theta, g, state)
+        assert onp.array_equal(theta, before[0]) and onp.array_equal(state["m"], before[1])
+        assert onp.array_equal(state["v"], before[2]) and state["t"] == before[3]
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        want = want - lr * (m / (1 - b1 ** t)) / (onp.sqrt(v / (1 - b2 ** t)) + opt.eps)
+        assert onp.array_equal(new_theta, want)
+        assert onp.array_equal(new_state["m"], m) and onp.array_equal(new_state["v"], v) and new_state["t"] == t
+        theta, state = new_theta, new_state
 
 
 def test_a_reordered_adam_is_told_apart_by_the_comparison():

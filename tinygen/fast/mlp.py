@@ -9,21 +9,15 @@ Backward from g_L = dL/da_L:
 import autograd.numpy as np
 import numpy as onp
 
-from ..nn import MLP
+from ..nn import ACTIVATIONS, MLP
 from . import plain
 from .core import fused
 from .registry import accelerate, reference_of, traced_once, whole_or_plain
 
 __all__ = ["apply", "mlp_backward", "mlp_forward"]
 
-# act(a) in plain NumPy: the same values as nn.ACTIVATIONS, without autograd's wrapper per operation
-ACTIVATIONS_NP = {
-    "relu": lambda a: onp.maximum(a, 0.0),
-    "tanh": onp.tanh,
-    "softplus": plain.softplus,
-    "elu": lambda a: onp.where(a > 0, a, onp.expm1(onp.minimum(a, 0.0))),
-    "leaky_relu": lambda a: onp.where(a > 0, a, 0.01 * a),
-}
+# act(a) on plain arrays: the same values as nn.ACTIVATIONS, in plain NumPy where training uses them
+ACTIVATIONS_NP = dict(ACTIVATIONS, relu=lambda a: onp.maximum(a, 0.0), tanh=onp.tanh, softplus=plain.softplus)
 
 # g * act'(a), from the pre-activation a and the activation h = act(a) (whichever is cheaper);
 # g is a fresh array, so relu may zero it in place
