@@ -29,7 +29,7 @@ from hypothesis import given, settings
 
 import tinygen
 from tinygen import fast
-from tinygen.arm import MADE, RNNARM, PixelCNN
+from tinygen.arm import MADE, RNNARM, PixelCNN, TransformerARM
 from tinygen.arm.pixelcnn import patches
 from tinygen.fast.pixelcnn import im2col
 from tinygen.flows import RealNVP
@@ -190,7 +190,17 @@ def _rnn_case(rng):
     return params, x, lambda p, v: anp.ravel(model.logits_onehot(p, v))
 
 
-CASE_MAKERS += [("rnn", _rnn_case)]
+def _transformer_case(rng):
+    """The transformer's whole network (embeddings, blocks, output layer) at small random sizes;
+    x is its (n, T, V) input, real-valued like the RNN's."""
+    n, T, V = (int(k) for k in rng.integers([1, 1, 2], [4, 6, 5]))
+    model = TransformerARM(V, T, d_model=6, n_heads=2, n_layers=2, d_ff=5)
+    params = perturb(model.init(rng), rng, 0.3)
+    x = rng.standard_normal((n, T, V))
+    return params, x, lambda p, v: anp.ravel(model.logits_onehot(p, v))
+
+
+CASE_MAKERS += [("rnn", _rnn_case), ("transformer", _transformer_case)]
 CASE_MAKERS += [("flow:mixed_stack", _mixed_stack_case), ("flow:iaf_sampling_stack", _iaf_stack_case)]
 CASE_MAKERS += [(f"vae:{q}", (lambda q: lambda rng: _vae_case(q, rng))(q)) for q in ("gaussian", "planar", "iaf")]
 CASE_MAKERS += [("vae:gaussian_fixed_scale", lambda rng: _vae_case("gaussian", rng, decoder_scale=0.3))]

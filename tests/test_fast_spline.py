@@ -18,14 +18,13 @@ cases, each is off from the exact derivative by the same order. RTOL_BENT = 1e-5
 above is the one that pins the formulas.
 Second derivatives step aside to the reference (tests/test_fast.py checks them for every layer).
 """
-import contextlib
 
 import autograd.numpy as anp
 import numpy as onp
 import pytest
 from autograd import grad
 from autograd.misc import flatten
-from fast_checks import close_to_reference
+from fast_checks import close_to_reference, counting
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,21 +52,6 @@ def _close(a, b, what, rtol=RTOL):
 
 def _flat(tree):
     return flatten(tree)[0]  # every leaf of a params pytree in one vector
-
-
-@contextlib.contextmanager
-def _counting(module, name):
-    """Count the calls of module.name inside the block (a spy that hypothesis can repeat)."""
-    calls, original = [], getattr(module, name)
-
-    def counted(*args):
-        calls.append(1)
-        return original(*args)
-    setattr(module, name, counted)
-    try:
-        yield calls
-    finally:
-        setattr(module, name, original)
 
 
 def _case(seed, dim, bins, bound, context_dim, scale):
@@ -101,7 +85,7 @@ def _check_against_reference(seed, dim, bins, bound, context_dim, scale, rtol):
         return anp.sum(w_z * z) + anp.sum(w_l * log_det)
 
     argnums = (0, 1, 2) if context_dim else (0, 1)
-    with _counting(fast.spline, "spline_fused") as calls:
+    with counting(fast.spline, "spline_fused") as calls:
         fast_grads = [grad(scalar, i)(params, x, context) for i in argnums]
     assert len(calls) == len(argnums)  # every gradient above went through the kernel
     with fast.disabled():
@@ -157,7 +141,7 @@ def test_neural_spline_flow_training_step_runs_one_fused_stack():
     model = NeuralSplineFlow(2, n_layers=4, hidden=(8, 8), bins=4)
     x = tinygen.data.two_moons(64, rng=0)
     params = model.init(0)
-    with _counting(fast.flow, "stack_fused") as stack, _counting(fast.spline, "spline_fused") as single:
+    with counting(fast.flow, "stack_fused") as stack, counting(fast.spline, "spline_fused") as single:
         loss, g = tinygen.optim.value_and_grad(lambda p: model.loss(p, x))(params)
         tinygen.fit(model, params, x, steps=1, batch_size=32, progress=False)
     assert len(stack) == 2 and single == []  # one primitive per step for the whole stack, no per-layer ones

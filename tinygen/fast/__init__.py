@@ -41,6 +41,7 @@ classes hold only their own methods and the reference code runs. The kernels:
                   posterior, through flow.py's sampling steps, with the Monte Carlo KL)
     pixelcnn.py   PixelCNN's patch gathering by strided views (im2col / col2im)
     rnn.py        RNNARM.hidden_states: the whole recurrence, backpropagation through time by hand
+    transformer.py  TransformerARM.logits_onehot: embeddings, attention blocks and the output layer
   untraced (values only, block by block; fast/blocks.py holds the blocks and the in-place MLP):
     flow_values.py    a whole stack's density and sampling directions (couplings, splines, MAF,
                       IAF, permutations, ActNorm, LU linear)
@@ -81,6 +82,7 @@ from . import (  # noqa: F401  (importing a kernel module registers it)
     pixelcnn,
     rnn,
     spline,
+    transformer,
     vae,
 )
 from .registry import KERNELS, accelerate, installed, is_installed, reference_of
