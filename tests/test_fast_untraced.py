@@ -1,4 +1,4 @@
-"""The untraced fast path (tinygen/fast/flow_values.py, model_values.py) equals the reference path.
+"""The untraced fast path (tinygen/fast/flow_values.py, model_values.py, transformer.py) equals the reference path.
 
 Every kernel is run with an explicit block size (any size from 1 row up, so a final partial block
 and n = 1 are covered) and compared with the model modules' own code on the same inputs, at
@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygen import fast
-from tinygen.arm import MADE
+from tinygen.arm import MADE, TransformerARM
 from tinygen.fast import blocks as row_blocking
-from tinygen.fast import flow_values, model_values
+from tinygen.fast import flow_values, model_values, transformer
 from tinygen.flows import MAF, NeuralSplineFlow, RealNVP
 from tinygen.flows.autoregressive import IAFLayer, MAFLayer
 from tinygen.flows.base import Compose, FlowModel
@@ -161,10 +161,34 @@ def test_vae_sample_draws_the_reference_samples_for_any_block(n, block, seed, sc
     _close(ours, ref, "VAE samples")
 
 
+@settings(max_examples=15, deadline=None)
+@given(n=sizes, block=blocks, seed=st.integers(0, 2 ** 16),
+       arch=st.sampled_from([(4, 1, 1, None), (6, 2, 2, 5), (8, 4, 1, 3)]), T=st.integers(1, 6))
+def test_transformer_logits_match_reference_for_any_block(n, block, seed, arch, T):
+    rng = onp.random.default_rng(seed)
+    d, heads, blocks_, d_ff = arch
+    model = TransformerARM(3, T, d_model=d, n_heads=heads, n_layers=blocks_, d_ff=d_ff)
+    params = perturb(model.init(rng), rng, 0.3)
+    e = rng.standard_normal((n, T, 3))  # any real input, as the traced kernel's tests
+    ours = transformer.transformer_logits(model, params, e, block=block)
+    _close(ours, fast.reference_of(TransformerARM, "logits_onehot")(model, params, e), "transformer logits")
+
+
+def test_transformer_log_prob_and_samples_equal_the_reference_in_installed():
+    model = TransformerARM(4, 6, d_model=8, n_heads=2)
+    params = perturb(model.init(0), onp.random.default_rng(1), 0.3)
+    x = onp.random.default_rng(2).integers(0, 4, (300, 6))
+    with fast.installed():
+        log_p, draws = model.log_prob(params, x), model.sample(params, 50, rng=3)
+    _close(log_p, model.log_prob(params, x), "transformer log p")
+    onp.testing.assert_array_equal(draws, model.sample(params, 50, rng=3))  # the same logits, the same draws
+
+
 def _spies(monkeypatch):
     calls = []
     for module, name in ((flow_values, "run"), (model_values, "made_log_prob"), (model_values, "made_sample"),
-                         (model_values, "vae_log_weights"), (model_values, "vae_sample")):
+                         (model_values, "vae_log_weights"), (model_values, "vae_sample"),
+                         (transformer, "transformer_logits")):
         original = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
     return calls
@@ -179,6 +203,8 @@ def _evaluate_every_family():
     vae = VAE(2, z_dim=1, hidden=(8,))
     vae.log_prob(vae.init(0), x, k=3)
     vae.sample(vae.init(0), 4, 1)
+    seq = TransformerARM(3, 4, d_model=4, n_heads=2)
+    seq.log_prob(seq.init(0), onp.zeros((2, 4), dtype=int))
 
 
 def test_default_blocks_hold_about_a_megabyte_of_the_widest_layer():
@@ -214,7 +240,8 @@ def test_kernels_run_inside_installed_and_not_outside_or_when_disabled(monkeypat
     assert calls == []  # disabled: nothing put in place
     with fast.installed():
         _evaluate_every_family()
-    assert sorted(set(calls)) == ["made_log_prob", "made_sample", "run", "vae_log_weights", "vae_sample"]
+    assert sorted(set(calls)) == ["made_log_prob", "made_sample", "run", "transformer_logits", "vae_log_weights",
+                                  "vae_sample"]
 
 
 def test_traced_calls_go_to_the_traced_kernels_with_the_same_gradient(monkeypatch):

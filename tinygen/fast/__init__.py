@@ -42,6 +42,7 @@ classes hold only their own methods and the reference code runs. The kernels:
     pixelcnn.py   PixelCNN's patch gathering by strided views (im2col / col2im)
     rnn.py        RNNARM.hidden_states: the whole recurrence, backpropagation through time by hand
     transformer.py  TransformerARM.logits_onehot: embeddings, attention blocks and the output layer
+                    (untraced too: the same forward pass on blocks of sequences)
   untraced (values only, block by block; fast/blocks.py holds the blocks and the in-place MLP):
     flow_values.py    a whole stack's density and sampling directions (couplings, splines, MAF,
                       IAF, permutations, ActNorm, LU linear)
@@ -50,6 +51,7 @@ classes hold only their own methods and the reference code runs. The kernels:
                       posterior) and sampling
     continuous.py     the CNF's ODE solves: its field, and the exact trace by forward mode instead of D
                       reverse passes
+    transformer.py    (above) the transformer's forward pass on blocks of sequences
   and under both: plain.py, functional.py's stable functions (softplus, sigmoid, log softplus, softmax)
   in plain NumPy, the same floats without autograd's wrapper per operation (tests/test_fast_plain.py)
 

@@ -25,15 +25,19 @@ a residual h <- h + f(h) sends dL/dh on unchanged and adds f's own dL/dh. The re
                 dL/de_t = dL/dh^0_{t+1} E[:V]^T  (t < T; e_T is read by nothing)
 
 q, k and v come out of one product with [W_q | W_k | W_v], and their gradients go back through it.
+
+Untraced (log p of test sequences, sampling: values only), the same forward pass runs on blocks
+of sequences (``transformer_logits``), about 1 MB of the MLP's hidden layer at a time.
 """
 import numpy as onp
 from autograd.tracer import getval
 
 from ..arm.transformer import LN_EPS, TransformerARM
+from .blocks import row_blocks, serve_untraced
 from .core import fused
 from .registry import accelerate, reference_of, traced_once, whole_or_plain
 
-__all__ = ["logits_onehot", "transformer_backward", "transformer_forward"]
+__all__ = ["logits_onehot", "logits_values", "transformer_backward", "transformer_forward", "transformer_logits"]
 
 
 def _row_mean(x):
@@ -219,14 +223,34 @@ def _matches(p, shapes):
     return isinstance(p, list) and len(p) == len(shapes) and all(_matches(a, s) for a, s in zip(p, shapes))
 
 
+def _accepts(model, params, e):
+    """True for float64 inputs (n, T, V), n >= 1, and float64 params of the model's own tree."""
+    return (isinstance(e, onp.ndarray) and e.dtype == onp.float64 and e.ndim == 3
+            and e.shape[1:] == (model.seq_len, model.vocab_size) and e.shape[0] >= 1
+            and _matches(params, _shapes(model)))
+
+
 @accelerate(TransformerARM, "logits_onehot")
 def logits_onehot(model, params, e):
     """``TransformerARM.logits_onehot`` as one traced operation, for float inputs (n, T, V) traced once."""
-    if not (traced_once(params, e) and whole_or_plain(params)):
-        return NotImplemented
-    e_val = getval(e)
-    if not (isinstance(e_val, onp.ndarray) and e_val.dtype == onp.float64 and e_val.ndim == 3
-            and e_val.shape[1:] == (model.seq_len, model.vocab_size) and e_val.shape[0] >= 1
-            and _matches(getval(params), _shapes(model))):
+    if not (traced_once(params, e) and whole_or_plain(params) and _accepts(model, getval(params), getval(e))):
         return NotImplemented  # anything else: the reference computes it, or reports the error
     return transformer_fused(e, model, params)
+
+
+def transformer_logits(model, params, e, block=None):
+    """Logits (n, T, V) from the forward pass run on ``block`` sequences at a time (by default about
+    1 MB of the MLP's hidden layer, T d_ff values a sequence), values only."""
+    n = e.shape[0]
+    out = onp.empty((n, model.seq_len, model.vocab_size))
+    for rows in row_blocks(n, block, model.seq_len * model.d_ff):
+        out[rows] = transformer_forward(model, params, e[rows])[0]
+    return out
+
+
+@serve_untraced(TransformerARM, "logits_onehot")
+def logits_values(model, params, e):
+    """``TransformerARM.logits_onehot`` block by block, when nothing is traced."""
+    if not _accepts(model, params, e):
+        return NotImplemented
+    return transformer_logits(model, params, e)
