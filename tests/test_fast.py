@@ -29,7 +29,7 @@ from hypothesis import given, settings
 
 import tinygen
 from tinygen import fast
-from tinygen.arm import MADE, RNNARM, PixelCNN, TransformerARM
+from tinygen.arm import MADE, RNNARM, CausalConvARM, PixelCNN, TransformerARM
 from tinygen.arm.pixelcnn import patches
 from tinygen.fast.pixelcnn import im2col
 from tinygen.flows import RealNVP
@@ -200,7 +200,17 @@ def _transformer_case(rng):
     return params, x, lambda p, v: anp.ravel(model.logits_onehot(p, v))
 
 
-CASE_MAKERS += [("rnn", _rnn_case), ("transformer", _transformer_case)]
+def _sequence_log_likelihood_case(rng):
+    """A sequence model's log p from its logits (the log-softmax and the pick, fast/sequence.py), on a
+    causal convolution, whose logits stay traced; x is its (n, T, V) input, real-valued."""
+    n, T, V = (int(k) for k in rng.integers([1, 1, 2], [4, 6, 5]))
+    model = CausalConvARM(V, T, n_channels=4, n_layers=2)
+    params = perturb(model.init(rng), rng, 0.3)
+    return params, rng.standard_normal((n, T, V)), model._log_prob_onehot
+
+
+CASE_MAKERS += [("rnn", _rnn_case), ("transformer", _transformer_case),
+                ("sequence:log_likelihood", _sequence_log_likelihood_case)]
 CASE_MAKERS += [("flow:mixed_stack", _mixed_stack_case), ("flow:iaf_sampling_stack", _iaf_stack_case)]
 CASE_MAKERS += [(f"vae:{q}", (lambda q: lambda rng: _vae_case(q, rng))(q)) for q in ("gaussian", "planar", "iaf")]
 CASE_MAKERS += [("vae:gaussian_fixed_scale", lambda rng: _vae_case("gaussian", rng, decoder_scale=0.3))]

@@ -1,7 +1,9 @@
 """The sequence models' fused kernels equal their reference methods.
 
 - tinygen/fast/rnn.py: ``RNNARM.hidden_states``, the whole recurrence;
-- tinygen/fast/transformer.py: ``TransformerARM.logits_onehot``, the whole network.
+- tinygen/fast/transformer.py: ``TransformerARM.logits_onehot``, the whole network;
+- tinygen/fast/sequence.py: ``_log_prob_onehot`` of every sequence model, the log-softmax and the
+  pick on top of the logits (the causal convolution's own logits stay traced).
 
 tests/test_fast.py checks values, first and second derivatives for both in its generic table;
 here: the same over hypothesis-drawn sizes (batch, T = 1 included, widths, heads, blocks), that
@@ -29,7 +31,7 @@ from hypothesis import strategies as st
 
 import tinygen
 from tinygen import fast
-from tinygen.arm import RNNARM, TransformerARM
+from tinygen.arm import CausalConvARM, RNNARM, TransformerARM
 from tinygen.data import MarkovSource
 from tinygen.testing import perturb
 from tinygen.testing.strategies import seeds
@@ -199,3 +201,29 @@ def test_a_short_training_run_stays_close_to_the_reference_run(kind):
         p_ref, h_ref = tinygen.fit(model, model.init(0), x, steps=60, batch_size=64, lr=3e-3, progress=False)
     onp.testing.assert_allclose(h_fast["loss"], h_ref["loss"], rtol=0, atol=1e-8)
     _close(flatten(p_fast)[0], flatten(p_ref)[0], "params after 60 steps", rtol=1e-8)
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(1, 5), T=st.integers(1, 6), V=st.integers(2, 5), seed=seeds,
+       cls=st.sampled_from([RNNARM, CausalConvARM, TransformerARM]))
+def test_the_fused_log_likelihood_matches_the_reference_for_every_sequence_model(n, T, V, seed, cls):
+    rng = onp.random.default_rng(seed)
+    small = {RNNARM: {"hidden": 5}, CausalConvARM: {"n_channels": 4, "n_layers": 2},
+             TransformerARM: {"d_model": 4, "n_heads": 2}}[cls]
+    model = cls(V, T, **small)
+    params = perturb(model.init(rng), rng, 0.3)
+    x = rng.integers(0, V, (n, T))
+    e = rng.standard_normal((n, T, V))  # any real input: dL/de_ti = g log w_ti beyond one-hot
+    w = rng.standard_normal(n)
+
+    def scalar(p, v):
+        return anp.dot(w, model._log_prob_onehot(p, v))
+
+    with fast.installed(), counting(fast.sequence, "sequence_log_likelihood") as calls:
+        fast_out = [value_and_grad(model.loss)(params, x), grad(scalar, (0, 1))(params, e)]
+        assert len(calls) == 2, "one fused log-likelihood per gradient"
+    ref_out = [value_and_grad(model.loss)(params, x), grad(scalar, (0, 1))(params, e)]
+    _close(fast_out[0][0], ref_out[0][0], "loss")
+    _close(flatten(fast_out[0][1])[0], flatten(ref_out[0][1])[0], "d loss / dparams")
+    _close(flatten(fast_out[1][0])[0], flatten(ref_out[1][0])[0], "d log p / dparams, real e")
+    _close(fast_out[1][1], ref_out[1][1], "d log p / de")

@@ -115,8 +115,10 @@ class SequenceARM:
         context: a sequence model here is unconditional; any context but None is refused.
         """
         check_context(context, x, 0)
-        params = check_params(params, self)
-        e = self.one_hot(x)
+        return self._log_prob_onehot(check_params(params, self), self.one_hot(x))
+
+    def _log_prob_onehot(self, params, e):
+        """log p(x) from one-hot tokens e (n, T, V) and checked params (the fast path's entry point)."""
         log_w = F.log_softmax(self._contract_logits(params, e), axis=-1)  # log w_i = l_i - log sum_j e^{l_j}
         return np.sum(e * log_w, axis=(1, 2))  # the one-hot picks log w_{x_t} at every t
 

@@ -43,6 +43,7 @@ classes hold only their own methods and the reference code runs. The kernels:
     rnn.py        RNNARM.hidden_states: the whole recurrence, backpropagation through time by hand
     transformer.py  TransformerARM.logits_onehot: embeddings, attention blocks and the output layer
                     (untraced too: the same forward pass on blocks of sequences)
+    sequence.py   a sequence model's log-likelihood from its logits (log-softmax and the pick)
   untraced (values only, block by block; fast/blocks.py holds the blocks and the in-place MLP):
     flow_values.py    a whole stack's density and sampling directions (couplings, splines, MAF,
                       IAF, permutations, ActNorm, LU linear)
@@ -83,6 +84,7 @@ from . import (  # noqa: F401  (importing a kernel module registers it)
     model_values,
     pixelcnn,
     rnn,
+    sequence,
     spline,
     transformer,
     vae,
