@@ -197,12 +197,14 @@ test set's own average -log p differs from H(x_1..x_T) by sampling noise, while
 the paired KL is positive with a standard error small enough to separate them.
 MADE reads each token as one number and gives each conditional only the hidden
 units whose degree is exactly t - 1, so it stays far from the truth on the same budget.
-Speed: autograd pays per traced operation. The RNN traces T small steps one
-after the other, the transformer many small array operations per block; PyTorch
-runs both faster, float32 faster still. PyTorch's conv1d runs about three times
-slower in float64 than in float32 here, so tinygen's one gather-and-matmul per
-layer beats it in float64, not in float32. At this load the ratios move by about a
-third between runs.
+Speed: autograd pays per traced operation, so the fast path (tinygen/fast/) runs the RNN's
+recurrence, the transformer's whole network and every model's log-softmax as single operations
+with hand-written backward passes; the causal convolution's layers stay traced. PyTorch's float32
+still wins where float64 arithmetic dominates (the transformer's exponentials and small products).
+PyTorch's conv1d runs about three times slower in float64 than in float32 here, so tinygen's one
+gather-and-matmul per layer beats it in float64, not in float32. Ratios move by 10-20% between runs
+on this shared machine (benchmarks/bench_train.py times the RNN and the transformer in turns with
+the same peers, nine blocks instead of seven).
 """
     with open(args.report, "w") as f:
         f.write(text)
