@@ -25,6 +25,7 @@ from tinygen.flows.autoregressive import IAFLayer, MAFLayer
 from tinygen.flows.base import Compose, FlowModel
 from tinygen.flows.coupling import AffineCoupling, SplineCoupling
 from tinygen.flows.linear import ActNorm, LULinear, Permutation
+from tinygen.nn import ACTIVATIONS, MLP
 from tinygen.testing import perturb
 from tinygen.vae import VAE
 
@@ -159,6 +160,29 @@ def test_vae_sample_draws_the_reference_samples_for_any_block(n, block, seed, sc
     ours = model_values.vae_sample(vae, params, z, rng, mean, block=block)
     ref = fast.reference_of(VAE, "sample")(vae, params, n, onp.random.default_rng(seed), mean=mean)
     _close(ours, ref, "VAE samples")
+
+
+def test_biases_fold_into_the_products_only_where_a_one_passes_through_the_activation():
+    # [h, 1] A_l keeps its column of ones only if act(1) = 1: true of these, false of tanh and softplus
+    for name, act in ACTIVATIONS.items():
+        assert (float(act(onp.array(1.0))) == 1.0) == (name in row_blocking.ONE_AT_ONE), name
+    for name in ACTIVATIONS:
+        folded = row_blocking.mlp_weights(MLP([3, 4, 2], activation=name), MLP([3, 4, 2]).init(0))
+        assert (folded[0][1] is None) == (name in row_blocking.ONE_AT_ONE), name
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2 ** 16), activation=st.sampled_from(sorted(ACTIVATIONS)),
+       sizes_=st.sampled_from([[1, 8, 8, 3], [3, 5], [2, 6, 1], [4, 7, 7, 7, 2]]), masked=st.booleans())
+def test_mlp_block_values_match_the_reference_mlp(seed, activation, sizes_, masked):
+    # folded (relu, elu, leaky relu) or not (tanh, softplus); a one-input first layer; no hidden layer
+    rng = onp.random.default_rng(seed)
+    masks = [rng.integers(0, 2, (a, b)).astype(float) for a, b in zip(sizes_[:-1], sizes_[1:])] if masked else None
+    mlp = MLP(sizes_, activation=activation, masks=masks)
+    params = perturb(mlp.init(rng), rng, 0.3)
+    x = rng.standard_normal((9, sizes_[0]))
+    ours = row_blocking.mlp_values(mlp, row_blocking.mlp_weights(mlp, params), x)
+    _close(ours, mlp.apply(params, x), f"{activation} MLP {sizes_}")
 
 
 @settings(max_examples=15, deadline=None)

@@ -6,12 +6,13 @@ once, makes every elementwise step (a bias add, a ReLU, an exp) a pass over a (1
 51 MB, far larger than the cache, so its time goes to memory traffic, not to arithmetic. Every
 model here is a map row by row (row i of the output depends on row i of the input only), so the
 untraced kernels run it on blocks of rows (``block_rows``): a block's intermediates (a few (BLOCK, 64)
-arrays of 2 MB at most) stay in the L2/L3 cache between one step and the next, and the ReLU and
-bias add overwrite the matmul's output in place (``out=``) instead of allocating new arrays.
+arrays of 2 MB at most) stay in the L2/L3 cache between one step and the next, the ReLU overwrites
+the matmul's output in place instead of allocating a new array, and where the activation lets a 1
+through (ReLU, ELU, leaky ReLU) the bias add is a row of the product itself (``mlp_weights``).
 
 The block changes the order in which rows are visited, never the arithmetic done on one row, so
 every value equals the reference path's to rounding (the matmul kernel may sum a row in another
-order for another block shape: a difference of a few ulps).
+order for another block shape, or add the bias inside its sum: a difference of a few ulps).
 """
 import numpy as onp
 
@@ -69,10 +70,34 @@ def activation(name):
     return IN_PLACE.get(name) or ACTIVATIONS_NP[name]
 
 
-def mlp_weights(mlp, params):
-    """[(W_l * M_l, b_l)] of ``mlp`` with its masks applied once per call, not once per block."""
-    return [(layer["W"] if mlp.masks is None else layer["W"] * mlp.masks[l], layer["b"])
-            for l, layer in enumerate(params)]
+# Activations with act(1) = 1: a column of ones passes through them unchanged (see mlp_weights)
+ONE_AT_ONE = {"relu", "leaky_relu", "elu"}
+
+
+def mlp_weights(mlp, params, fold_bias=True):
+    """``mlp``'s weights for ``mlp_values``, made once per call (not once per block): [(W_l * M_l, b_l)].
+
+    fold_bias (for an activation with act(1) = 1): the bias goes inside the product instead, as
+    [(A_l, None)] with A_l = [[W_l * M_l, 0], [b_l, 1]] (the last layer without its column of ones).
+    A_l acts on [h_{l-1}, 1], so [h_{l-1}, 1] A_l = [h_{l-1} W_l + b_l, 1]: the 1 comes out exactly
+    (0 h + 1 = 1 in any order of summation) and act(1) = 1 keeps it for the next layer. The bias add,
+    a pass over every hidden activation, becomes one more row of the product (1/65 more work at width
+    64); a one-input first layer becomes a two-input product instead of a broadcast and a bias pass.
+    """
+    pairs = [(layer["W"] if mlp.masks is None else layer["W"] * mlp.masks[l], layer["b"])
+             for l, layer in enumerate(params)]
+    if not (fold_bias and mlp.activation in ONE_AT_ONE):
+        return pairs
+    last = len(pairs) - 1
+    folded = []
+    for l, (W, b) in enumerate(pairs):
+        A = onp.zeros((W.shape[0] + 1, W.shape[1] + (l < last)))
+        A[:-1, :W.shape[1]] = W
+        A[-1, :W.shape[1]] = b
+        if l < last:
+            A[-1, -1] = 1.0  # the column of ones for the next layer
+        folded.append((A, None))
+    return folded
 
 
 def mlp_values(mlp, weights, x):
@@ -81,6 +106,14 @@ def mlp_values(mlp, weights, x):
     act = activation(mlp.activation)
     h = x
     last = len(weights) - 1
+    if weights and weights[0][1] is None:  # folded biases: the input gets its column of ones
+        h = onp.empty((x.shape[0], x.shape[1] + 1))
+        h[:, :-1] = x
+        h[:, -1] = 1.0
+        for l, (A, _) in enumerate(weights):
+            a = h @ A  # [h_{l-1}, 1] A_l = [a_l, 1]
+            h = act(a) if l < last else a
+        return h
     for l, (W, b) in enumerate(weights):
         # one input (a coupling of 2-D data): h W is an outer product, and a broadcast product gives
         # the same numbers at half the matmul's cost (a (rows, 1) x (1, width) product is all packing)

@@ -81,7 +81,7 @@ def solve_values(flow, params, y, t0, t1, solver, block=None):
     with each field call on blocks of ``block`` rows; None when the activation is not tanh."""
     if flow.activation != "tanh":
         return None
-    weights = mlp_weights(flow.net, params["velocity"])
+    weights = mlp_weights(flow.net, params["velocity"], fold_bias=False)  # (W, b) pairs: the tangents read W
 
     def dynamics(t, state):
         z, _ = state
