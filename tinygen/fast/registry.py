@@ -169,6 +169,7 @@ def whole_or_plain(tree):
     return isinstance(tree, Box) or not has_box(tree)
 
 
-def has_box(tree):
-    """True when a pytree holds an autograd box anywhere."""
-    return bool(_boxes(tree, []))
+def has_box(node):
+    """True when a pytree holds an autograd box anywhere (a box is a leaf of ``tinygen.tree``; what
+    it holds does not matter here, unlike in ``traced_once``, so the walk does not go inside it)."""
+    return any(isinstance(leaf, Box) for leaf in tree.leaves(node))
