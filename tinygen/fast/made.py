@@ -12,14 +12,11 @@ import numpy as onp
 from ..arm.made import MADE
 from .core import fused
 from .mlp import mlp_backward, mlp_forward
-from .plain import sigmoid, softplus
+from .plain import HALF_LOG_2PI, sigmoid, softplus
 from .plain import log_softplus as log_softplus_values
 from .registry import accelerate, reference_of, traced_once, whole_or_plain
 
 __all__ = ["log_prob_e", "log_softplus"]
-
-HALF_LOG_2PI = 0.5 * onp.log(2 * onp.pi)
-
 
 def log_softplus(rho):
     """log sigma = functional.log_softplus(rho) (exact where sigma rounds to 0) and its derivative

@@ -13,8 +13,9 @@ import numpy as onp
 
 from .. import functional as F
 
-__all__ = ["log_normal_pdf", "log_softmax", "log_softplus", "sigmoid", "softmax", "softplus"]
+__all__ = ["HALF_LOG_2PI", "log_normal_pdf", "log_softmax", "log_softplus", "sigmoid", "softmax", "softplus"]
 
+HALF_LOG_2PI = 0.5 * onp.log(2 * onp.pi)  # the normal density's constant, log(2 pi) / 2
 softplus = F.softplus.fun  # sigma = max(rho, 0) + log1p(exp(-|rho|))
 log_normal_pdf = F.log_normal_pdf.fun  # -u^2 / 2 - log sigma - log(2 pi) / 2
 

@@ -24,14 +24,11 @@ from ..vae import VAE
 from .core import fused
 from .flow import FORWARD_STEPS, stack_backward, stack_forward
 from .made import log_softplus
-from .plain import sigmoid
+from .plain import HALF_LOG_2PI, sigmoid
 from .mlp import ACTIVATIONS_NP, BACKPROP, mlp_backward, mlp_forward
 from .registry import accelerate, traced_once, whole_or_plain
 
 __all__ = ["elbo"]
-
-HALF_LOG_2PI = 0.5 * onp.log(2 * onp.pi)
-
 
 def _decoder_log_scale(vae, params):
     """log s and dlog s/drho_x (None for a fixed s)."""
