@@ -115,11 +115,21 @@ def main():
     results["peers_recipe"] = PEERS_RECIPE
     for recipe, family in {(r, f) for r, f, _ in done}:
         results.setdefault("runs", {})[f"{recipe}/{family}"] = run  # how these figures were last measured
+    drop_superseded(results)
     if args.steps is None:
         common.write_json(results, JSON)
         print(f"written to {JSON}; REPORT.md: python benchmarks/report.py --render")
     else:
         print("a quick run (--steps): nothing written")
+
+
+def drop_superseded(results):
+    """Forget a whole-recipe run record (key "own") once every family of that recipe has a record of
+    its own ("own/vae", ...): it no longer describes any figure, and the provenance would list it."""
+    runs = results.get("runs", {})
+    for key in [k for k in runs if "/" not in k]:
+        if all(f"{key}/{family}" in runs for family in results.get(key, {})):
+            del runs[key]
 
 
 if __name__ == "__main__":

@@ -358,3 +358,15 @@ def test_the_diffusion_noise_report_is_what_its_json_renders():
     # prior's own mismatch KL(q_T || N(0, I)) ~ 1e-3 nats, averaged over the test points
     for row in result["rows"].values():
         assert len(row["lost"]) == len(result["levels"]) and abs(row["lost"][0]) < 0.01
+
+
+def test_a_whole_recipe_run_record_is_dropped_once_each_family_has_its_own():
+    import bench_defaults
+
+    results = {"own": {"maf": {}, "vae": {}}, "peers": {"maf": {}},
+               "runs": {"own": {}, "peers": {}, "own/maf": {}}}
+    bench_defaults.drop_superseded(results)
+    assert set(results["runs"]) == {"own", "peers", "own/maf"}  # the VAE's figures are still the old run's
+    results["runs"]["own/vae"] = {}
+    bench_defaults.drop_superseded(results)
+    assert set(results["runs"]) == {"peers", "own/maf", "own/vae"}
