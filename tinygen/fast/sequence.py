@@ -35,8 +35,13 @@ def _forward(logits, e):
 
 def _backward(log_w, g, argnums, logits, e):
     g = g[:, None, None]
-    grads = {0: lambda: g * (e - onp.exp(log_w) * e.sum(axis=-1, keepdims=True)), 1: lambda: g * log_w}
-    return tuple(grads[i]() for i in argnums)
+    grads = []
+    for i in argnums:
+        if i == 0:  # dL/dl = g (e - w sum_j e_j)
+            grads.append(g * (e - onp.exp(log_w) * e.sum(axis=-1, keepdims=True)))
+        else:       # dL/de = g log w
+            grads.append(g * log_w)
+    return tuple(grads)
 
 
 def _reference(logits, e):
