@@ -18,6 +18,7 @@ from .registry import accelerate, reference_of, traced_once, whole_or_plain
 
 __all__ = ["log_prob_e", "log_softplus"]
 
+
 def log_softplus(rho):
     """log sigma = functional.log_softplus(rho) (exact where sigma rounds to 0) and its derivative
     dlog sigma/drho = s(rho) / softplus(rho).

@@ -30,6 +30,7 @@ from .registry import accelerate, traced_once, whole_or_plain
 
 __all__ = ["elbo"]
 
+
 def _decoder_log_scale(vae, params):
     """log s and dlog s/drho_x (None for a fixed s)."""
     if vae.decoder_scale == "learned":
