@@ -32,6 +32,8 @@ of sequences (``transformer_logits``), about 1 MB of the MLP's hidden layer at a
 import numpy as onp
 from autograd.tracer import getval
 
+from .. import tree
+from .._params_check import check_params
 from ..arm.transformer import LN_EPS, TransformerARM
 from .blocks import row_blocks, serve_untraced
 from .core import fused
@@ -203,38 +205,23 @@ def _reference(e, model, params):
 transformer_fused = fused(_forward, _backward, _reference, "transformer_fused")
 
 
-def _shapes(model):
-    """The params tree of ``model.init`` with each leaf's shape in its place."""
-    V, T, d, f = model.vocab_size, model.seq_len, model.d_model, model.d_ff
-
-    def ln():
-        return {"g": (d,), "b": (d,)}
-    block = {"ln1": ln(), "q": (d, d), "k": (d, d), "v": (d, d), "o": (d, d), "ln2": ln(),
-             "mlp1": {"W": (d, f), "b": (f,)}, "mlp2": {"W": (f, d), "b": (d,)}}
-    return {"tok": (V + 1, d), "pos": (T, d), "blocks": [block] * model.n_layers, "ln_f": ln(),
-            "out": {"W": (d, V), "b": (V,)}}
-
-
-def _matches(p, shapes):
-    """True when p has the tree of ``shapes`` with float64 arrays of those shapes at its leaves."""
-    if isinstance(shapes, tuple):
-        return isinstance(p, onp.ndarray) and p.dtype == onp.float64 and p.shape == shapes
-    if isinstance(shapes, dict):
-        return isinstance(p, dict) and p.keys() == shapes.keys() and all(_matches(p[k], s) for k, s in shapes.items())
-    return isinstance(p, list) and len(p) == len(shapes) and all(_matches(a, s) for a, s in zip(p, shapes))
-
-
 def _accepts(model, params, e):
-    """True for float64 inputs (n, T, V), n >= 1, and float64 params of the model's own tree."""
-    return (isinstance(e, onp.ndarray) and e.dtype == onp.float64 and e.ndim == 3
-            and e.shape[1:] == (model.seq_len, model.vocab_size) and e.shape[0] >= 1
-            and _matches(params, _shapes(model)))
+    """True for float64 inputs (n, T, V), n >= 1, and params of the model's own tree (as every public
+    call checks it, ``check_params``) with float64 leaves. ``params`` may be traced as one container."""
+    if not (isinstance(e, onp.ndarray) and e.dtype == onp.float64 and e.ndim == 3
+            and e.shape[1:] == (model.seq_len, model.vocab_size) and e.shape[0] >= 1):
+        return False
+    try:
+        check_params(params, model)  # a training loop's own tree: checked once, at its first step
+    except (TypeError, ValueError):
+        return False
+    return all(isinstance(leaf, onp.ndarray) and leaf.dtype == onp.float64 for leaf in tree.leaves(getval(params)))
 
 
 @accelerate(TransformerARM, "logits_onehot")
 def logits_onehot(model, params, e):
     """``TransformerARM.logits_onehot`` as one traced operation, for float inputs (n, T, V) traced once."""
-    if not (traced_once(params, e) and whole_or_plain(params) and _accepts(model, getval(params), getval(e))):
+    if not (traced_once(params, e) and whole_or_plain(params) and _accepts(model, params, getval(e))):
         return NotImplemented  # anything else: the reference computes it, or reports the error
     return transformer_fused(e, model, params)
 
