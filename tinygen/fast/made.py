@@ -12,7 +12,7 @@ import numpy as onp
 from ..arm.made import MADE
 from .core import fused
 from .mlp import mlp_backward, mlp_forward
-from .plain import HALF_LOG_2PI, sigmoid, softplus
+from .plain import normal_log_density, sigmoid, softplus
 from .plain import log_softplus as log_softplus_values
 from .registry import accelerate, reference_of, traced_once, whole_or_plain
 
@@ -45,7 +45,7 @@ def _forward(x, context, made, params, mask_set):
     log_sigma, dlog = log_softplus(rho)
     inv_sigma = onp.exp(-log_sigma)
     u = (x - mu) * inv_sigma
-    log_p = onp.sum(-0.5 * u * u - log_sigma, axis=1) - D * HALF_LOG_2PI
+    log_p = normal_log_density(u, log_sigma)
     return log_p, (mlp_res, u, inv_sigma, dlog)
 
 

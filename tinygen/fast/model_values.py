@@ -62,7 +62,7 @@ def _gaussian_log_prob(raw, x):
     if not onp.all(log_sigma > -700.0):
         return None
     u = (x - raw[:, 0]) * onp.exp(-log_sigma)
-    return (-0.5 * u * u - log_sigma).sum(axis=1) - x.shape[1] * plain.HALF_LOG_2PI
+    return plain.normal_log_density(u, log_sigma)
 
 
 def made_sample(made, params, n, rng, context, e, block=None):

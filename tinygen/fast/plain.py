@@ -13,11 +13,18 @@ import numpy as onp
 
 from .. import functional as F
 
-__all__ = ["HALF_LOG_2PI", "log_normal_pdf", "log_softmax", "log_softplus", "sigmoid", "softmax", "softplus"]
+__all__ = ["HALF_LOG_2PI", "log_normal_pdf", "log_softmax", "log_softplus", "normal_log_density", "sigmoid", "softmax",
+           "softplus"]
 
 HALF_LOG_2PI = 0.5 * onp.log(2 * onp.pi)  # the normal density's constant, log(2 pi) / 2
 softplus = F.softplus.fun  # sigma = max(rho, 0) + log1p(exp(-|rho|))
 log_normal_pdf = F.log_normal_pdf.fun  # -u^2 / 2 - log sigma - log(2 pi) / 2
+
+
+def normal_log_density(u, log_sigma):
+    """sum over the last axis of log N(x; mu, sigma^2) = -u^2 / 2 - log sigma - log(2 pi) / 2, given the
+    standardized u = (x - mu) / sigma and log sigma (broadcast against u)."""
+    return onp.sum(-0.5 * u * u - log_sigma, axis=-1) - u.shape[-1] * HALF_LOG_2PI
 
 
 def sigmoid(a):

@@ -24,7 +24,7 @@ from ..vae import VAE
 from .core import fused
 from .flow import FORWARD_STEPS, stack_backward, stack_forward
 from .made import log_softplus
-from .plain import HALF_LOG_2PI, sigmoid
+from .plain import HALF_LOG_2PI, normal_log_density, sigmoid
 from .mlp import ACTIVATIONS_NP, BACKPROP, mlp_backward, mlp_forward
 from .registry import accelerate, traced_once, whole_or_plain
 
@@ -55,7 +55,7 @@ def _forward(x, eps, vae, params):
     else:  # z_K = f(z_0; h(x)) through the IAF stack, and the Monte Carlo KL
         context = onp.concatenate([h] * S, axis=0) if vae.flow.context_dim else None
         (z, log_det), flow_saved = stack_forward(FORWARD_STEPS, True, z, context, vae.flow, params["flow"])
-        log_q0 = onp.sum(-0.5 * eps * eps - log_sigma, axis=-1) - zd * HALF_LOG_2PI  # (z_0 - mu) / sigma = eps
+        log_q0 = normal_log_density(eps, log_sigma)  # (z_0 - mu) / sigma = eps
         log_pz = onp.sum(-0.5 * z * z, axis=-1).reshape(S, n) - zd * HALF_LOG_2PI
         complexity = (log_q0 - log_det.reshape(S, n) - log_pz).mean(axis=0)
         flow_res = (context, flow_saved, z)
@@ -63,7 +63,7 @@ def _forward(x, eps, vae, params):
     log_s, dlog_s = _decoder_log_scale(vae, params)
     inv_s = onp.exp(-log_s)
     u = (x - m.reshape(S, n, vae.x_dim)) * inv_s
-    log_px = onp.sum(-0.5 * u * u - log_s, axis=-1) - vae.x_dim * HALF_LOG_2PI  # (S, n)
+    log_px = normal_log_density(u, log_s)  # (S, n)
     reconstruction = -log_px.mean(axis=0)
     return (-reconstruction - complexity, reconstruction, complexity), \
         (trunk_res, t, h, mu, rho, sigma, dlog_sigma, dec_res, u, inv_s, dlog_s, flow_res)
